@@ -1,0 +1,47 @@
+"""DuckDB connections for the warehouse: path resolution, session settings, migrations."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from trackstack_wh import sql
+from trackstack_wh.contract import CANONICAL_EVENTS, Route
+
+DEFAULT_DB = Path("data") / "warehouse.duckdb"
+DB_ENV = "TRACKSTACK_DB"
+
+
+def resolve_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The warehouse file: the argument, else $TRACKSTACK_DB, else data/warehouse.duckdb."""
+    if path is not None:
+        return Path(path)
+    return Path(os.environ.get(DB_ENV) or DEFAULT_DB)
+
+
+def connect(path: str | os.PathLike[str] | None = None, *,
+            read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse (created and migrated unless read-only), in UTC."""
+    target = resolve_path(path)
+    if not read_only:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    conn = duckdb.connect(str(target), read_only=read_only)
+    conn.execute("set timezone = 'UTC'")
+    if not read_only:
+        migrate(conn)
+    return conn
+
+
+def migrate(conn: duckdb.DuckDBPyConnection) -> None:
+    """Apply every DDL file (idempotent) and refresh the canonical event catalogue."""
+    for name in sql.ddl_files():
+        conn.execute(sql.load(name))
+    rows = [(e.name, e.stage.value, e.family.value, e.description, Route.ADS in e.default_routes,
+             Route.CRM in e.default_routes, Route.WAREHOUSE in e.default_routes)
+            for e in CANONICAL_EVENTS]
+    conn.execute("begin")
+    conn.execute("delete from canonical_events")
+    conn.executemany("insert into canonical_events values (?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.execute("commit")

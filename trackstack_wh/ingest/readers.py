@@ -1,0 +1,233 @@
+"""Readers: every supported file becomes chunks of raw JSON records with their line numbers.
+
+A chunk is an Arrow table ``(line_no int64, raw string, pre_reason string)``; the rest of
+the pipeline sees only that. NDJSON is split in bounded blocks without per-line Python
+parsing; records DuckDB's lenient JSON parser would accept (trailing commas, NaN) are
+re-checked strictly, and lines that are not UTF-8 are kept (with their bytes escaped)
+and marked. CSV and Parquet rows are re-encoded as JSON objects of their columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import orjson
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from trackstack_wh.errors import UnreadableFileError
+
+BLOCK_BYTES = 64 << 20
+"""NDJSON is read in blocks of this size (cut at the last newline)."""
+
+PARQUET_BATCH_ROWS = 200_000
+SUPPORTED = (".ndjson", ".jsonl", ".json", ".csv", ".parquet")
+LENIENT_JSON_PATTERN = r",\s*[\]}]|NaN|Infinity"
+"""Text DuckDB's parser accepts but strict JSON does not: such lines are re-checked."""
+
+CHUNK_SCHEMA = pa.schema([("line_no", pa.int64()), ("raw", pa.string()), ("pre_reason", pa.string())])
+
+
+def file_format(path: Path) -> tuple[str, bool]:
+    """(format suffix, gzipped) for a path, or UnreadableFileError for anything else."""
+    suffixes = [s.lower() for s in path.suffixes]
+    gzipped = bool(suffixes) and suffixes[-1] == ".gz"
+    if gzipped:
+        suffixes = suffixes[:-1]
+    fmt = suffixes[-1] if suffixes else ""
+    if fmt not in SUPPORTED or (gzipped and fmt == ".parquet"):
+        raise UnreadableFileError(
+            str(path), f"unsupported file type {''.join(path.suffixes) or '(none)'}; "
+            "use .ndjson, .jsonl, .json (each optionally .gz), .csv or .parquet")
+    return fmt, gzipped
+
+
+def is_event_file(path: Path) -> bool:
+    """True for a file type the readers support."""
+    try:
+        file_format(path)
+    except UnreadableFileError:
+        return False
+    return True
+
+
+def read_chunks(path: Path) -> Iterator[pa.Table]:
+    """Yield the records of one file as chunks; raise UnreadableFileError if it can't be read."""
+    fmt, gzipped = file_format(path)
+    try:
+        if fmt in (".ndjson", ".jsonl"):
+            with _open(path, gzipped) as stream:
+                yield from _ndjson_chunks(stream)
+        elif fmt == ".json":
+            with _open(path, gzipped) as stream:
+                yield _json_document(path, stream.read())
+        elif fmt == ".csv":
+            yield from _csv_chunks(path)
+        else:
+            yield from _parquet_chunks(path)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UnreadableFileError(str(path), f"cannot read the file: {exc}") from exc
+    except (pa.ArrowInvalid, pl.exceptions.PolarsError) as exc:
+        raise UnreadableFileError(str(path), f"not a valid {fmt[1:]} file: {exc}") from exc
+
+
+def _open(path: Path, gzipped: bool) -> IO[bytes]:
+    return gzip.open(path, "rb") if gzipped else open(path, "rb")
+
+
+def _ndjson_chunks(stream: IO[bytes]) -> Iterator[pa.Table]:
+    next_line = 1
+    carry = b""
+    first = True
+    while True:
+        block = stream.read(BLOCK_BYTES)
+        if first and block.startswith(b"\xef\xbb\xbf"):
+            block = block[3:]
+        first = False
+        if not block:
+            break
+        data = carry + block
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = data
+            continue
+        carry = data[cut + 1:]
+        chunk, next_line = _lines_chunk(data[:cut], next_line)
+        yield chunk
+    if carry:
+        yield _lines_chunk(carry, next_line)[0]
+
+
+def _lines_chunk(data: bytes, first_line: int) -> tuple[pa.Table, int]:
+    """Split a block of whole lines into a chunk; blank lines are skipped, not counted."""
+    parts = data.split(b"\n")
+    line_no = pa.array(np.arange(first_line, first_line + len(parts), dtype=np.int64))
+    binary = pa.array(parts, pa.binary())
+    pre_reason: pa.Array
+    try:
+        raw = binary.cast(pa.string())
+        pre_reason = pa.nulls(len(parts), pa.string())
+    except pa.ArrowInvalid:
+        raw, pre_reason = _decode_each(parts)
+    if b"\r" in data:
+        raw = pc.replace_substring_regex(raw, pattern="\r$", replacement="")
+    table = pa.table([line_no, raw, pre_reason], schema=CHUNK_SCHEMA)
+    blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(raw)), 0)
+    kept = table.filter(pc.invert(blank))
+    kept = kept.replace_schema_metadata({"blank_lines": str(table.num_rows - kept.num_rows)})
+    return _mark_lenient_json(kept), first_line + len(parts)
+
+
+def _decode_each(parts: list[bytes]) -> tuple[pa.Array, pa.Array]:
+    """Slow path for a block with invalid UTF-8: find the bad lines and escape them."""
+    raw, reasons = [], []
+    for part in parts:
+        try:
+            raw.append(part.decode("utf-8"))
+            reasons.append(None)
+        except UnicodeDecodeError:
+            raw.append(part.decode("utf-8", errors="backslashreplace"))
+            reasons.append("invalid_utf8")
+    return pa.array(raw, pa.string()), pa.array(reasons, pa.string())
+
+
+def _mark_lenient_json(table: pa.Table) -> pa.Table:
+    """Mark lines that only a lenient parser accepts as invalid_json (strict orjson check)."""
+    suspect = pc.match_substring_regex(table["raw"], LENIENT_JSON_PATTERN)
+    idx = np.flatnonzero(suspect.to_numpy(zero_copy_only=False))
+    if idx.size == 0:
+        return table
+    reasons = table["pre_reason"].to_pylist()
+    for i, text in zip(idx.tolist(), table["raw"].take(pa.array(idx)).to_pylist()):
+        if reasons[i] is None:
+            try:
+                orjson.loads(text)
+            except orjson.JSONDecodeError:
+                reasons[i] = "invalid_json"
+    return table.set_column(2, "pre_reason", pa.array(reasons, pa.string()))
+
+
+def _records_chunk(raw: list[str] | pa.Array, line_no: np.ndarray,
+                   pre_reason: list[str | None] | None = None) -> pa.Table:
+    n = len(raw)
+    reasons = pa.nulls(n, pa.string()) if pre_reason is None else pa.array(pre_reason, pa.string())
+    return pa.table([pa.array(line_no, pa.int64()), pa.array(raw, pa.string()), reasons],
+                    schema=CHUNK_SCHEMA)
+
+
+def _json_document(path: Path, data: bytes) -> pa.Table:
+    """A .json file: an edge body ``{"events": [...]}``, a JSON array, or one event object."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise UnreadableFileError(str(path), f"not valid JSON ({exc}); a .json file must hold one JSON "
+                                      "document: {\"events\": [...]}, an array or one event") from exc
+    if isinstance(doc, dict) and isinstance(doc.get("events"), list):
+        items = doc["events"]
+    elif isinstance(doc, list):
+        items = doc
+    else:
+        items = [doc]
+    raw = [orjson.dumps(item).decode() for item in items]
+    return _records_chunk(raw, np.arange(1, len(raw) + 1))
+
+
+def _rows_as_json(frame: pl.DataFrame) -> pa.Array:
+    return frame.select(pl.struct(pl.all()).struct.json_encode())[:, 0].to_arrow()
+
+
+def _csv_chunks(path: Path) -> Iterator[pa.Table]:
+    """CSV with a header row; every cell is read as text. Line numbers are physical lines
+    for files without quoted line breaks; a row with the wrong number of cells is kept
+    (as its text) and marked ``invalid_csv``. Read single-threaded so that pyarrow reports
+    the line number of each bad row."""
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        header = next(csv.reader(fh), None)
+    if not header:
+        raise UnreadableFileError(str(path), "the CSV file has no header row")
+    bad: list[tuple[int, str]] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        bad.append((row.number or 0, row.text))
+        return "skip"
+
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=16 << 20,
+                                       use_threads=False),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
+                                             strings_can_be_null=True, quoted_strings_can_be_null=False),
+    )
+    bad_lines = np.asarray([n for n, _ in bad], dtype=np.int64)
+    total = table.num_rows + len(bad)
+    good_lines = np.setdiff1d(np.arange(2, total + 2, dtype=np.int64), bad_lines)[: table.num_rows]
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    for start in range(0, max(table.num_rows, 1), PARQUET_BATCH_ROWS):
+        part = frame.slice(start, PARQUET_BATCH_ROWS)
+        if part.height:
+            yield _records_chunk(_rows_as_json(part), good_lines[start:start + part.height])
+    if bad:
+        yield _records_chunk([text for _, text in bad], bad_lines, ["invalid_csv"] * len(bad))
+
+
+def _parquet_chunks(path: Path) -> Iterator[pa.Table]:
+    parquet = pq.ParquetFile(path)
+    first = 1
+    for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        yield _records_chunk(_rows_as_json(frame), np.arange(first, first + frame.height))
+        first += frame.height

@@ -1,0 +1,32 @@
+"""Loads SQL files from the project's sql/ folder (shipped inside the wheel as _sql/)."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+
+from trackstack_wh.errors import SqlFileNotFound
+
+
+def sql_root() -> Path:
+    """sql/ of the repo (editable install), _sql/ of the wheel, or $TRACKSTACK_SQL_DIR."""
+    override = os.environ.get("TRACKSTACK_SQL_DIR")
+    if override:
+        return Path(override)
+    packaged = Path(__file__).parent / "_sql"
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "sql"
+
+
+@cache
+def load(name: str) -> str:
+    """Text of ``sql/<name>.sql``, e.g. ``load("ddl/001_ingest")``."""
+    path = sql_root() / f"{name}.sql"
+    if not path.is_file():
+        raise SqlFileNotFound(f"{path} not found; is the package installed from a full checkout?")
+    return path.read_text()
+
+
+def ddl_files() -> list[str]:
+    """Names of the DDL files, in the order they are applied."""
+    return sorted(f"ddl/{p.stem}" for p in (sql_root() / "ddl").glob("*.sql"))

@@ -1,0 +1,87 @@
+"""The notebook API: ``wh = trackstack_wh.connect()`` and everything hanging off it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from trackstack_wh import db
+from trackstack_wh.errors import UnreadableFileError
+from trackstack_wh.ingest.pipeline import ingest_file
+from trackstack_wh.ingest.readers import is_event_file
+from trackstack_wh.ingest.report import FileReport, IngestReport
+
+PathLike = str | os.PathLike[str]
+
+
+class Warehouse:
+    """A DuckDB warehouse file with the TrackStack tables; results come back as polars."""
+
+    def __init__(self, path: PathLike | None = None, *, read_only: bool = False) -> None:
+        self.path = db.resolve_path(path)
+        self.conn: duckdb.DuckDBPyConnection = db.connect(self.path, read_only=read_only)
+
+    def ingest(self, paths: PathLike | Iterable[PathLike], *,
+               received_at: dt.datetime | None = None) -> IngestReport:
+        """Load files (.ndjson/.jsonl/.json[.gz], .csv, .parquet); a directory means its files.
+
+        An unreadable file is reported (status ``unreadable``) and the others still load.
+        """
+        files: list[FileReport] = []
+        for path in _expand([paths] if isinstance(paths, (str, os.PathLike)) else paths):
+            try:
+                files.append(ingest_file(self.conn, path, received_at=received_at))
+            except UnreadableFileError as exc:
+                files.append(FileReport(str(path), None, "unreadable", error=exc.problem))
+        return IngestReport(files)
+
+    def sql(self, query: str, **params: Any) -> pl.DataFrame:
+        """Run a query with ``$name`` parameters bound from keyword arguments."""
+        return self.conn.sql(query, params=params or None).pl()
+
+    def events(self, limit: int | None = None) -> pl.DataFrame:
+        """The events table, newest first."""
+        return self.sql("select * from events order by ts desc limit $n", n=limit or 2**62)
+
+    def quarantine(self, limit: int | None = None) -> pl.DataFrame:
+        """Quarantined records with their reasons, in file order."""
+        return self.sql("select * from quarantine order by quarantined_at, batch_id, line_no "
+                        "limit $n", n=limit or 2**62)
+
+    def batches(self) -> pl.DataFrame:
+        """One row per ingested file with its accounting."""
+        return self.sql("select * from ingest_batches order by ingested_at")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Warehouse({str(self.path)!r})"
+
+
+def _expand(paths: Iterable[PathLike]) -> list[Path]:
+    """Files as given; a directory contributes its supported event files (recursively)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(x for x in p.rglob("*") if x.is_file() and is_event_file(x)))
+        else:
+            out.append(p)
+    return out
+
+
+def connect(path: PathLike | None = None, *, read_only: bool = False) -> Warehouse:
+    """Open (and create) the warehouse: ``path``, else $TRACKSTACK_DB, else data/warehouse.duckdb."""
+    return Warehouse(path, read_only=read_only)
