@@ -22,25 +22,57 @@ OUT = Path(__file__).parent / "samples"
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     write_ndjson(OUT / "web_sdk.ndjson", SyntheticSpec(n=4000, seed=2026))
-    edge = generate_lines(SyntheticSpec(n=150, seed=11, duplicate_rate=0, malformed_rate=0,
-                                        invalid_rate=0, shapes=("flat", "nested"),
-                                        shape_weights=(0.5, 0.5)))
+    edge = generate_lines(
+        SyntheticSpec(
+            n=150,
+            seed=11,
+            duplicate_rate=0,
+            malformed_rate=0,
+            invalid_rate=0,
+            shapes=("flat", "nested"),
+            shape_weights=(0.5, 0.5),
+        )
+    )
     body = {"events": [orjson.loads(line) for line in edge.to_list()]}
     (OUT / "edge_batch.json").write_bytes(orjson.dumps(body, option=orjson.OPT_INDENT_2))
-    purchases = [e for e in (orjson.loads(x) for x in generate_lines(
-        SyntheticSpec(n=30000, seed=29, malformed_rate=0, duplicate_rate=0, invalid_rate=0,
-                      shapes=("flat",), shape_weights=(1.0,))).to_list())
-        if e["event"] in ("Purchase", "SubscriptionStarted", "SubscriptionRenew")]
+    purchases = [
+        e
+        for e in (
+            orjson.loads(x)
+            for x in generate_lines(
+                SyntheticSpec(
+                    n=30000,
+                    seed=29,
+                    malformed_rate=0,
+                    duplicate_rate=0,
+                    invalid_rate=0,
+                    shapes=("flat",),
+                    shape_weights=(1.0,),
+                )
+            ).to_list()
+        )
+        if e["event"] in ("Purchase", "SubscriptionStarted", "SubscriptionRenew")
+    ]
     kinds = ["Refund", "Chargeback", "Churned"]
-    rows = [{"event": kinds[i % 3], "eventId": f"billing_{i:05d}", "ts": p["ts"],
-             "email": p.get("email", ""), "externalId": p.get("externalId", ""),
-             "companyDomain": p["companyDomain"], "value": p.get("value", ""),
-             "currency": p.get("currency", ""), "transactionId": p.get("transactionId", ""),
-             "refundId": f"re_{i:05d}" if kinds[i % 3] != "Churned" else "",
-             "plan": p.get("plan", "")}
-            for i, p in enumerate(purchases)]
+    rows = [
+        {
+            "event": kinds[i % 3],
+            "eventId": f"billing_{i:05d}",
+            "ts": p["ts"],
+            "email": p.get("email", ""),
+            "externalId": p.get("externalId", ""),
+            "companyDomain": p["companyDomain"],
+            "value": p.get("value", ""),
+            "currency": p.get("currency", ""),
+            "transactionId": p.get("transactionId", ""),
+            "refundId": f"re_{i:05d}" if kinds[i % 3] != "Churned" else "",
+            "plan": p.get("plan", ""),
+        }
+        for i, p in enumerate(purchases)
+    ]
     pl.DataFrame(rows, infer_schema_length=None).cast(pl.String).write_csv(
-        OUT / "billing_export.csv")
+        OUT / "billing_export.csv"
+    )
 
 
 if __name__ == "__main__":

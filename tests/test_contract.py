@@ -25,20 +25,76 @@ def test_default_routing_keeps_refunds_churn_and_extensions_off_ad_platforms() -
     no_ads = {e.name for e in CANONICAL_EVENTS if Route.ADS not in e.default_routes}
     product = {e.name for e in CANONICAL_EVENTS if e.stage is Stage.PRODUCT}
     assert no_ads == product | {"Refund", "Chargeback", "Churned"}
-    assert all(Route.CRM in e.default_routes and Route.WAREHOUSE in e.default_routes
-               for e in CANONICAL_EVENTS)
+    assert all(
+        Route.CRM in e.default_routes and Route.WAREHOUSE in e.default_routes
+        for e in CANONICAL_EVENTS
+    )
 
 
 def test_every_seed_003_field_and_click_id_is_in_the_contract() -> None:
-    seed_fields = """event eventId ts email phone firstName lastName city state zip country
-        externalId value currency transactionId orderId plan previousPlan subscriptionId refundId
-        leadId companyId companyName companyDomain accountName crmId opportunityId
-        opportunityStage pipelineStage salesOwner pageUrl pageTitle referrer contentType contentId
-        contentName contentCategory contentIds feature demoType actionType paymentMethod
-        leadEventSource numItems platformParams""".split()
+    seed_fields = [
+        "event",
+        "eventId",
+        "ts",
+        "email",
+        "phone",
+        "firstName",
+        "lastName",
+        "city",
+        "state",
+        "zip",
+        "country",
+        "externalId",
+        "value",
+        "currency",
+        "transactionId",
+        "orderId",
+        "plan",
+        "previousPlan",
+        "subscriptionId",
+        "refundId",
+        "leadId",
+        "companyId",
+        "companyName",
+        "companyDomain",
+        "accountName",
+        "crmId",
+        "opportunityId",
+        "opportunityStage",
+        "pipelineStage",
+        "salesOwner",
+        "pageUrl",
+        "pageTitle",
+        "referrer",
+        "contentType",
+        "contentId",
+        "contentName",
+        "contentCategory",
+        "contentIds",
+        "feature",
+        "demoType",
+        "actionType",
+        "paymentMethod",
+        "leadEventSource",
+        "numItems",
+        "platformParams",
+    ]
     assert set(seed_fields) <= set(FIELDS_BY_NAME)
-    click_ids = {"fbclid", "fbc", "fbp", "gclid", "gbraid", "wbraid", "li_fat_id", "ttclid",
-                 "ttp", "ScCid", "rdt_cid", "msclkid", "twclid"}
+    click_ids = {
+        "fbclid",
+        "fbc",
+        "fbp",
+        "gclid",
+        "gbraid",
+        "wbraid",
+        "li_fat_id",
+        "ttclid",
+        "ttp",
+        "ScCid",
+        "rdt_cid",
+        "msclkid",
+        "twclid",
+    }
     assert {f.name for f in CLICK_ID_FIELDS} == click_ids
     assert {"clientIp", "userAgent", "consent", "projectKey"} <= set(FIELDS_BY_NAME)
     assert len({f.column for f in FIELDS}) == len(FIELDS)
@@ -52,4 +108,5 @@ def test_extension_names_must_be_pascal_case() -> None:
 
 def test_committed_events_ddl_matches_the_contract() -> None:
     assert load("ddl/002_events") == events_ddl(), (
-        "regenerate: python -m trackstack_wh.contract.ddl > sql/ddl/002_events.sql")
+        "regenerate: python -m trackstack_wh.contract.ddl > sql/ddl/002_events.sql"
+    )

@@ -11,12 +11,11 @@ import polars as pl
 import pytest
 
 import trackstack_wh as tw
+from tests.helpers import write_lines
 from trackstack_wh.cli import main
 from trackstack_wh.synthetic import SyntheticSpec, write_ndjson
 
-from tests.helpers import write_lines
-
-RECEIVED = dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.timezone.utc)
+RECEIVED = dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.UTC)
 TABLES = ("events", "quarantine", "duplicates", "ingest_batches")
 
 
@@ -33,8 +32,9 @@ def quarantined(wh: tw.Warehouse) -> dict[int, str]:
     return dict(wh.sql("select line_no, reason from quarantine").iter_rows())
 
 
-def test_10k_mixed_shapes_with_malformed_lines_account_exactly(wh: tw.Warehouse,
-                                                               tmp_path: Path) -> None:
+def test_10k_mixed_shapes_with_malformed_lines_account_exactly(
+    wh: tw.Warehouse, tmp_path: Path
+) -> None:
     path = tmp_path / "mixed.ndjson"
     lines_written = write_ndjson(path, SyntheticSpec(n=10_000, seed=5, malformed_rate=0.01))
     report = wh.ingest(path)
@@ -44,13 +44,22 @@ def test_10k_mixed_shapes_with_malformed_lines_account_exactly(wh: tw.Warehouse,
     assert f.quarantine_reasons["invalid_json"] == 100
     assert f.rows_duplicate == 200
     batch = wh.batches().row(0, named=True)
-    assert batch["rows_in"] == batch["rows_valid"] + batch["rows_quarantined"] + batch["rows_duplicate"]
+    assert (
+        batch["rows_in"]
+        == batch["rows_valid"] + batch["rows_quarantined"] + batch["rows_duplicate"]
+    )
     counts = {t: wh.sql(f"select count(*)::bigint n from {t}")["n"][0] for t in TABLES[:3]}
-    assert counts == {"events": f.rows_valid, "quarantine": f.rows_quarantined,
-                      "duplicates": f.rows_duplicate}
+    assert counts == {
+        "events": f.rows_valid,
+        "quarantine": f.rows_quarantined,
+        "duplicates": f.rows_duplicate,
+    }
     assert wh.sql("select count(distinct event_id)::bigint n from events")["n"][0] == f.rows_valid
     assert set(wh.sql("select distinct input_shape from events")["input_shape"]) == {
-        "flat", "nested", "seed002"}
+        "flat",
+        "nested",
+        "seed002",
+    }
 
     before = table_fingerprint(wh)
     again = wh.ingest(path)
@@ -68,7 +77,7 @@ def test_each_bad_record_gets_its_machine_readable_reason(wh: tw.Warehouse, tmp_
         '{"event":"Purchase","eventId":"e6","ts":1790000000,"value":-5,"currency":"USD","transactionId":"t"}',
         '{"event":"PageView","eventId":"e7","ts":"1999-01-01T00:00:00Z"}',
         '{"event":"PageView","eventId":"e8",}',
-        '[1, 2]',
+        "[1, 2]",
         '{"event":"StartTrial","eventId":"e10","ts":1790000000}',
         '{"event":"Refund","eventId":"e11","ts":1790000000,"value":5,"currency":"USD"}',
         '{"event":"SignUp","eventId":"e12","ts":1790000000,"email":"nobody"}',
@@ -80,12 +89,21 @@ def test_each_bad_record_gets_its_machine_readable_reason(wh: tw.Warehouse, tmp_
     report = wh.ingest(write_lines(tmp_path / "bad.ndjson", lines), received_at=RECEIVED)
     assert report.files[0].balanced and report.files[0].rows_valid == 1
     assert quarantined(wh) == {
-        2: "missing_required:email", 3: "invalid_type:value", 4: "unknown_event",
-        5: "invalid_currency", 6: "negative_value", 7: "ts_out_of_range", 8: "invalid_json",
-        9: "not_an_object", 10: "missing_required:plan",
-        11: "missing_required:refundId_or_transactionId", 12: "invalid_email",
-        13: "missing_required:event", 14: "invalid_type:contentIds",
-        15: "invalid_type:userData", 16: "invalid_type:ts",
+        2: "missing_required:email",
+        3: "invalid_type:value",
+        4: "unknown_event",
+        5: "invalid_currency",
+        6: "negative_value",
+        7: "ts_out_of_range",
+        8: "invalid_json",
+        9: "not_an_object",
+        10: "missing_required:plan",
+        11: "missing_required:refundId_or_transactionId",
+        12: "invalid_email",
+        13: "missing_required:event",
+        14: "invalid_type:contentIds",
+        15: "invalid_type:userData",
+        16: "invalid_type:ts",
     }
     detail = wh.sql("select detail, raw from quarantine where line_no = 2").row(0, named=True)
     assert detail["detail"].startswith(f"{tmp_path / 'bad.ndjson'}:2: missing_required:email")
@@ -94,18 +112,26 @@ def test_each_bad_record_gets_its_machine_readable_reason(wh: tw.Warehouse, tmp_
 
 
 def test_timestamps_in_seconds_millis_and_iso_offsets_land_as_the_same_utc_instant(
-        wh: tw.Warehouse, tmp_path: Path) -> None:
-    forms = ['1790000000', '1790000000000', '"2026-09-21T14:13:20Z"',
-             '"2026-09-21T16:13:20+02:00"', '"2026-09-21 09:13:20-05:00"', '"1790000000"']
-    lines = [f'{{"event":"PageView","eventId":"t{i}","ts":{ts},"pageUrl":"https://x.io/"}}'
-             for i, ts in enumerate(forms)]
+    wh: tw.Warehouse, tmp_path: Path
+) -> None:
+    forms = [
+        "1790000000",
+        "1790000000000",
+        '"2026-09-21T14:13:20Z"',
+        '"2026-09-21T16:13:20+02:00"',
+        '"2026-09-21 09:13:20-05:00"',
+        '"1790000000"',
+    ]
+    lines = [
+        f'{{"event":"PageView","eventId":"t{i}","ts":{ts},"pageUrl":"https://x.io/"}}'
+        for i, ts in enumerate(forms)
+    ]
     wh.ingest(write_lines(tmp_path / "ts.ndjson", lines))
     ts = wh.sql("select distinct ts from events")["ts"].to_list()
-    assert ts == [dt.datetime(2026, 9, 21, 14, 13, 20, tzinfo=dt.timezone.utc)]
+    assert ts == [dt.datetime(2026, 9, 21, 14, 13, 20, tzinfo=dt.UTC)]
 
 
-def test_missing_ts_and_event_id_are_filled_and_flagged_deterministically(
-        tmp_path: Path) -> None:
+def test_missing_ts_and_event_id_are_filled_and_flagged_deterministically(tmp_path: Path) -> None:
     line = '{"event":"PageView","pageUrl":"https://x.io/"}'
     ids = []
     for name in ("a", "b"):
@@ -119,33 +145,82 @@ def test_missing_ts_and_event_id_are_filled_and_flagged_deterministically(
 
 
 def test_three_shapes_normalize_to_the_same_row(wh: tw.Warehouse, tmp_path: Path) -> None:
-    flat = {"event": "Purchase", "eventId": "p1", "ts": 1790000000, "email": "j@acme.io",
-            "value": 9900, "currency": "USD", "transactionId": "txn_1", "pageUrl": "https://a.io/p"}
-    nested = {"event": "Purchase", "eventId": "p2", "ts": 1790000000, "pageUrl": "https://a.io/p",
-              "userData": {"email": "j@acme.io"},
-              "customData": {"value": 9900, "currency": "USD", "transactionId": "txn_1"}}
-    seed002 = {"projectKey": "pk_1", "event_name": "Purchase", "eventId": "p3",
-               "timestamp": "2026-09-21T14:13:20.000Z", "url": "https://a.io/p",
-               "event_data": {"category": "billing", "label": "hero", "value": 9900,
-                              "email": "j@acme.io", "currency": "USD", "transactionId": "txn_1",
-                              "custom_field": "kept"},
-               "userId": "u1", "sessionId": "s1", "page_title": "Pay", "page_path": "/p",
-               "userAgent": "UA", "referrer": "https://r.io/"}
-    wh.ingest(write_lines(tmp_path / "shapes.ndjson", [json.dumps(x) for x in (flat, nested, seed002)]))
+    flat = {
+        "event": "Purchase",
+        "eventId": "p1",
+        "ts": 1790000000,
+        "email": "j@acme.io",
+        "value": 9900,
+        "currency": "USD",
+        "transactionId": "txn_1",
+        "pageUrl": "https://a.io/p",
+    }
+    nested = {
+        "event": "Purchase",
+        "eventId": "p2",
+        "ts": 1790000000,
+        "pageUrl": "https://a.io/p",
+        "userData": {"email": "j@acme.io"},
+        "customData": {"value": 9900, "currency": "USD", "transactionId": "txn_1"},
+    }
+    seed002 = {
+        "projectKey": "pk_1",
+        "event_name": "Purchase",
+        "eventId": "p3",
+        "timestamp": "2026-09-21T14:13:20.000Z",
+        "url": "https://a.io/p",
+        "event_data": {
+            "category": "billing",
+            "label": "hero",
+            "value": 9900,
+            "email": "j@acme.io",
+            "currency": "USD",
+            "transactionId": "txn_1",
+            "custom_field": "kept",
+        },
+        "userId": "u1",
+        "sessionId": "s1",
+        "page_title": "Pay",
+        "page_path": "/p",
+        "userAgent": "UA",
+        "referrer": "https://r.io/",
+    }
+    wh.ingest(
+        write_lines(tmp_path / "shapes.ndjson", [json.dumps(x) for x in (flat, nested, seed002)])
+    )
     rows = wh.sql("select * from events order by event_id").to_dicts()
-    common = ("event_name", "ts", "email", "value", "currency", "transaction_id", "page_url", "stage")
+    common = (
+        "event_name",
+        "ts",
+        "email",
+        "value",
+        "currency",
+        "transaction_id",
+        "page_url",
+        "stage",
+    )
     assert [{k: r[k] for k in common} for r in rows] == [{k: rows[0][k] for k in common}] * 3
     assert [r["input_shape"] for r in rows] == ["flat", "nested", "seed002"]
     s = rows[2]
-    assert (s["project_key"], s["event_category"], s["event_label"], s["user_id"],
-            s["external_id"], s["page_title"], s["page_path"], s["session_id"]) == (
-        "pk_1", "billing", "hero", "u1", "u1", "Pay", "/p", "s1")
+    assert (
+        s["project_key"],
+        s["event_category"],
+        s["event_label"],
+        s["user_id"],
+        s["external_id"],
+        s["page_title"],
+        s["page_path"],
+        s["session_id"],
+    ) == ("pk_1", "billing", "hero", "u1", "u1", "Pay", "/p", "s1")
 
 
-def test_extensions_pageview_warning_and_unknown_keys_are_kept(wh: tw.Warehouse,
-                                                               tmp_path: Path) -> None:
-    lines = ['{"event":"ButtonClick","eventId":"x1","ts":1790000000,"color":"red"}',
-             '{"event":"PageView","eventId":"x2","ts":1790000000}']
+def test_extensions_pageview_warning_and_unknown_keys_are_kept(
+    wh: tw.Warehouse, tmp_path: Path
+) -> None:
+    lines = [
+        '{"event":"ButtonClick","eventId":"x1","ts":1790000000,"color":"red"}',
+        '{"event":"PageView","eventId":"x2","ts":1790000000}',
+    ]
     report = wh.ingest(write_lines(tmp_path / "ext.ndjson", lines))
     assert report.files[0].rows_valid == 2
     rows = {r["event_id"]: r for r in wh.events().to_dicts()}
@@ -156,20 +231,23 @@ def test_extensions_pageview_warning_and_unknown_keys_are_kept(wh: tw.Warehouse,
 
 
 def test_duplicates_within_a_file_and_across_files_point_at_the_first_copy(
-        wh: tw.Warehouse, tmp_path: Path) -> None:
+    wh: tw.Warehouse, tmp_path: Path
+) -> None:
     ev = '{"event":"PageView","eventId":"d1","ts":1790000000,"pageUrl":"https://x.io/"}'
     first = wh.ingest(write_lines(tmp_path / "one.ndjson", [ev, ev]))
     second = wh.ingest(write_lines(tmp_path / "two.ndjson", ["", ev]))
     assert (first.files[0].rows_duplicate, second.files[0].rows_duplicate) == (1, 1)
     assert second.files[0].blank_lines == 1
-    dups = wh.sql("select d.line_no, d.first_line_no, d.batch_id = d.first_batch_id as same "
-                  "from duplicates d order by d.detected_at, d.line_no").rows()
+    dups = wh.sql(
+        "select d.line_no, d.first_line_no, d.batch_id = d.first_batch_id as same "
+        "from duplicates d order by d.detected_at, d.line_no"
+    ).rows()
     assert dups == [(2, 1, True), (2, 1, False)]
 
 
 def test_every_input_format_loads(wh: tw.Warehouse, tmp_path: Path) -> None:
     ev = {"event": "SignUp", "eventId": "f", "ts": 1790000000, "email": "a@b.io"}
-    ndjson = write_lines(tmp_path / "a.jsonl", [json.dumps({**ev, "eventId": "f1"})])
+    write_lines(tmp_path / "a.jsonl", [json.dumps({**ev, "eventId": "f1"})])
     body = tmp_path / "b.json"
     body.write_text(json.dumps({"events": [{**ev, "eventId": "f2"}, {**ev, "eventId": "f3"}]}))
     array = tmp_path / "c.json.gz"
@@ -178,9 +256,11 @@ def test_every_input_format_loads(wh: tw.Warehouse, tmp_path: Path) -> None:
     ndgz.write_bytes(gzip.compress((json.dumps({**ev, "eventId": "f5"}) + "\r\n").encode()))
     pl.DataFrame([{**ev, "eventId": "f6"}]).write_parquet(tmp_path / "e.parquet")
     csv = tmp_path / "f.csv"
-    csv.write_text('event,eventId,ts,email,value\nSignUp,f7,1790000000,a@b.io,\n'
-                   'SignUp,f8,1790000000,,\nSignUp,f9,1790000000\n'
-                   'Purchase,f10,2026-09-21T14:13:20Z,a@b.io,"1,5",extra\n')
+    csv.write_text(
+        "event,eventId,ts,email,value\nSignUp,f7,1790000000,a@b.io,\n"
+        "SignUp,f8,1790000000,,\nSignUp,f9,1790000000\n"
+        'Purchase,f10,2026-09-21T14:13:20Z,a@b.io,"1,5",extra\n'
+    )
     (tmp_path / "notes.txt").write_text("a folder's other files are skipped")
     report = wh.ingest(tmp_path)
     assert report.ok and all(f.balanced for f in report.files) and len(report.files) == 6
@@ -188,42 +268,63 @@ def test_every_input_format_loads(wh: tw.Warehouse, tmp_path: Path) -> None:
     assert quarantined(wh) == {3: "missing_required:email", 4: "invalid_csv", 5: "invalid_csv"}
 
 
-def test_unreadable_files_are_named_and_the_rest_still_loads(tmp_path: Path,
-                                                              capsys: pytest.CaptureFixture[str]
-                                                              ) -> None:
-    good = write_lines(tmp_path / "good.ndjson",
-                       ['{"event":"PageView","eventId":"g","ts":1790000000,"pageUrl":"https://x/"}'])
+def test_unreadable_files_are_named_and_the_rest_still_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = write_lines(
+        tmp_path / "good.ndjson",
+        ['{"event":"PageView","eventId":"g","ts":1790000000,"pageUrl":"https://x/"}'],
+    )
     broken_doc = tmp_path / "broken.json"
     broken_doc.write_text('{"events": [')
     bad_gz = tmp_path / "bad.ndjson.gz"
     bad_gz.write_bytes(b"not gzip")
     db = tmp_path / "cli.duckdb"
-    code = main(["--db", str(db), "ingest", str(broken_doc), str(tmp_path / "missing.ndjson"),
-                 str(bad_gz), str(tmp_path / "x.txt"), str(good), "--json"])
+    code = main(
+        [
+            "--db",
+            str(db),
+            "ingest",
+            str(broken_doc),
+            str(tmp_path / "missing.ndjson"),
+            str(bad_gz),
+            str(tmp_path / "x.txt"),
+            str(good),
+            "--json",
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert code == 1 and not out["ok"]
     status = {Path(f["path"]).name: f["status"] for f in out["files"]}
-    assert status == {"broken.json": "unreadable", "missing.ndjson": "unreadable",
-                      "bad.ndjson.gz": "unreadable", "x.txt": "unreadable",
-                      "good.ndjson": "loaded"}
+    assert status == {
+        "broken.json": "unreadable",
+        "missing.ndjson": "unreadable",
+        "bad.ndjson.gz": "unreadable",
+        "x.txt": "unreadable",
+        "good.ndjson": "loaded",
+    }
     errors = {Path(f["path"]).name: f["error"] for f in out["files"]}
     assert "not valid JSON" in errors["broken.json"] and "unsupported file type" in errors["x.txt"]
     with tw.connect(db) as wh:
         assert wh.events()["event_id"].to_list() == ["g"]
 
 
-def test_invalid_utf8_lines_are_quarantined_and_the_rest_loads(wh: tw.Warehouse,
-                                                               tmp_path: Path) -> None:
+def test_invalid_utf8_lines_are_quarantined_and_the_rest_loads(
+    wh: tw.Warehouse, tmp_path: Path
+) -> None:
     path = tmp_path / "bytes.ndjson"
-    path.write_bytes(b'{"event":"PageView","eventId":"u1","ts":1790000000,"pageUrl":"https://x/"}\n'
-                     b'{"event":"PageView","eventId":"u2","pageTitle":"\xff\xfe"}\n')
+    path.write_bytes(
+        b'{"event":"PageView","eventId":"u1","ts":1790000000,"pageUrl":"https://x/"}\n'
+        b'{"event":"PageView","eventId":"u2","pageTitle":"\xff\xfe"}\n'
+    )
     report = wh.ingest(path)
     assert report.files[0].balanced and quarantined(wh) == {2: "invalid_utf8"}
     assert "\\xff" in wh.quarantine()["raw"][0]
 
 
-def test_env_var_and_cli_db_flag_choose_the_warehouse(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_var_and_cli_db_flag_choose_the_warehouse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TRACKSTACK_DB", str(tmp_path / "from_env.duckdb"))
     assert tw.connect().path == tmp_path / "from_env.duckdb"
     event = write_lines(tmp_path / "e.ndjson", ['{"event":"PageView","ts":1790000000}'])

@@ -1,9 +1,9 @@
 """trackstack_wh: TrackStack conversion events into a DuckDB warehouse and out to ad platforms.
 
-    import trackstack_wh as tw
-    wh = tw.connect()
-    wh.ingest("data/samples")
-    wh.events()
+import trackstack_wh as tw
+wh = tw.connect()
+wh.ingest("data/samples")
+wh.events()
 """
 
 from trackstack_wh.errors import TrackstackError, UnreadableFileError
@@ -12,5 +12,12 @@ from trackstack_wh.warehouse import Warehouse, connect
 
 __version__ = "0.1.0"
 
-__all__ = ["FileReport", "IngestReport", "TrackstackError", "UnreadableFileError", "Warehouse",
-           "__version__", "connect"]
+__all__ = [
+    "FileReport",
+    "IngestReport",
+    "TrackstackError",
+    "UnreadableFileError",
+    "Warehouse",
+    "__version__",
+    "connect",
+]

@@ -40,8 +40,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"warehouse: {wh.path}")
         report = wh.ingest(samples)
         _print_report(report, args.json)
-        counts = wh.sql("select stage, count(*)::bigint as events from events "
-                        "group by stage order by events desc")
+        counts = wh.sql(
+            "select stage, count(*)::bigint as events from events "
+            "group by stage order by events desc"
+        )
         if not args.json:
             print("\nevents by stage:")
             for row in counts.iter_rows():
@@ -51,8 +53,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trackstack-wh", description=__doc__)
-    parser.add_argument("--db", help="warehouse file (default: $TRACKSTACK_DB or "
-                                     "data/warehouse.duckdb)")
+    parser.add_argument(
+        "--db", help="warehouse file (default: $TRACKSTACK_DB or data/warehouse.duckdb)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     ingest = sub.add_parser("ingest", help="load event files into the warehouse")
     ingest.add_argument("paths", nargs="+", help="files or directories")

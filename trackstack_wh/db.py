@@ -21,8 +21,9 @@ def resolve_path(path: str | os.PathLike[str] | None = None) -> Path:
     return Path(os.environ.get(DB_ENV) or DEFAULT_DB)
 
 
-def connect(path: str | os.PathLike[str] | None = None, *,
-            read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: str | os.PathLike[str] | None = None, *, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
     """Open the warehouse (created and migrated unless read-only), in UTC."""
     target = resolve_path(path)
     if not read_only:
@@ -38,9 +39,18 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> None:
     """Apply every DDL file (idempotent) and refresh the canonical event catalogue."""
     for name in sql.ddl_files():
         conn.execute(sql.load(name))
-    rows = [(e.name, e.stage.value, e.family.value, e.description, Route.ADS in e.default_routes,
-             Route.CRM in e.default_routes, Route.WAREHOUSE in e.default_routes)
-            for e in CANONICAL_EVENTS]
+    rows = [
+        (
+            e.name,
+            e.stage.value,
+            e.family.value,
+            e.description,
+            Route.ADS in e.default_routes,
+            Route.CRM in e.default_routes,
+            Route.WAREHOUSE in e.default_routes,
+        )
+        for e in CANONICAL_EVENTS
+    ]
     conn.execute("begin")
     conn.execute("delete from canonical_events")
     conn.executemany("insert into canonical_events values (?, ?, ?, ?, ?, ?, ?)", rows)

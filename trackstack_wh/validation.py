@@ -25,7 +25,7 @@ from trackstack_wh.contract import (
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
 SHA256_HEX_PATTERN = r"^[0-9a-fA-F]{64}$"
-EARLIEST_TS = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+EARLIEST_TS = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 MAX_FUTURE = dt.timedelta(days=1)
 
 REQUIRED_BY_FAMILY: dict[Family, tuple[tuple[str, ...], ...]] = {
@@ -58,8 +58,9 @@ def plausible_email(col: pl.Expr) -> pl.Expr:
 
 
 def _check(name: str, passes: Callable[[], pl.Expr], description: str) -> pa.Check:
-    return pa.Check(lambda data: data.lazyframe.select(passes()), name=name,
-                    description=description)
+    return pa.Check(
+        lambda data: data.lazyframe.select(passes()), name=name, description=description
+    )
 
 
 def _family_checks() -> list[pa.Check]:
@@ -73,7 +74,9 @@ def _family_checks() -> list[pa.Check]:
                 present = pl.any_horizontal([_present(n) for n in group])
                 return ~pl.col("event_name").is_in(events) | present
 
-            checks.append(_check(reason, passes, f"{'/'.join(events)} require {' or '.join(group)}"))
+            checks.append(
+                _check(reason, passes, f"{'/'.join(events)} require {' or '.join(group)}")
+            )
     return checks
 
 
@@ -85,40 +88,89 @@ def event_schema() -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
         {
             "line_no": pa.Column(pl.Int64, unique=True),
-            "event_name": pa.Column(pl.String, nullable=True, checks=[
-                _check("missing_required:event", lambda: pl.col("event_name").is_not_null(),
-                       "every record needs an event name"),
-                _check("unknown_event", lambda: pl.col("event_name").is_null()
-                       | pl.col("event_name").is_in(canonical)
-                       | pl.col("event_name").str.contains(EXTENSION_NAME_PATTERN),
-                       "event must be canonical or PascalCase"),
-            ]),
+            "event_name": pa.Column(
+                pl.String,
+                nullable=True,
+                checks=[
+                    _check(
+                        "missing_required:event",
+                        lambda: pl.col("event_name").is_not_null(),
+                        "every record needs an event name",
+                    ),
+                    _check(
+                        "unknown_event",
+                        lambda: (
+                            pl.col("event_name").is_null()
+                            | pl.col("event_name").is_in(canonical)
+                            | pl.col("event_name").str.contains(EXTENSION_NAME_PATTERN)
+                        ),
+                        "event must be canonical or PascalCase",
+                    ),
+                ],
+            ),
             "event_id": pa.Column(pl.String),
             "ts": pa.Column(ts_type, nullable=True),
             "received_at": pa.Column(ts_type),
             "email": pa.Column(pl.String, nullable=True),
-            "value": pa.Column(pl.Float64, nullable=True, checks=[
-                _check("negative_value", lambda: pl.col("value").is_null() | (pl.col("value") >= 0),
-                       "value must be non-negative"),
-            ]),
-            "currency": pa.Column(pl.String, nullable=True, checks=[
-                _check("invalid_currency", lambda: pl.col("currency").is_null()
-                       | pl.col("currency").str.strip_chars().str.to_uppercase()
-                       .is_in(sorted(CURRENCY_CODES)), "currency must be ISO-4217"),
-            ]),
-            "type_errors": pa.Column(pl.List(pl.String), checks=[
-                _check("invalid_type", lambda: pl.col("type_errors").list.len() == 0,
-                       "fields must have their contract type"),
-            ]),
+            "value": pa.Column(
+                pl.Float64,
+                nullable=True,
+                checks=[
+                    _check(
+                        "negative_value",
+                        lambda: pl.col("value").is_null() | (pl.col("value") >= 0),
+                        "value must be non-negative",
+                    ),
+                ],
+            ),
+            "currency": pa.Column(
+                pl.String,
+                nullable=True,
+                checks=[
+                    _check(
+                        "invalid_currency",
+                        lambda: (
+                            pl.col("currency").is_null()
+                            | pl.col("currency")
+                            .str.strip_chars()
+                            .str.to_uppercase()
+                            .is_in(sorted(CURRENCY_CODES))
+                        ),
+                        "currency must be ISO-4217",
+                    ),
+                ],
+            ),
+            "type_errors": pa.Column(
+                pl.List(pl.String),
+                checks=[
+                    _check(
+                        "invalid_type",
+                        lambda: pl.col("type_errors").list.len() == 0,
+                        "fields must have their contract type",
+                    ),
+                ],
+            ),
         },
         checks=[
-            _check("ts_out_of_range", lambda: pl.col("ts").is_null()
-                   | pl.col("ts").is_between(pl.lit(EARLIEST_TS),
-                                             pl.col("received_at") + pl.lit(MAX_FUTURE)),
-                   "ts must be after 2000 and at most a day in the future"),
-            _check("invalid_email", lambda: ~pl.col("event_name").is_in(list(EMAIL_REQUIRED_EVENTS))
-                   | pl.col("email").is_null() | plausible_email(pl.col("email")),
-                   "events that require an email need a plausible one"),
+            _check(
+                "ts_out_of_range",
+                lambda: (
+                    pl.col("ts").is_null()
+                    | pl.col("ts").is_between(
+                        pl.lit(EARLIEST_TS), pl.col("received_at") + pl.lit(MAX_FUTURE)
+                    )
+                ),
+                "ts must be after 2000 and at most a day in the future",
+            ),
+            _check(
+                "invalid_email",
+                lambda: (
+                    ~pl.col("event_name").is_in(list(EMAIL_REQUIRED_EVENTS))
+                    | pl.col("email").is_null()
+                    | plausible_email(pl.col("email"))
+                ),
+                "events that require an email need a plausible one",
+            ),
             *_family_checks(),
         ],
         name="events",
@@ -144,9 +196,11 @@ def validate_events(frame: pl.DataFrame) -> pl.DataFrame:
         failures.select(pl.col("index").cast(pl.UInt32), "check")
         .with_columns(rank=pl.col("check").replace_strict(order, default=len(order)))
         .join(rows, on="index")
-        .with_columns(reason=pl.when(pl.col("check") == "invalid_type")
-                      .then(pl.col("type_errors").list.eval("invalid_type:" + pl.element()))
-                      .otherwise(pl.concat_list(pl.col("check"))))
+        .with_columns(
+            reason=pl.when(pl.col("check") == "invalid_type")
+            .then(pl.col("type_errors").list.eval("invalid_type:" + pl.element()))
+            .otherwise(pl.concat_list(pl.col("check")))
+        )
         .explode("reason")
         .sort("line_no", "rank")
         .group_by("line_no", maintain_order=True)
@@ -167,10 +221,12 @@ def warning_lists() -> pl.Expr:
     flags = [
         pl.when(pl.col("ts_missing")).then(pl.lit("ts_inferred")),
         pl.when(pl.col("event_id_generated")).then(pl.lit("event_id_generated")),
-        pl.when(pl.col("event_name").is_in(page_view) & ~_present("pageUrl"))
-        .then(pl.lit("missing_recommended:pageUrl")),
-        pl.when(pl.col("email").is_not_null() & ~plausible_email(pl.col("email")))
-        .then(pl.lit("invalid_email")),
+        pl.when(pl.col("event_name").is_in(page_view) & ~_present("pageUrl")).then(
+            pl.lit("missing_recommended:pageUrl")
+        ),
+        pl.when(pl.col("email").is_not_null() & ~plausible_email(pl.col("email"))).then(
+            pl.lit("invalid_email")
+        ),
         pl.when(pl.col("has_unknown_keys")).then(pl.lit("unknown_fields")),
     ]
     return pl.concat_list(flags).list.drop_nulls()

@@ -27,8 +27,9 @@ class Warehouse:
         self.path = db.resolve_path(path)
         self.conn: duckdb.DuckDBPyConnection = db.connect(self.path, read_only=read_only)
 
-    def ingest(self, paths: PathLike | Iterable[PathLike], *,
-               received_at: dt.datetime | None = None) -> IngestReport:
+    def ingest(
+        self, paths: PathLike | Iterable[PathLike], *, received_at: dt.datetime | None = None
+    ) -> IngestReport:
         """Load files (.ndjson/.jsonl/.json[.gz], .csv, .parquet); a directory means its files.
 
         An unreadable file is reported (status ``unreadable``) and the others still load.
@@ -51,8 +52,10 @@ class Warehouse:
 
     def quarantine(self, limit: int | None = None) -> pl.DataFrame:
         """Quarantined records with their reasons, in file order."""
-        return self.sql("select * from quarantine order by quarantined_at, batch_id, line_no "
-                        "limit $n", n=limit or 2**62)
+        return self.sql(
+            "select * from quarantine order by quarantined_at, batch_id, line_no limit $n",
+            n=limit or 2**62,
+        )
 
     def batches(self) -> pl.DataFrame:
         """One row per ingested file with its accounting."""
@@ -83,5 +86,5 @@ def _expand(paths: Iterable[PathLike]) -> list[Path]:
 
 
 def connect(path: PathLike | None = None, *, read_only: bool = False) -> Warehouse:
-    """Open (and create) the warehouse: ``path``, else $TRACKSTACK_DB, else data/warehouse.duckdb."""
+    """Open (creating it) ``path``, else $TRACKSTACK_DB, else data/warehouse.duckdb."""
     return Warehouse(path, read_only=read_only)

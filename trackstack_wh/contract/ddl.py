@@ -29,15 +29,19 @@ EVENT_META_COLUMNS: tuple[tuple[str, str], ...] = (
 
 _META_NAMES = {name for name, _ in EVENT_META_COLUMNS}
 FIELD_COLUMNS: tuple[tuple[str, str], ...] = tuple(
-    (f.column, f.duckdb_type.lower()) for f in FIELDS if f.column not in _META_NAMES)
+    (f.column, f.duckdb_type.lower()) for f in FIELDS if f.column not in _META_NAMES
+)
 
 
 def events_ddl() -> str:
     """CREATE TABLE statement for `events`: one row per event_id."""
-    cols = ",\n".join(f"    {name} {sql_type}" for name, sql_type in
-                      EVENT_META_COLUMNS + FIELD_COLUMNS)
-    return ("-- Generated from the contract by trackstack_wh.contract.ddl; do not edit by hand.\n"
-            f"create table if not exists events (\n{cols}\n);\n")
+    cols = ",\n".join(
+        f"    {name} {sql_type}" for name, sql_type in EVENT_META_COLUMNS + FIELD_COLUMNS
+    )
+    return (
+        "-- Generated from the contract by trackstack_wh.contract.ddl; do not edit by hand.\n"
+        f"create table if not exists events (\n{cols}\n);\n"
+    )
 
 
 if __name__ == "__main__":

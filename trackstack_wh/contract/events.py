@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Stage(str, Enum):
+class Stage(StrEnum):
     """Funnel stage of a canonical event; ``PRODUCT`` holds the product extensions."""
 
     AWARENESS = "Awareness"
@@ -35,7 +35,7 @@ CUSTOM_STAGE = "Custom"
 """Stage recorded for a PascalCase extension event that is not canonical."""
 
 
-class Family(str, Enum):
+class Family(StrEnum):
     """Required-field family of an event (seed "Event Payload Contract")."""
 
     PAGE_VIEW = "page_view"
@@ -49,7 +49,7 @@ class Family(str, Enum):
     NONE = "none"
 
 
-class Route(str, Enum):
+class Route(StrEnum):
     """Where an event may be delivered by default."""
 
     ADS = "ads"
@@ -72,9 +72,9 @@ class CanonicalEvent:
     default_routes: frozenset[Route] = ALL_ROUTES
 
 
-def _events(stage: Stage, rows: list[tuple[str, str, Family]], routes: frozenset[Route]) -> list[
-    CanonicalEvent
-]:
+def _events(
+    stage: Stage, rows: list[tuple[str, str, Family]], routes: frozenset[Route]
+) -> list[CanonicalEvent]:
     return [CanonicalEvent(name, stage, desc, fam, routes) for name, desc, fam in rows]
 
 
@@ -82,49 +82,66 @@ _N = Family.NONE
 _WAREHOUSE_CRM_ONLY = {"Refund", "Chargeback", "Churned"}
 
 _CORE: list[CanonicalEvent] = [
-    *_events(Stage.AWARENESS, [
-        ("PageView", "Page / SPA navigation", Family.PAGE_VIEW),
-        ("ContentView", "Blog, guide, comparison viewed", Family.CONTENT),
-        ("HighIntentPageView", "Pricing, demo, or security page", Family.PAGE_VIEW),
-        ("AdLandingPageView", "Paid campaign landing page", Family.PAGE_VIEW),
-        ("CompanyIdentified", "Anonymous visitor matched to company", _N),
-        ("ReturningVisitor", "Repeat session from known cookie / externalId", _N),
-    ], ALL_ROUTES),
-    *_events(Stage.INTEREST, [
-        ("FeatureUsed", "Demo / free tool used", _N),
-        ("LeadCaptured", "High-intent form fill or content lead", Family.LEAD),
-        ("DemoIntent", "User clicked book demo or opened scheduler", _N),
-        ("DemoBooked", "Demo or sales consultation booked", Family.LEAD),
-        ("ChatStarted", "Live chat or support widget opened", _N),
-        ("PricingInteraction", "Pricing calculator or plan toggle", _N),
-        ("DocsInteraction", "Developer docs engagement", _N),
-        ("IntegrationViewed", "Integration marketplace page viewed", _N),
-    ], ALL_ROUTES),
-    *_events(Stage.ACQUISITION, [
-        ("SignUp", "Account created", Family.SIGNUP),
-        ("SSOLogin", "First SSO authentication completed", _N),
-        ("EmailVerified", "Email verification confirmed", _N),
-        ("WorkspaceCreated", "Team workspace provisioned", _N),
-        ("InviteSent", "Team invite sent", _N),
-        ("StartTrial", "Free trial started", Family.START_TRIAL),
-        ("TrialActivated", "Trial fully provisioned with product access", _N),
-    ], ALL_ROUTES),
-    *_events(Stage.ACTIVATION, [
-        ("FirstAction", "First meaningful product action", Family.FIRST_ACTION),
-        ("ApiKeyCreated", "Production API key generated", _N),
-        ("ApiCallSucceeded", "Successful API request", _N),
-        ("CsvUploaded", "Bulk CSV upload initiated", _N),
-        ("EnrichmentStarted", "Enrichment job started", _N),
-        ("EnrichmentCompleted", "Enrichment job finished", _N),
-        ("CreditConsumed", "Billable credit consumed", _N),
-        ("SalesQualifiedLead", "Lead qualified by sales", _N),
-        ("OpportunityCreated", "CRM opportunity created", _N),
-        ("PipelineQualified", "Deal reached qualified stage", _N),
-        ("MeetingHeld", "Sales or onboarding meeting completed", _N),
-    ], ALL_ROUTES),
+    *_events(
+        Stage.AWARENESS,
+        [
+            ("PageView", "Page / SPA navigation", Family.PAGE_VIEW),
+            ("ContentView", "Blog, guide, comparison viewed", Family.CONTENT),
+            ("HighIntentPageView", "Pricing, demo, or security page", Family.PAGE_VIEW),
+            ("AdLandingPageView", "Paid campaign landing page", Family.PAGE_VIEW),
+            ("CompanyIdentified", "Anonymous visitor matched to company", _N),
+            ("ReturningVisitor", "Repeat session from known cookie / externalId", _N),
+        ],
+        ALL_ROUTES,
+    ),
+    *_events(
+        Stage.INTEREST,
+        [
+            ("FeatureUsed", "Demo / free tool used", _N),
+            ("LeadCaptured", "High-intent form fill or content lead", Family.LEAD),
+            ("DemoIntent", "User clicked book demo or opened scheduler", _N),
+            ("DemoBooked", "Demo or sales consultation booked", Family.LEAD),
+            ("ChatStarted", "Live chat or support widget opened", _N),
+            ("PricingInteraction", "Pricing calculator or plan toggle", _N),
+            ("DocsInteraction", "Developer docs engagement", _N),
+            ("IntegrationViewed", "Integration marketplace page viewed", _N),
+        ],
+        ALL_ROUTES,
+    ),
+    *_events(
+        Stage.ACQUISITION,
+        [
+            ("SignUp", "Account created", Family.SIGNUP),
+            ("SSOLogin", "First SSO authentication completed", _N),
+            ("EmailVerified", "Email verification confirmed", _N),
+            ("WorkspaceCreated", "Team workspace provisioned", _N),
+            ("InviteSent", "Team invite sent", _N),
+            ("StartTrial", "Free trial started", Family.START_TRIAL),
+            ("TrialActivated", "Trial fully provisioned with product access", _N),
+        ],
+        ALL_ROUTES,
+    ),
+    *_events(
+        Stage.ACTIVATION,
+        [
+            ("FirstAction", "First meaningful product action", Family.FIRST_ACTION),
+            ("ApiKeyCreated", "Production API key generated", _N),
+            ("ApiCallSucceeded", "Successful API request", _N),
+            ("CsvUploaded", "Bulk CSV upload initiated", _N),
+            ("EnrichmentStarted", "Enrichment job started", _N),
+            ("EnrichmentCompleted", "Enrichment job finished", _N),
+            ("CreditConsumed", "Billable credit consumed", _N),
+            ("SalesQualifiedLead", "Lead qualified by sales", _N),
+            ("OpportunityCreated", "CRM opportunity created", _N),
+            ("PipelineQualified", "Deal reached qualified stage", _N),
+            ("MeetingHeld", "Sales or onboarding meeting completed", _N),
+        ],
+        ALL_ROUTES,
+    ),
     *[
-        CanonicalEvent(name, Stage.REVENUE, desc, fam,
-                       NO_ADS if name in _WAREHOUSE_CRM_ONLY else ALL_ROUTES)
+        CanonicalEvent(
+            name, Stage.REVENUE, desc, fam, NO_ADS if name in _WAREHOUSE_CRM_ONLY else ALL_ROUTES
+        )
         for name, desc, fam in [
             ("AddPaymentInfo", "Payment method added", _N),
             ("CheckoutStarted", "Checkout flow started", _N),
@@ -142,30 +159,34 @@ _CORE: list[CanonicalEvent] = [
     ],
 ]
 
-_PRODUCT: list[CanonicalEvent] = _events(Stage.PRODUCT, [
-    ("ApiDocsViewed", "API reference docs viewed", _N),
-    ("ApiPlaygroundUsed", "Interactive API playground used", _N),
-    ("FirstSuccessfulApiCall", "Customer first successful API response", _N),
-    ("EndpointTested", "Specific API endpoint tested", _N),
-    ("EmailFinderUsed", "Email finder tool used", _N),
-    ("EmailValidationUsed", "Email validation tool used", _N),
-    ("MobileFinderUsed", "Mobile finder tool used", _N),
-    ("CompanyEnriched", "Company enrichment completed", _N),
-    ("ProfileEnriched", "Person profile enrichment completed", _N),
-    ("BulkJobStarted", "Bulk enrichment job started", _N),
-    ("BulkJobCompleted", "Bulk enrichment job completed", _N),
-    ("CreditsPurchased", "Credit pack purchased", _N),
-    ("CreditsLow", "Credit balance crossed low threshold", _N),
-    ("CreditsExhausted", "Credit balance reached zero", _N),
-    ("TeamMemberInvited", "Team member invited from product", _N),
-    ("SalesforceConnected", "Salesforce integration connected", _N),
-    ("HubSpotConnected", "HubSpot integration connected", _N),
-    ("SmartleadConnected", "Smartlead integration connected", _N),
-    ("ClayExportClicked", "Export to Clay initiated", _N),
-    ("WebhookCreated", "Outbound webhook endpoint created", _N),
-    ("WebhookDelivered", "Webhook delivery succeeded", _N),
-    ("WebhookFailed", "Webhook delivery failed", _N),
-], NO_ADS)
+_PRODUCT: list[CanonicalEvent] = _events(
+    Stage.PRODUCT,
+    [
+        ("ApiDocsViewed", "API reference docs viewed", _N),
+        ("ApiPlaygroundUsed", "Interactive API playground used", _N),
+        ("FirstSuccessfulApiCall", "Customer first successful API response", _N),
+        ("EndpointTested", "Specific API endpoint tested", _N),
+        ("EmailFinderUsed", "Email finder tool used", _N),
+        ("EmailValidationUsed", "Email validation tool used", _N),
+        ("MobileFinderUsed", "Mobile finder tool used", _N),
+        ("CompanyEnriched", "Company enrichment completed", _N),
+        ("ProfileEnriched", "Person profile enrichment completed", _N),
+        ("BulkJobStarted", "Bulk enrichment job started", _N),
+        ("BulkJobCompleted", "Bulk enrichment job completed", _N),
+        ("CreditsPurchased", "Credit pack purchased", _N),
+        ("CreditsLow", "Credit balance crossed low threshold", _N),
+        ("CreditsExhausted", "Credit balance reached zero", _N),
+        ("TeamMemberInvited", "Team member invited from product", _N),
+        ("SalesforceConnected", "Salesforce integration connected", _N),
+        ("HubSpotConnected", "HubSpot integration connected", _N),
+        ("SmartleadConnected", "Smartlead integration connected", _N),
+        ("ClayExportClicked", "Export to Clay initiated", _N),
+        ("WebhookCreated", "Outbound webhook endpoint created", _N),
+        ("WebhookDelivered", "Webhook delivery succeeded", _N),
+        ("WebhookFailed", "Webhook delivery failed", _N),
+    ],
+    NO_ADS,
+)
 
 CANONICAL_EVENTS: tuple[CanonicalEvent, ...] = tuple(_CORE + _PRODUCT)
 """All 66 canonical events, in catalogue order."""

@@ -8,10 +8,10 @@ the `events` DDL are all derived from `FIELDS`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """How a field's JSON value is read and stored."""
 
     STRING = "string"
@@ -32,7 +32,7 @@ DUCKDB_TYPES: dict[Kind, str] = {
 }
 
 
-class Group(str, Enum):
+class Group(StrEnum):
     """What a field is about; quality scores and payload builders select by group."""
 
     CORE = "core"
@@ -69,18 +69,41 @@ class FieldSpec:
         return DUCKDB_TYPES[self.kind]
 
 
-def _f(name: str, column: str, kind: Kind, group: Group, description: str,
-       *aliases: str) -> FieldSpec:
+def _f(
+    name: str, column: str, kind: Kind, group: Group, description: str, *aliases: str
+) -> FieldSpec:
     return FieldSpec(name, column, kind, group, description, tuple(aliases))
 
 
-S, N, I, T, L, O = Kind.STRING, Kind.NUMBER, Kind.INTEGER, Kind.TIMESTAMP, Kind.STRING_LIST, Kind.OBJECT
+S, N, I, T, L, O = (
+    Kind.STRING,
+    Kind.NUMBER,
+    Kind.INTEGER,
+    Kind.TIMESTAMP,
+    Kind.STRING_LIST,
+    Kind.OBJECT,
+)
 G = Group
 
 FIELDS: tuple[FieldSpec, ...] = (
-    _f("event", "event_name", S, G.CORE, "Canonical or PascalCase extension event name", "event_name"),
-    _f("eventId", "event_id", S, G.CORE, "Globally unique ID for dedup across retries and platforms"),
-    _f("ts", "ts", T, G.CORE, "When the event happened: epoch s, epoch ms or ISO-8601", "timestamp"),
+    _f(
+        "event",
+        "event_name",
+        S,
+        G.CORE,
+        "Canonical or PascalCase extension event name",
+        "event_name",
+    ),
+    _f(
+        "eventId",
+        "event_id",
+        S,
+        G.CORE,
+        "Globally unique ID for dedup across retries and platforms",
+    ),
+    _f(
+        "ts", "ts", T, G.CORE, "When the event happened: epoch s, epoch ms or ISO-8601", "timestamp"
+    ),
     _f("email", "email", S, G.IDENTITY, "Email address (hashed per platform on delivery)"),
     _f("phone", "phone", S, G.IDENTITY, "Phone number (normalized to E.164 on delivery)"),
     _f("firstName", "first_name", S, G.IDENTITY, "First name"),
@@ -125,11 +148,22 @@ FIELDS: tuple[FieldSpec, ...] = (
     _f("paymentMethod", "payment_method", S, G.CONTENT, "Payment method"),
     _f("leadEventSource", "lead_event_source", S, G.CONTENT, "Lead source system"),
     _f("numItems", "num_items", I, G.CONTENT, "Number of items"),
-    _f("eventCategory", "event_category", S, G.CONTENT, "Analytics category (seed 002)",
-       "event_data.category"),
+    _f(
+        "eventCategory",
+        "event_category",
+        S,
+        G.CONTENT,
+        "Analytics category (seed 002)",
+        "event_data.category",
+    ),
     _f("eventLabel", "event_label", S, G.CONTENT, "Analytics label (seed 002)", "event_data.label"),
-    _f("platformParams", "platform_params", O, G.PLATFORM,
-       "Per-platform overrides (conversion rule IDs, sendTo, ...)"),
+    _f(
+        "platformParams",
+        "platform_params",
+        O,
+        G.PLATFORM,
+        "Per-platform overrides (conversion rule IDs, sendTo, ...)",
+    ),
     _f("fbclid", "fbclid", S, G.CLICK_ID, "Meta click ID from the URL"),
     _f("fbc", "fbc", S, G.CLICK_ID, "Meta _fbc cookie"),
     _f("fbp", "fbp", S, G.CLICK_ID, "Meta _fbp cookie"),

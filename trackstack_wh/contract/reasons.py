@@ -18,30 +18,57 @@ class Reason:
 
 QUARANTINE_REASONS: tuple[Reason, ...] = (
     Reason("invalid_utf8", "the line is not valid UTF-8", "write the file as UTF-8"),
-    Reason("invalid_json", "the line is not valid JSON",
-           "send one JSON object per line, without trailing commas, NaN, comments or "
-           "single quotes"),
-    Reason("invalid_csv", "the CSV row does not match the header",
-           "quote fields that contain the delimiter and keep one value per header column"),
-    Reason("not_an_object", "the record is valid JSON but not an object",
-           "send each event as a JSON object {\"event\": ..., ...}"),
-    Reason("missing_required", "a field the event's family requires is missing or empty",
-           "send the field, or send a PascalCase extension event name if it is not a "
-           "canonical event"),
-    Reason("invalid_type", "a field has the wrong JSON type",
-           "send numbers as numbers, text as strings, contentIds as a list and "
-           "platformParams / consent / userData / customData as objects"),
-    Reason("unknown_event", "the event name is neither canonical nor PascalCase",
-           "use a canonical name (SignUp, Purchase, ...) or a PascalCase extension name"),
-    Reason("invalid_email", "the email is not a plausible address on an event that requires one",
-           "send the address as name@domain.tld, or its SHA-256 hex"),
-    Reason("invalid_currency", "the currency is not an ISO-4217 code",
-           "send a three-letter ISO-4217 code such as USD or EUR"),
-    Reason("negative_value", "the value is negative",
-           "send amounts as non-negative numbers; a refund is a Refund event with a "
-           "positive value"),
-    Reason("ts_out_of_range", "the timestamp is before 2000 or more than a day in the future",
-           "send ts as epoch seconds, epoch milliseconds or ISO-8601 with an offset"),
+    Reason(
+        "invalid_json",
+        "the line is not valid JSON",
+        "send one JSON object per line, without trailing commas, NaN, comments or single quotes",
+    ),
+    Reason(
+        "invalid_csv",
+        "the CSV row does not match the header",
+        "quote fields that contain the delimiter and keep one value per header column",
+    ),
+    Reason(
+        "not_an_object",
+        "the record is valid JSON but not an object",
+        'send each event as a JSON object {"event": ..., ...}',
+    ),
+    Reason(
+        "missing_required",
+        "a field the event's family requires is missing or empty",
+        "send the field, or send a PascalCase extension event name if it is not a canonical event",
+    ),
+    Reason(
+        "invalid_type",
+        "a field has the wrong JSON type",
+        "send numbers as numbers, text as strings, contentIds as a list and "
+        "platformParams / consent / userData / customData as objects",
+    ),
+    Reason(
+        "unknown_event",
+        "the event name is neither canonical nor PascalCase",
+        "use a canonical name (SignUp, Purchase, ...) or a PascalCase extension name",
+    ),
+    Reason(
+        "invalid_email",
+        "the email is not a plausible address on an event that requires one",
+        "send the address as name@domain.tld, or its SHA-256 hex",
+    ),
+    Reason(
+        "invalid_currency",
+        "the currency is not an ISO-4217 code",
+        "send a three-letter ISO-4217 code such as USD or EUR",
+    ),
+    Reason(
+        "negative_value",
+        "the value is negative",
+        "send amounts as non-negative numbers; a refund is a Refund event with a positive value",
+    ),
+    Reason(
+        "ts_out_of_range",
+        "the timestamp is before 2000 or more than a day in the future",
+        "send ts as epoch seconds, epoch milliseconds or ISO-8601 with an offset",
+    ),
 )
 
 WARNINGS: dict[str, str] = {

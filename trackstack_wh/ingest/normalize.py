@@ -65,8 +65,11 @@ def _located(field: FieldSpec) -> str:
     for alias in field.aliases:
         obj, _, key = alias.rpartition(".")
         out.append(f"{_NESTED_ALIAS[obj]}.{q(key)}" if obj else f"p.{q(key)}")
-    out += [f"{_NESTED_ALIAS[obj]}.{q(field.name)}" for obj in NESTED_OBJECTS
-            if field.group in NESTED_GROUPS[obj]]
+    out += [
+        f"{_NESTED_ALIAS[obj]}.{q(field.name)}"
+        for obj in NESTED_OBJECTS
+        if field.group in NESTED_GROUPS[obj]
+    ]
     return out[0] if len(out) == 1 else f"coalesce({', '.join(out)})"
 
 
@@ -84,13 +87,17 @@ def _typed(field: FieldSpec) -> tuple[str, str | None]:
         return f"case when {ok} then {n}::bigint end", f"not {ok}"
     if field.kind is Kind.TIMESTAMP:
         n = f"try_cast(trim({x}) as double)"
-        value = (f"case when isfinite({n}) then to_timestamp(case when abs({n}) < 1e11 then {n} "
-                 f"when abs({n}) < 1e14 then {n} / 1e3 else {n} / 1e6 end) "
-                 f"else try_cast(trim({x}) as timestamptz) end")
+        value = (
+            f"case when isfinite({n}) then to_timestamp(case when abs({n}) < 1e11 then {n} "
+            f"when abs({n}) < 1e14 then {n} / 1e3 else {n} / 1e6 end) "
+            f"else try_cast(trim({x}) as timestamptz) end"
+        )
         return value, f"({value}) is null"
     if field.kind is Kind.STRING_LIST:
-        value = (f"case when starts_with({x}, '[') then try(json_transform({x}, '[\"VARCHAR\"]')) "
-                 f"when not starts_with({x}, '{{') then [{x}] end")
+        value = (
+            f"case when starts_with({x}, '[') then try(json_transform({x}, '[\"VARCHAR\"]')) "
+            f"when not starts_with({x}, '{{') then [{x}] end"
+        )
         return value, f"({value}) is null"
     value = f"case when starts_with(ltrim({x}), '{{') and json_valid({x}) then {x}::json end"
     return value, f"({value}) is null"
@@ -112,7 +119,8 @@ from records where parse_error is null"""
     nested_cols = ",\n    ".join(
         f"case when starts_with({q(obj)}, '{{') and json_valid({q(obj)}) then "
         f"json_transform({q(obj)}, '{_structure(_nested_keys(obj))}') end as {_NESTED_ALIAS[obj]}"
-        for obj in NESTED_OBJECTS)
+        for obj in NESTED_OBJECTS
+    )
     any_nested = " or ".join(f"{q(obj)} is not null" for obj in NESTED_OBJECTS)
     nested = f"""
 create or replace temp table nested as
@@ -132,8 +140,18 @@ from chunk
 """Marks each raw record of relation ``chunk`` with its parse error, if any."""
 
 CHECKED_FIELDS: tuple[str, ...] = (
-    "event", "eventId", "ts", "email", "value", "currency", "transactionId", "refundId", "plan",
-    "actionType", "contentType", "pageUrl",
+    "event",
+    "eventId",
+    "ts",
+    "email",
+    "value",
+    "currency",
+    "transactionId",
+    "refundId",
+    "plan",
+    "actionType",
+    "contentType",
+    "pageUrl",
 )
 """The fields whose values validation looks at (the rest only need their type)."""
 
@@ -152,10 +170,16 @@ def checked_columns_sql() -> str:
         if name == "eventId":
             value = f"coalesce({value}, 'gen_' || left(sha256(r.raw), 32))"
         cols.append(f"{value} as {q(field.column)}")
-    errors = [f"case when {_located(f)} is not null and {err} then '{f.name}' end"
-              for f in FIELDS for err in [_typed(f)[1]] if err is not None]
-    errors += [f"case when p.{q(obj)} is not null and {_NESTED_ALIAS[obj]} is null then '{obj}' end"
-               for obj in NESTED_OBJECTS]
+    errors = [
+        f"case when {_located(f)} is not null and {err} then '{f.name}' end"
+        for f in FIELDS
+        for err in [_typed(f)[1]]
+        if err is not None
+    ]
+    errors += [
+        f"case when p.{q(obj)} is not null and {_NESTED_ALIAS[obj]} is null then '{obj}' end"
+        for obj in NESTED_OBJECTS
+    ]
     return f"""
 select p.line_no,
     {", ".join(cols)},
@@ -169,8 +193,9 @@ select p.line_no,
 @cache
 def event_columns_sql() -> str:
     """SELECT of every contract field in its warehouse type, per line_no, plus shape info."""
-    cols = ",\n    ".join(f"{_typed(f)[0]} as {q(f.column)}" for f in FIELDS
-                          if f.name not in ("eventId", "ts"))
+    cols = ",\n    ".join(
+        f"{_typed(f)[0]} as {q(f.column)}" for f in FIELDS if f.name not in ("eventId", "ts")
+    )
     return f"""
 select p.line_no,
     case when p.event_name is not null or p.event_data is not null then 'seed002'

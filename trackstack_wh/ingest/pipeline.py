@@ -12,6 +12,8 @@ import datetime as dt
 import hashlib
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -42,24 +44,28 @@ def file_sha256(path: Path) -> str:
             while block := fh.read(HASH_BLOCK):
                 digest.update(block)
     except OSError as exc:
-        raise UnreadableFileError(str(path), f"cannot read the file: {exc.strerror or exc}") from exc
+        raise UnreadableFileError(
+            str(path), f"cannot read the file: {exc.strerror or exc}"
+        ) from exc
     return digest.hexdigest()
 
 
-def ingest_file(conn: duckdb.DuckDBPyConnection, path: Path, *,
-                received_at: dt.datetime | None = None) -> FileReport:
+def ingest_file(
+    conn: duckdb.DuckDBPyConnection, path: Path, *, received_at: dt.datetime | None = None
+) -> FileReport:
     """Load one file; returns its accounting. Raises UnreadableFileError if unreadable."""
     started = time.perf_counter()
     fmt, _ = file_format(path)
     sha = file_sha256(path)
     source = str(path)
-    previous = conn.execute("select batch_id from ingest_batches where content_sha256 = ?",
-                            [sha]).fetchall()
+    previous = conn.execute(
+        "select batch_id from ingest_batches where content_sha256 = ?", [sha]
+    ).fetchall()
     if previous:
-        return FileReport(source, previous[0][0], "already_ingested",
-                          seconds=time.perf_counter() - started)
-    batch = _Batch(conn, "b_" + sha[:24], source,
-                   received_at or dt.datetime.now(dt.timezone.utc))
+        return FileReport(
+            source, previous[0][0], "already_ingested", seconds=time.perf_counter() - started
+        )
+    batch = _Batch(conn, "b_" + sha[:24], source, received_at or dt.datetime.now(dt.UTC))
     conn.execute(OBJECT_FROM_KEYS_MACRO)
     conn.execute("begin")
     try:
@@ -67,8 +73,19 @@ def ingest_file(conn: duckdb.DuckDBPyConnection, path: Path, *,
             batch.load_chunk(chunk)
         conn.execute(
             "insert into ingest_batches values (?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?)",
-            [batch.batch_id, source, sha, fmt.lstrip("."), batch.received_at, batch.rows_in,
-             batch.rows_valid, batch.rows_quarantined, batch.rows_duplicate, batch.blank_lines])
+            [
+                batch.batch_id,
+                source,
+                sha,
+                fmt.lstrip("."),
+                batch.received_at,
+                batch.rows_in,
+                batch.rows_valid,
+                batch.rows_quarantined,
+                batch.rows_duplicate,
+                batch.blank_lines,
+            ],
+        )
         conn.execute("commit")
     except BaseException:
         conn.execute("rollback")
@@ -76,17 +93,28 @@ def ingest_file(conn: duckdb.DuckDBPyConnection, path: Path, *,
     finally:
         for name in ("records", "parsed", "nested"):
             conn.execute(f"drop table if exists temp.{name}")
-    return FileReport(source, batch.batch_id, "loaded", batch.rows_in, batch.rows_valid,
-                      batch.rows_quarantined, batch.rows_duplicate, batch.blank_lines,
-                      dict(batch.reasons), dict(batch.warnings), None,
-                      time.perf_counter() - started)
+    return FileReport(
+        source,
+        batch.batch_id,
+        "loaded",
+        batch.rows_in,
+        batch.rows_valid,
+        batch.rows_quarantined,
+        batch.rows_duplicate,
+        batch.blank_lines,
+        dict(batch.reasons),
+        dict(batch.warnings),
+        None,
+        time.perf_counter() - started,
+    )
 
 
 class _Batch:
     """Running accounting of one file while its chunks load."""
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection, batch_id: str, source: str,
-                 received_at: dt.datetime) -> None:
+    def __init__(
+        self, conn: duckdb.DuckDBPyConnection, batch_id: str, source: str, received_at: dt.datetime
+    ) -> None:
         self.conn = conn
         self.batch_id = batch_id
         self.source = source
@@ -99,21 +127,26 @@ class _Batch:
     def load_chunk(self, chunk: pa.Table) -> None:
         conn = self.conn
         self.blank_lines += int((chunk.schema.metadata or {}).get(b"blank_lines", 0))
-        conn.register("chunk", chunk)
-        try:
+        with _registered(conn, "chunk", chunk):
             conn.execute(f"create or replace temp table records as {FLAG_SQL}")
-        finally:
-            conn.unregister("chunk")
         for statement in parse_statements():
             conn.execute(statement)
         self.rows_in += chunk.num_rows
-        checked = conn.sql(checked_columns_sql()).pl().sort("line_no").with_columns(
-            received_at=pl.lit(self.received_at, pl.Datetime("us", "UTC")))
-        rejected = pl.concat([
-            conn.sql("select line_no, [parse_error] as reasons from records "
-                     "where parse_error is not null").pl(),
-            validate_events(checked),
-        ])
+        checked = (
+            conn.sql(checked_columns_sql())
+            .pl()
+            .sort("line_no")
+            .with_columns(received_at=pl.lit(self.received_at, pl.Datetime("us", "UTC")))
+        )
+        rejected = pl.concat(
+            [
+                conn.sql(
+                    "select line_no, [parse_error] as reasons from records "
+                    "where parse_error is not null"
+                ).pl(),
+                validate_events(checked),
+            ]
+        )
         valid = checked.join(rejected, on="line_no", how="anti")
         duplicates, keep = self._split_duplicates(valid)
         self._write_quarantine(rejected)
@@ -124,16 +157,21 @@ class _Batch:
         """Duplicates of an earlier line of this batch or of an event already loaded."""
         first_here = valid.with_columns(
             first_line_no=pl.col("line_no").min().over("event_id"),
-            first_batch_id=pl.lit(self.batch_id))
+            first_batch_id=pl.lit(self.batch_id),
+        )
         ids = first_here.filter(pl.col("line_no") == pl.col("first_line_no")).select("event_id")
-        earlier = self.conn.sql(
-            "select e.event_id, e.batch_id as prior_batch_id, e.line_no as prior_line_no "
-            "from events e semi join ids using (event_id)").pl()
+        with _registered(self.conn, "chunk_ids", ids):
+            earlier = self.conn.sql(
+                "select e.event_id, e.batch_id as prior_batch_id, e.line_no as prior_line_no "
+                "from events e semi join chunk_ids using (event_id)"
+            ).pl()
         marked = first_here.join(earlier, on="event_id", how="left").with_columns(
             first_batch_id=pl.coalesce("prior_batch_id", "first_batch_id"),
-            first_line_no=pl.coalesce("prior_line_no", "first_line_no"))
-        is_dup = (pl.col("prior_batch_id").is_not_null()
-                  | (pl.col("line_no") != pl.col("first_line_no")))
+            first_line_no=pl.coalesce("prior_line_no", "first_line_no"),
+        )
+        is_dup = pl.col("prior_batch_id").is_not_null() | (
+            pl.col("line_no") != pl.col("first_line_no")
+        )
         return marked.filter(is_dup), marked.filter(~is_dup)
 
     def _write_quarantine(self, rejected: pl.DataFrame) -> None:
@@ -142,63 +180,105 @@ class _Batch:
         self.rows_quarantined += rejected.height
         self.reasons.update(rejected["reasons"].list.first().to_list())
         rows = rejected.with_columns(
-            reason=pl.col("reasons").list.first(),
-            detail=_detail(self.source, rejected))
-        self.conn.execute(
-            "insert into quarantine select ?, ?, r.line_no, r.raw, x.reason, x.reasons, x.detail, "
-            "now() from rows x join records r using (line_no)", [self.batch_id, self.source])
+            reason=pl.col("reasons").list.first(), detail=_detail(self.source, rejected)
+        )
+        with _registered(self.conn, "rejected_rows", rows):
+            self.conn.execute(
+                "insert into quarantine select ?, ?, r.line_no, r.raw, x.reason, x.reasons, "
+                "x.detail, now() from rejected_rows x join records r using (line_no)",
+                [self.batch_id, self.source],
+            )
 
     def _write_duplicates(self, duplicates: pl.DataFrame) -> None:
         if duplicates.is_empty():
             return
         self.rows_duplicate += duplicates.height
         rows = duplicates.select("event_id", "line_no", "first_batch_id", "first_line_no")
-        self.conn.execute(
-            "insert into duplicates select event_id, ?, line_no, first_batch_id, first_line_no, "
-            "now() from rows", [self.batch_id])
+        with _registered(self.conn, "duplicate_rows", rows):
+            self.conn.execute(
+                "insert into duplicates select event_id, ?, line_no, first_batch_id, "
+                "first_line_no, now() from duplicate_rows",
+                [self.batch_id],
+            )
 
     def _write_events(self, keep: pl.DataFrame) -> None:
         if keep.is_empty():
             return
         self.rows_valid += keep.height
         rows = keep.select(
-            "line_no", "event_id",
+            "line_no",
+            "event_id",
             ts=pl.coalesce("ts", "received_at"),
             ts_inferred=pl.col("ts_missing"),
             event_id_generated=pl.col("event_id_generated"),
             warnings=warning_lists(),
         )
         self.warnings.update(w for ws in rows["warnings"].to_list() for w in ws)
-        self.conn.execute(f"""
+        with _registered(self.conn, "kept_rows", rows):
+            self._insert_events()
+
+    def _insert_events(self) -> None:
+        self.conn.execute(
+            f"""
             insert into events by name
             select k.event_id, coalesce(c.stage, 'Custom') as stage,
                 c.event_name is not null as is_canonical, k.ts, cast(k.ts as date) as event_date,
                 ? as received_at, ? as batch_id, k.line_no, k.ts_inferred,
                 k.event_id_generated, k.warnings, e.* exclude (line_no)
-            from rows k join ({event_columns_sql()}) e using (line_no)
+            from kept_rows k join ({event_columns_sql()}) e using (line_no)
             left join canonical_events c on c.event_name = e.event_name
-        """, [self.received_at, self.batch_id])
+        """,
+            [self.received_at, self.batch_id],
+        )
 
 
-_REASON_TEXT = pl.DataFrame({
-    "code": [r.code for r in QUARANTINE_REASONS],
-    "text": [f"{r.meaning}; fix: {r.fix}" for r in QUARANTINE_REASONS],
-})
+@contextmanager
+def _registered(
+    conn: duckdb.DuckDBPyConnection, name: str, data: pl.DataFrame | pa.Table
+) -> Iterator[None]:
+    """Expose a frame to SQL under ``name`` for the duration of the block."""
+    conn.register(name, data)
+    try:
+        yield
+    finally:
+        conn.unregister(name)
+
+
+_REASON_TEXT = pl.DataFrame(
+    {
+        "code": [r.code for r in QUARANTINE_REASONS],
+        "text": [f"{r.meaning}; fix: {r.fix}" for r in QUARANTINE_REASONS],
+    }
+)
 
 
 def _detail(source: str, rejected: pl.DataFrame) -> pl.Series:
     """Human-readable detail per rejected line: file, line, each reason, field and fix."""
-    exploded = (rejected.select("line_no", "reasons").with_row_index("row").explode("reasons")
-                .with_columns(code=pl.col("reasons").str.split(":").list.first(),
-                              field=pl.col("reasons").str.split(":").list.get(1, null_on_oob=True))
-                .join(_REASON_TEXT, on="code", how="left", maintain_order="left")
-                .with_columns(part=pl.concat_str(
-                    pl.col("reasons"),
-                    pl.when(pl.col("field").is_not_null())
-                    .then(pl.concat_str(pl.lit(" (field '"), pl.col("field"), pl.lit("')")))
-                    .otherwise(pl.lit("")),
-                    pl.lit(": "), pl.col("text").fill_null("see the reason code"))))
+    exploded = (
+        rejected.select("line_no", "reasons")
+        .with_row_index("row")
+        .explode("reasons")
+        .with_columns(
+            code=pl.col("reasons").str.split(":").list.first(),
+            field=pl.col("reasons").str.split(":").list.get(1, null_on_oob=True),
+        )
+        .join(_REASON_TEXT, on="code", how="left", maintain_order="left")
+        .with_columns(
+            part=pl.concat_str(
+                pl.col("reasons"),
+                pl.when(pl.col("field").is_not_null())
+                .then(pl.concat_str(pl.lit(" (field '"), pl.col("field"), pl.lit("')")))
+                .otherwise(pl.lit("")),
+                pl.lit(": "),
+                pl.col("text").fill_null("see the reason code"),
+            )
+        )
+    )
     per_row = exploded.group_by("row", "line_no", maintain_order=True).agg(
-        pl.col("part").str.join("; "))
-    return per_row.select(pl.concat_str(pl.lit(f"{source}:"), pl.col("line_no").cast(pl.String),
-                                        pl.lit(": "), pl.col("part")).alias("detail"))["detail"]
+        pl.col("part").str.join("; ")
+    )
+    return per_row.select(
+        pl.concat_str(
+            pl.lit(f"{source}:"), pl.col("line_no").cast(pl.String), pl.lit(": "), pl.col("part")
+        ).alias("detail")
+    )["detail"]

@@ -34,7 +34,9 @@ SUPPORTED = (".ndjson", ".jsonl", ".json", ".csv", ".parquet")
 LENIENT_JSON_PATTERN = r",\s*[\]}]|NaN|Infinity"
 """Text DuckDB's parser accepts but strict JSON does not: such lines are re-checked."""
 
-CHUNK_SCHEMA = pa.schema([("line_no", pa.int64()), ("raw", pa.string()), ("pre_reason", pa.string())])
+CHUNK_SCHEMA = pa.schema(
+    [("line_no", pa.int64()), ("raw", pa.string()), ("pre_reason", pa.string())]
+)
 
 
 def file_format(path: Path) -> tuple[str, bool]:
@@ -46,8 +48,10 @@ def file_format(path: Path) -> tuple[str, bool]:
     fmt = suffixes[-1] if suffixes else ""
     if fmt not in SUPPORTED or (gzipped and fmt == ".parquet"):
         raise UnreadableFileError(
-            str(path), f"unsupported file type {''.join(path.suffixes) or '(none)'}; "
-            "use .ndjson, .jsonl, .json (each optionally .gz), .csv or .parquet")
+            str(path),
+            f"unsupported file type {''.join(path.suffixes) or '(none)'}; "
+            "use .ndjson, .jsonl, .json (each optionally .gz), .csv or .parquet",
+        )
     return fmt, gzipped
 
 
@@ -100,7 +104,7 @@ def _ndjson_chunks(stream: IO[bytes]) -> Iterator[pa.Table]:
         if cut < 0:
             carry = data
             continue
-        carry = data[cut + 1:]
+        carry = data[cut + 1 :]
         chunk, next_line = _lines_chunk(data[:cut], next_line)
         yield chunk
     if carry:
@@ -147,7 +151,7 @@ def _mark_lenient_json(table: pa.Table) -> pa.Table:
     if idx.size == 0:
         return table
     reasons = table["pre_reason"].to_pylist()
-    for i, text in zip(idx.tolist(), table["raw"].take(pa.array(idx)).to_pylist()):
+    for i, text in zip(idx.tolist(), table["raw"].take(pa.array(idx)).to_pylist(), strict=False):
         if reasons[i] is None:
             try:
                 orjson.loads(text)
@@ -156,12 +160,14 @@ def _mark_lenient_json(table: pa.Table) -> pa.Table:
     return table.set_column(2, "pre_reason", pa.array(reasons, pa.string()))
 
 
-def _records_chunk(raw: list[str] | pa.Array, line_no: np.ndarray,
-                   pre_reason: list[str | None] | None = None) -> pa.Table:
+def _records_chunk(
+    raw: list[str] | pa.Array, line_no: np.ndarray, pre_reason: list[str | None] | None = None
+) -> pa.Table:
     n = len(raw)
     reasons = pa.nulls(n, pa.string()) if pre_reason is None else pa.array(pre_reason, pa.string())
-    return pa.table([pa.array(line_no, pa.int64()), pa.array(raw, pa.string()), reasons],
-                    schema=CHUNK_SCHEMA)
+    return pa.table(
+        [pa.array(line_no, pa.int64()), pa.array(raw, pa.string()), reasons], schema=CHUNK_SCHEMA
+    )
 
 
 def _json_document(path: Path, data: bytes) -> pa.Table:
@@ -171,8 +177,11 @@ def _json_document(path: Path, data: bytes) -> pa.Table:
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise UnreadableFileError(str(path), f"not valid JSON ({exc}); a .json file must hold one JSON "
-                                      "document: {\"events\": [...]}, an array or one event") from exc
+        raise UnreadableFileError(
+            str(path),
+            f"not valid JSON ({exc}); a .json file must hold one JSON "
+            'document: {"events": [...]}, an array or one event',
+        ) from exc
     if isinstance(doc, dict) and isinstance(doc.get("events"), list):
         items = doc["events"]
     elif isinstance(doc, list):
@@ -204,11 +213,15 @@ def _csv_chunks(path: Path) -> Iterator[pa.Table]:
 
     table = pacsv.read_csv(
         path,
-        read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=16 << 20,
-                                       use_threads=False),
+        read_options=pacsv.ReadOptions(
+            column_names=header, skip_rows=1, block_size=16 << 20, use_threads=False
+        ),
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
-                                             strings_can_be_null=True, quoted_strings_can_be_null=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types={h: pa.string() for h in header},
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
     )
     bad_lines = np.asarray([n for n, _ in bad], dtype=np.int64)
     total = table.num_rows + len(bad)
@@ -218,7 +231,7 @@ def _csv_chunks(path: Path) -> Iterator[pa.Table]:
     for start in range(0, max(table.num_rows, 1), PARQUET_BATCH_ROWS):
         part = frame.slice(start, PARQUET_BATCH_ROWS)
         if part.height:
-            yield _records_chunk(_rows_as_json(part), good_lines[start:start + part.height])
+            yield _records_chunk(_rows_as_json(part), good_lines[start : start + part.height])
     if bad:
         yield _records_chunk([text for _, text in bad], bad_lines, ["invalid_csv"] * len(bad))
 

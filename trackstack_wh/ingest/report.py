@@ -36,11 +36,14 @@ class FileReport:
             return f"{self.path}: UNREADABLE: {self.error}"
         if self.status == "already_ingested":
             return f"{self.path}: already ingested as {self.batch_id}; nothing changed"
-        reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.quarantine_reasons.items(),
-                                                          key=lambda kv: -kv[1]))
-        return (f"{self.path}: {self.rows_in} in = {self.rows_valid} loaded + "
-                f"{self.rows_quarantined} quarantined + {self.rows_duplicate} duplicate"
-                f"{f' (quarantine: {reasons})' if reasons else ''} [{self.seconds:.2f}s]")
+        reasons = ", ".join(
+            f"{k} {v}" for k, v in sorted(self.quarantine_reasons.items(), key=lambda kv: -kv[1])
+        )
+        return (
+            f"{self.path}: {self.rows_in} in = {self.rows_valid} loaded + "
+            f"{self.rows_quarantined} quarantined + {self.rows_duplicate} duplicate"
+            f"{f' (quarantine: {reasons})' if reasons else ''} [{self.seconds:.2f}s]"
+        )
 
 
 @dataclass
@@ -64,22 +67,39 @@ class IngestReport:
     def __repr__(self) -> str:
         t = self.totals()
         lines = [f.summary() for f in self.files]
-        lines.append(f"total: {t['rows_in']} in = {t['rows_valid']} loaded + "
-                     f"{t['rows_quarantined']} quarantined + {t['rows_duplicate']} duplicate")
+        lines.append(
+            f"total: {t['rows_in']} in = {t['rows_valid']} loaded + "
+            f"{t['rows_quarantined']} quarantined + {t['rows_duplicate']} duplicate"
+        )
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        head = ("<tr><th>file</th><th>status</th><th>in</th><th>loaded</th><th>quarantined</th>"
-                "<th>duplicate</th><th>top quarantine reasons</th></tr>")
+        head = (
+            "<tr><th>file</th><th>status</th><th>in</th><th>loaded</th><th>quarantined</th>"
+            "<th>duplicate</th><th>top quarantine reasons</th></tr>"
+        )
         rows = []
         for f in self.files:
-            reasons = ", ".join(f"{k}: {v}" for k, v in sorted(
-                f.quarantine_reasons.items(), key=lambda kv: -kv[1])[:3])
+            reasons = ", ".join(
+                f"{k}: {v}"
+                for k, v in sorted(f.quarantine_reasons.items(), key=lambda kv: -kv[1])[:3]
+            )
             status = f.status if f.status != "unreadable" else f"unreadable: {f.error}"
-            cells = [f.path, status, f.rows_in, f.rows_valid, f.rows_quarantined,
-                     f.rows_duplicate, reasons]
-            rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+            cells = [
+                f.path,
+                status,
+                f.rows_in,
+                f.rows_valid,
+                f.rows_quarantined,
+                f.rows_duplicate,
+                reasons,
+            ]
+            rows.append(
+                "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>"
+            )
         t = self.totals()
-        rows.append(f"<tr><th>total</th><td></td><th>{t['rows_in']}</th><th>{t['rows_valid']}</th>"
-                    f"<th>{t['rows_quarantined']}</th><th>{t['rows_duplicate']}</th><td></td></tr>")
+        rows.append(
+            f"<tr><th>total</th><td></td><th>{t['rows_in']}</th><th>{t['rows_valid']}</th>"
+            f"<th>{t['rows_quarantined']}</th><th>{t['rows_duplicate']}</th><td></td></tr>"
+        )
         return f"<table>{head}{''.join(rows)}</table>"
