@@ -30,6 +30,7 @@ def connect(
         target.parent.mkdir(parents=True, exist_ok=True)
     conn = duckdb.connect(str(target), read_only=read_only)
     conn.execute("set timezone = 'UTC'")
+    conn.execute("set enable_progress_bar = false")
     if not read_only:
         migrate(conn)
     return conn

@@ -1,0 +1,83 @@
+"""Ingest + validate throughput against DuckDB's own read_json on the same file, same run.
+
+    python benchmarks/ingest_benchmark.py --events 1000000
+
+Generates a seeded NDJSON file (cached under benchmarks/out/), then runs each measurement
+in a fresh Python process and reports wall time and the child's peak RSS (from wait4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+OUT = Path(__file__).parent / "out"
+
+FLOOR = """
+import duckdb, sys
+c = duckdb.connect(sys.argv[2])
+c.execute("set enable_progress_bar = false")
+c.execute("create table t as select * from read_json(?, ignore_errors=true)", [sys.argv[1]])
+"""
+
+OURS = """
+import sys, json
+import trackstack_wh as tw
+with tw.connect(sys.argv[2]) as wh:
+    report = wh.ingest(sys.argv[1])
+print(json.dumps(report.to_dict()["totals"]))
+"""
+
+
+def run(code: str, *args: str) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS MiB, stdout) of ``code`` in a fresh interpreter."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"benchmark child failed with status {status}")
+    return wall, usage.ru_maxrss / 1024, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    data = OUT / f"events_{args.events}_{args.seed}.ndjson"
+    if not data.exists():
+        from trackstack_wh.synthetic import SyntheticSpec, write_ndjson
+
+        write_ndjson(data, SyntheticSpec(n=args.events, seed=args.seed, malformed_rate=0.01))
+    size_mb = data.stat().st_size / 2**20
+    data.read_bytes()
+    results = {}
+    runs = (
+        ("duckdb read_json -> table (in memory)", FLOOR, ":memory:"),
+        ("duckdb read_json -> table (file)", FLOOR, str(OUT / "floor.duckdb")),
+        ("trackstack_wh ingest + validate (file)", OURS, str(OUT / "wh.duckdb")),
+    )
+    for name, code, db in runs:
+        if db != ":memory:":
+            Path(db).unlink(missing_ok=True)
+        wall, rss, out = run(code, str(data), db)
+        results[name] = {"seconds": round(wall, 2), "peak_rss_mib": round(rss), "out": out.strip()}
+    floor = results["duckdb read_json -> table (in memory)"]["seconds"]
+    print(f"file: {data.name} ({size_mb:.0f} MiB)")
+    for name, r in results.items():
+        print(f"{name:42s} {r['seconds']:7.2f} s  {r['seconds'] / floor:5.2f}x  "
+              f"peak RSS {r['peak_rss_mib']:6d} MiB  {r['out']}")
+    (OUT / "ingest_results.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
