@@ -17,7 +17,14 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from trackstack_wh.contract import CANONICAL_EVENTS, FUNNEL_STAGES, Family, Stage
+from trackstack_wh.contract import (
+    CANONICAL_EVENTS,
+    FIELDS,
+    FUNNEL_STAGES,
+    Family,
+    Group,
+    Stage,
+)
 
 _STAGE_EVENTS: dict[Stage, list[str]] = {
     s: [e.name for e in CANONICAL_EVENTS if e.stage is s] for s in Stage
@@ -97,17 +104,7 @@ _STAGE_REACH = np.array([1.0, 0.45, 0.22, 0.14, 0.08])
 """Share of people who reach each funnel stage."""
 
 SHAPES = ("flat", "nested", "seed002")
-_NESTED_IDENTITY = [
-    "email",
-    "phone",
-    "firstName",
-    "lastName",
-    "city",
-    "state",
-    "zip",
-    "country",
-    "externalId",
-]
+_NESTED_IDENTITY = [f.name for f in FIELDS if f.group is Group.IDENTITY]
 _NESTED_CUSTOM = [
     "value",
     "currency",
@@ -268,29 +265,22 @@ def _encode(frame: pl.DataFrame, shape: str, ts_style: np.ndarray) -> pl.Series:
         .otherwise(pl.concat_str(pl.lit('"'), _iso(pl.col("ts_epoch")), pl.lit('"')))
     )
     rest = [c for c in frame.columns if c not in ("event", "eventId", "ts_epoch")]
+    head = [
+        pl.lit('{"event":'),
+        pl.col("event").pipe(_quote),
+        pl.lit(',"eventId":'),
+        pl.col("eventId").pipe(_quote),
+        pl.lit(',"ts":'),
+        ts,
+    ]
     if shape == "flat":
-        body = pl.struct(rest).struct.json_encode()
-        lines = pl.concat_str(
-            pl.lit('{"event":'),
-            pl.col("event").pipe(_quote),
-            pl.lit(',"eventId":'),
-            pl.col("eventId").pipe(_quote),
-            pl.lit(',"ts":'),
-            ts,
-            pl.lit(","),
-            body.str.slice(1),
-        )
+        lines = pl.concat_str(*head, pl.lit(","), pl.struct(rest).struct.json_encode().str.slice(1))
     elif shape == "nested":
         ident = [c for c in rest if c in _NESTED_IDENTITY]
         custom = [c for c in rest if c in _NESTED_CUSTOM]
         other = [c for c in rest if c not in ident and c not in custom]
         lines = pl.concat_str(
-            pl.lit('{"event":'),
-            pl.col("event").pipe(_quote),
-            pl.lit(',"eventId":'),
-            pl.col("eventId").pipe(_quote),
-            pl.lit(',"ts":'),
-            ts,
+            *head,
             pl.lit(',"userData":'),
             pl.struct(ident).struct.json_encode(),
             pl.lit(',"customData":'),

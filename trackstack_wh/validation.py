@@ -20,6 +20,7 @@ from trackstack_wh.contract import (
     EXTENSION_NAME_PATTERN,
     FIELDS_BY_NAME,
     Family,
+    Kind,
     events_in_family,
 )
 
@@ -45,10 +46,12 @@ EMAIL_REQUIRED_EVENTS = frozenset(events_in_family(Family.LEAD) + events_in_fami
 
 
 def _present(name: str) -> pl.Expr:
-    col = pl.col(FIELDS_BY_NAME[name].column)
-    if col.meta.output_name() in ("value",):
+    """The field has a value; text that is only whitespace counts as missing."""
+    field = FIELDS_BY_NAME[name]
+    col = pl.col(field.column)
+    if field.kind is not Kind.STRING:
         return col.is_not_null()
-    return col.is_not_null() & (col.cast(pl.String).str.strip_chars() != "")
+    return col.is_not_null() & (col.str.strip_chars() != "")
 
 
 def plausible_email(col: pl.Expr) -> pl.Expr:
