@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pytest
 
 import trackstack_wh as tw
 from tests.helpers import write_lines
 from trackstack_wh.cli import main
+from trackstack_wh.ingest import readers
 from trackstack_wh.synthetic import SyntheticSpec, write_ndjson
 
 RECEIVED = dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.UTC)
@@ -330,3 +333,52 @@ def test_env_var_and_cli_db_flag_choose_the_warehouse(
     event = write_lines(tmp_path / "e.ndjson", ['{"event":"PageView","ts":1790000000}'])
     assert main(["ingest", str(event), "--db", str(tmp_path / "flag.duckdb")]) == 0
     assert (tmp_path / "flag.duckdb").exists()
+
+
+def test_many_small_chunks_account_like_one_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "chunks.ndjson"
+    write_ndjson(path, SyntheticSpec(n=3_000, seed=11, malformed_rate=0.01))
+    text = path.read_bytes().replace(b"\n", b"\r\n", 200)
+    lines = text.split(b"\n")
+    path.write_bytes(b"\n".join(lines[:50] + [b"", b"  \t ", b"\r"] + lines[50:]))
+    whole = tw.connect(tmp_path / "whole.duckdb").ingest(path).files[0]
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 64 << 10)
+    chunked_wh = tw.connect(tmp_path / "chunked.duckdb")
+    chunked = chunked_wh.ingest(path).files[0]
+    assert chunked.balanced and chunked.blank_lines == 3
+    assert (chunked.rows_in, chunked.rows_valid, chunked.rows_quarantined) == (
+        whole.rows_in,
+        whole.rows_valid,
+        whole.rows_quarantined,
+    )
+    assert chunked.rows_duplicate == whole.rows_duplicate == 60
+    assert chunked.quarantine_reasons == whole.quarantine_reasons
+    first_copies = chunked_wh.sql(
+        "select count(*)::bigint n from duplicates d join events e "
+        "on e.batch_id = d.first_batch_id and e.line_no = d.first_line_no "
+        "and e.event_id = d.event_id"
+    )
+    assert first_copies["n"][0] == chunked.rows_duplicate
+
+
+def test_reading_ahead_hands_reader_errors_to_the_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_lines(tmp_path / "a.ndjson", ['{"event": "PageView"}'] * 10)
+
+    real = readers.read_chunks
+
+    def broken(_: Path) -> Iterator[pa.Table]:
+        yield from real(path)
+        raise readers.UnreadableFileError(str(path), "disk went away")
+
+    monkeypatch.setattr(readers, "read_chunks", broken)
+    chunks = readers.read_chunks_ahead(path)
+    assert next(chunks).num_rows == 10
+    with pytest.raises(readers.UnreadableFileError, match="disk went away"):
+        next(chunks)
+    early = readers.read_chunks_ahead(path)
+    next(early)
+    early.close()

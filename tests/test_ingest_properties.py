@@ -59,6 +59,11 @@ def _assert_accounted(report: tw.IngestReport, wh: tw.Warehouse) -> None:
         "(select count(*) from duplicates)::bigint d"
     ).row(0)
     assert counts == (f.rows_valid, f.rows_quarantined, f.rows_duplicate)
+    leftovers = wh.sql(
+        "select count(*)::bigint n from events where event_name = '' "
+        "or len(list_filter(warnings, lambda w: starts_with(w, 'invalid_type'))) > 0"
+    )
+    assert leftovers["n"][0] == 0, "a row rejected by validation stayed in events"
     reasons = wh.sql("select reason, reasons from quarantine").rows()
     for reason, all_reasons in reasons:
         assert reason.split(":")[0] in REASONS_BY_CODE and all_reasons[0] == reason

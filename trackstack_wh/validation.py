@@ -23,9 +23,8 @@ from trackstack_wh.contract import (
     Kind,
     events_in_family,
 )
+from trackstack_wh.contract.patterns import EMAIL_PATTERN, SHA256_HEX_PATTERN
 
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
-SHA256_HEX_PATTERN = r"^[0-9a-fA-F]{64}$"
 EARLIEST_TS = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 MAX_FUTURE = dt.timedelta(days=1)
 
@@ -216,20 +215,3 @@ def _check_order() -> list[str]:
     schema = event_schema()
     names = [c.name for col in schema.columns.values() for c in col.checks]
     return names + [c.name for c in schema.checks]
-
-
-def warning_lists() -> pl.Expr:
-    """Per-row warnings for rows that pass validation (see contract.reasons.WARNINGS)."""
-    page_view = list(events_in_family(Family.PAGE_VIEW))
-    flags = [
-        pl.when(pl.col("ts_missing")).then(pl.lit("ts_inferred")),
-        pl.when(pl.col("event_id_generated")).then(pl.lit("event_id_generated")),
-        pl.when(pl.col("event_name").is_in(page_view) & ~_present("pageUrl")).then(
-            pl.lit("missing_recommended:pageUrl")
-        ),
-        pl.when(pl.col("email").is_not_null() & ~plausible_email(pl.col("email"))).then(
-            pl.lit("invalid_email")
-        ),
-        pl.when(pl.col("has_unknown_keys")).then(pl.lit("unknown_fields")),
-    ]
-    return pl.concat_list(flags).list.drop_nulls()

@@ -3,19 +3,19 @@
 All SQL here is generated from the contract (`trackstack_wh.contract.FIELDS`); the only
 identifiers in it are contract names, and no input value is ever formatted into it.
 
-Per chunk of records (relation ``records(line_no, raw, pre_reason)``):
+`staged_sql` turns the well-formed records of a chunk (relation ``chunk(line_no, raw,
+pre_reason)``) into one typed row each, in a single pass of stacked projections so that
+no JSON document is parsed twice and no expression is evaluated twice:
 
-1. ``parsed``: one ``json_transform`` per valid JSON object reads every known top-level
-   key as text (strings unescaped, numbers as written, objects as JSON), plus the keys
-   outside the contract (kept in ``properties``, so nothing is dropped).
-2. ``nested``: ``userData`` / ``customData`` / ``event_data`` parsed where present.
-3. `checked_columns_sql` selects the typed columns validation looks at.
-4. `event_columns_sql` converts every field into its warehouse type for the insert.
-
-A value of the wrong JSON type for a number, timestamp, list or object field is never
-coerced silently: the field is named in ``type_errors`` and validation quarantines the
-row. Text fields accept any scalar (numbers are kept as written); an object given for a
-text field is kept as its JSON text and fails the field's own rules downstream.
+1. ``json_transform`` reads every known top-level key as text (strings unescaped,
+   numbers as written, objects as JSON); keys outside the contract are listed so they
+   can be kept in ``properties`` (nothing is dropped).
+2. ``userData`` / ``customData`` / ``event_data`` are parsed where they are objects.
+3. Each field's text is taken from the first of its locations in the three shapes.
+4. The text is converted to the field's warehouse type; a value present with the wrong
+   JSON type is never coerced silently: the field is named in ``type_errors`` and
+   validation quarantines the row. Text fields accept any scalar (numbers are kept as
+   written); an object given for a text field is kept as its JSON text.
 """
 
 from __future__ import annotations
@@ -24,14 +24,16 @@ import json
 from functools import cache
 
 from trackstack_wh.contract import (
+    CUSTOM_STAGE,
     FIELDS,
-    FIELDS_BY_NAME,
     NESTED_OBJECTS,
+    Family,
     FieldSpec,
     Group,
     Kind,
     known_top_level_keys,
 )
+from trackstack_wh.contract.patterns import EMAIL_PATTERN, SHA256_HEX_PATTERN
 
 NESTED_GROUPS: dict[str, frozenset[Group]] = {
     "userData": frozenset({Group.IDENTITY, Group.CLICK_ID, Group.CLIENT}),
@@ -73,139 +75,181 @@ def _located(field: FieldSpec) -> str:
     return out[0] if len(out) == 1 else f"coalesce({', '.join(out)})"
 
 
-def _typed(field: FieldSpec) -> tuple[str, str | None]:
-    """(typed value, type-error condition or None) for one field."""
-    x = _located(field)
+def _text(i: int) -> str:
+    return f"t{i}"
+
+
+def _number(i: int) -> str:
+    return f"d{i}"
+
+
+def _converted(i: int, field: FieldSpec) -> str:
+    """The field's warehouse value from its text ``t{i}`` (and number ``d{i}``)."""
+    t, d = _text(i), _number(i)
     if field.kind is Kind.STRING:
-        return f"nullif({x}, '')", None
+        return f"nullif({t}, '')"
     if field.kind is Kind.NUMBER:
-        n = f"try_cast(trim({x}) as double)"
-        return f"case when isfinite({n}) then {n} end", f"not coalesce(isfinite({n}), false)"
+        return f"case when isfinite({d}) then {d} end"
     if field.kind is Kind.INTEGER:
-        n = f"try_cast(trim({x}) as double)"
-        ok = f"coalesce({n} = round({n}) and abs({n}) < 1e15, false)"
-        return f"case when {ok} then {n}::bigint end", f"not {ok}"
+        return f"case when {d} = round({d}) and abs({d}) < 1e15 then {d}::bigint end"
     if field.kind is Kind.TIMESTAMP:
-        n = f"try_cast(trim({x}) as double)"
-        value = (
-            f"case when isfinite({n}) then to_timestamp(case when abs({n}) < 1e11 then {n} "
-            f"when abs({n}) < 1e14 then {n} / 1e3 else {n} / 1e6 end) "
-            f"else try_cast(trim({x}) as timestamptz) end"
+        seconds = (
+            f"case when abs({d}) < 1e11 then {d} when abs({d}) < 1e14 then {d} / 1e3 "
+            f"else {d} / 1e6 end"
         )
-        return value, f"({value}) is null"
+        return (
+            f"case when isfinite({d}) then to_timestamp({seconds}) "
+            f"when {d} is null then try_cast(trim({t}) as timestamptz) end"
+        )
     if field.kind is Kind.STRING_LIST:
-        value = (
-            f"case when starts_with({x}, '[') then try(json_transform({x}, '[\"VARCHAR\"]')) "
-            f"when not starts_with({x}, '{{') then [{x}] end"
+        return (
+            f"case when starts_with({t}, '[') then try(json_transform({t}, '[\"VARCHAR\"]')) "
+            f"when not starts_with({t}, '{{') then [{t}] end"
         )
-        return value, f"({value}) is null"
-    value = f"case when starts_with(ltrim({x}), '{{') and json_valid({x}) then {x}::json end"
-    return value, f"({value}) is null"
+    return f"case when starts_with(ltrim({t}), '{{') and json_valid({t}) then {t}::json end"
+
+
+_NUMERIC_KINDS = frozenset({Kind.NUMBER, Kind.INTEGER, Kind.TIMESTAMP})
+_EVENT_ID = next(i for i, f in enumerate(FIELDS) if f.name == "eventId")
+_TS = next(i for i, f in enumerate(FIELDS) if f.name == "ts")
 
 
 @cache
-def parse_statements() -> tuple[str, str]:
-    """Statements that build temp tables ``parsed`` and ``nested`` from ``records``.
+def staged_sql() -> str:
+    """SELECT of one typed row per well-formed record of ``chunk``.
 
-    ``records`` must hold only lines that are valid JSON objects (see `flag_sql`).
+    Columns: ``line_no``, every contract field under its warehouse column name (``event_id``
+    falls back to ``gen_`` + the record's SHA-256), ``input_shape``, ``properties`` (the
+    keys outside the contract), ``event_id_generated``, ``ts_missing``,
+    ``has_unknown_keys`` and ``type_errors`` (the fields present with the wrong type).
     """
     top_keys = sorted(known_top_level_keys())
     known = "[" + ", ".join("'" + k + "'" for k in top_keys) + "]"
-    parse = f"""
-create or replace temp table parsed as
-select line_no, unnest(json_transform(raw, '{_structure(top_keys)}')),
-    list_filter(json_keys(raw), lambda k: not list_contains({known}, k)) as unknown_keys
-from records where parse_error is null"""
-    nested_cols = ",\n    ".join(
-        f"case when starts_with({q(obj)}, '{{') and json_valid({q(obj)}) then "
-        f"json_transform({q(obj)}, '{_structure(_nested_keys(obj))}') end as {_NESTED_ALIAS[obj]}"
+    nested = ",\n        ".join(
+        f"case when starts_with(p.{q(obj)}, '{{') and json_valid(p.{q(obj)}) then "
+        f"json_transform(p.{q(obj)}, '{_structure(_nested_keys(obj))}') end "
+        f"as {_NESTED_ALIAS[obj]}"
         for obj in NESTED_OBJECTS
     )
-    any_nested = " or ".join(f"{q(obj)} is not null" for obj in NESTED_OBJECTS)
-    nested = f"""
-create or replace temp table nested as
-select line_no,
-    {nested_cols}
-from parsed where {any_nested}"""
-    return parse, nested
-
-
-FLAG_SQL = """
-select line_no, raw,
-    coalesce(pre_reason, case when not json_valid(raw) then 'invalid_json'
-                              when not (starts_with(raw, '{') or starts_with(ltrim(raw), '{'))
-                              then 'not_an_object' end) as parse_error
-from chunk
-"""
-"""Marks each raw record of relation ``chunk`` with its parse error, if any."""
-
-CHECKED_FIELDS: tuple[str, ...] = (
-    "event",
-    "eventId",
-    "ts",
-    "email",
-    "value",
-    "currency",
-    "transactionId",
-    "refundId",
-    "plan",
-    "actionType",
-    "contentType",
-    "pageUrl",
+    nested_given = ", ".join(f"p.{q(obj)} as {q('given_' + obj)}" for obj in NESTED_OBJECTS)
+    nested_alias = ", ".join(_NESTED_ALIAS.values())
+    texts = ",\n        ".join(f"{_located(f)} as {_text(i)}" for i, f in enumerate(FIELDS))
+    numbers = ",\n        ".join(
+        f"try_cast(trim({_text(i)}) as double) as {_number(i)}"
+        for i, f in enumerate(FIELDS)
+        if f.kind in _NUMERIC_KINDS
+    )
+    converted = ",\n        ".join(
+        f"{_converted(i, f)} as {q(f.column)}" for i, f in enumerate(FIELDS)
+    )
+    type_errors = ", ".join(
+        [
+            f"case when {_text(i)} is not null and {q(f.column)} is null then '{f.name}' end"
+            for i, f in enumerate(FIELDS)
+            if f.kind is not Kind.STRING
+        ]
+        + [
+            f"case when {q('given_' + obj)} is not null and {a} is null then '{obj}' end"
+            for obj, a in _NESTED_ALIAS.items()
+        ]
+    )
+    event_id = q(FIELDS[_EVENT_ID].column)
+    columns = ", ".join(q(f.column) for i, f in enumerate(FIELDS) if i != _EVENT_ID)
+    return f"""
+with parsed as (
+    select line_no, raw, json_transform(raw, '{_structure(top_keys)}') as p,
+        list_filter(json_keys(raw), lambda k: not list_contains({known}, k)) as unknown_keys
+    from chunk
+    where pre_reason is null and json_valid(raw) and starts_with(ltrim(raw), '{{')
+), nested as (
+    select line_no, raw, p, unknown_keys,
+        {nested}
+    from parsed
+), located as (
+    select line_no, raw, unknown_keys, {nested_given}, {nested_alias},
+        case when p.event_name is not null or p.event_data is not null then 'seed002'
+             when p."userData" is not null or p."customData" is not null then 'nested'
+             else 'flat' end as input_shape,
+        {texts}
+    from nested p
+), numbers as (
+    select *,
+        {numbers}
+    from located
+), converted as (
+    select *,
+        {converted}
+    from numbers
 )
-"""The fields whose values validation looks at (the rest only need their type)."""
-
-_FROM = """
-from parsed p left join nested using (line_no)
-"""
-
-
-@cache
-def checked_columns_sql() -> str:
-    """SELECT of the validated columns, ``type_errors`` and shape flags, per line_no."""
-    cols = []
-    for name in CHECKED_FIELDS:
-        field = FIELDS_BY_NAME[name]
-        value = _typed(field)[0]
-        if name == "eventId":
-            value = f"coalesce({value}, 'gen_' || left(sha256(r.raw), 32))"
-        cols.append(f"{value} as {q(field.column)}")
-    errors = [
-        f"case when {_located(f)} is not null and {err} then '{f.name}' end"
-        for f in FIELDS
-        for err in [_typed(f)[1]]
-        if err is not None
-    ]
-    errors += [
-        f"case when p.{q(obj)} is not null and {_NESTED_ALIAS[obj]} is null then '{obj}' end"
-        for obj in NESTED_OBJECTS
-    ]
-    return f"""
-select p.line_no,
-    {", ".join(cols)},
-    {_located(FIELDS_BY_NAME["eventId"])} is null as event_id_generated,
-    {_located(FIELDS_BY_NAME["ts"])} is null as ts_missing,
-    len(p.unknown_keys) > 0 as has_unknown_keys,
-    list_filter([{", ".join(errors)}], lambda e: e is not null) as type_errors
-{_FROM} join records r on r.line_no = p.line_no"""
-
-
-@cache
-def event_columns_sql() -> str:
-    """SELECT of every contract field in its warehouse type, per line_no, plus shape info."""
-    cols = ",\n    ".join(
-        f"{_typed(f)[0]} as {q(f.column)}" for f in FIELDS if f.name not in ("eventId", "ts")
-    )
-    return f"""
-select p.line_no,
-    case when p.event_name is not null or p.event_data is not null then 'seed002'
-         when p."userData" is not null or p."customData" is not null then 'nested'
-         else 'flat' end as input_shape,
-    case when len(p.unknown_keys) > 0 then json_object_from_keys(r.raw, p.unknown_keys) end
+select line_no,
+    coalesce({event_id}, 'gen_' || left(sha256(raw), 32)) as {event_id},
+    {columns},
+    input_shape,
+    case when len(unknown_keys) > 0 then json_object_from_keys(raw, unknown_keys) end
         as properties,
-    {cols}
-{_FROM} join records r on r.line_no = p.line_no"""
+    {event_id} is null as event_id_generated,
+    {_text(_TS)} is null as ts_missing,
+    len(unknown_keys) > 0 as has_unknown_keys,
+    list_filter([{type_errors}], lambda e: e is not null) as type_errors
+from converted"""
 
+
+TYPE_ERROR_PREFIX = "invalid_type:"
+"""Type errors ride in ``warnings`` until validation; such rows never stay in ``events``."""
+
+
+@cache
+def insert_events_sql() -> str:
+    """INSERT of every well-formed record of ``chunk`` into ``events`` (parameters
+    ``$received_at`` and ``$batch_id``), with its warnings computed on the way.
+
+    Rows are inserted before validation so that each record is parsed and written once;
+    validation then deletes the rows it rejects, inside the same transaction. Until then
+    a row's type errors are kept in ``warnings`` as ``invalid_type:<field>``, and a
+    missing event name is stored as '' (never a real name: empty text reads as missing).
+    """
+    page_view = Family.PAGE_VIEW.value
+    warnings = [
+        "case when s.ts_missing then 'ts_inferred' end",
+        "case when s.event_id_generated then 'event_id_generated' end",
+        f"case when c.family = '{page_view}' and nullif(trim(s.page_url), '') is null "
+        "then 'missing_recommended:pageUrl' end",
+        f"case when s.email is not null and not regexp_matches(trim(s.email), "
+        f"'{EMAIL_PATTERN}|{SHA256_HEX_PATTERN}') then 'invalid_email' end",
+        "case when s.has_unknown_keys then 'unknown_fields' end",
+    ]
+    return f"""
+insert into events by name
+select s.* exclude (event_name, ts, ts_missing, has_unknown_keys, type_errors),
+    coalesce(s.event_name, '') as event_name,
+    coalesce(s.ts, $received_at) as ts,
+    cast(coalesce(s.ts, $received_at) as date) as event_date,
+    coalesce(c.stage, '{CUSTOM_STAGE}') as stage,
+    c.event_name is not null as is_canonical,
+    $received_at as received_at, $batch_id as batch_id, s.ts_missing as ts_inferred,
+    list_filter([{", ".join(warnings)}], lambda w: w is not null)
+        || list_transform(s.type_errors, lambda f: '{TYPE_ERROR_PREFIX}' || f) as warnings
+from ({staged_sql()}) s
+left join canonical_events c on c.event_name = s.event_name"""
+
+
+PARSE_ERRORS_SQL = """
+select line_no,
+    coalesce(pre_reason, case when not json_valid(raw) then 'invalid_json' else 'not_an_object' end)
+        as parse_error
+from chunk anti join inserted_lines using (line_no)
+"""
+"""The records of ``chunk`` the insert skipped (``inserted_lines`` holds the others): those
+that are not JSON objects, with their reason."""
+
+CHECKED_SQL = """
+select line_no, nullif(event_name, '') as event_name, event_id,
+    case when not ts_inferred then ts end as ts, email, value, currency, transaction_id,
+    refund_id, plan, action_type, content_type, page_url, warnings
+from events
+where batch_id = $batch_id and line_no between $first_line and $last_line
+"""
+"""The columns validation looks at, for the rows of one chunk just inserted."""
 
 OBJECT_FROM_KEYS_MACRO = """
 create or replace temp macro json_object_from_keys(doc, keys) as

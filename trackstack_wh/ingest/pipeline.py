@@ -19,21 +19,24 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from trackstack_wh.contract import QUARANTINE_REASONS
 from trackstack_wh.errors import UnreadableFileError
 from trackstack_wh.ingest.normalize import (
-    FLAG_SQL,
+    CHECKED_SQL,
     OBJECT_FROM_KEYS_MACRO,
-    checked_columns_sql,
-    event_columns_sql,
-    parse_statements,
+    PARSE_ERRORS_SQL,
+    TYPE_ERROR_PREFIX,
+    insert_events_sql,
 )
-from trackstack_wh.ingest.readers import file_format, read_chunks
+from trackstack_wh.ingest.readers import file_format, read_chunks_ahead
 from trackstack_wh.ingest.report import FileReport
-from trackstack_wh.validation import validate_events, warning_lists
+from trackstack_wh.validation import validate_events
 
 HASH_BLOCK = 8 << 20
+SCAN_BATCH_ROWS = 16_384
+"""Chunks are handed to DuckDB in record batches of this size so its scan runs parallel."""
 
 
 def file_sha256(path: Path) -> str:
@@ -69,8 +72,9 @@ def ingest_file(
     conn.execute(OBJECT_FROM_KEYS_MACRO)
     conn.execute("begin")
     try:
-        for chunk in read_chunks(path):
+        for chunk in read_chunks_ahead(path):
             batch.load_chunk(chunk)
+        batch.count_warnings()
         conn.execute(
             "insert into ingest_batches values (?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?)",
             [
@@ -90,9 +94,6 @@ def ingest_file(
     except BaseException:
         conn.execute("rollback")
         raise
-    finally:
-        for name in ("records", "parsed", "nested"):
-            conn.execute(f"drop table if exists temp.{name}")
     return FileReport(
         source,
         batch.batch_id,
@@ -125,35 +126,82 @@ class _Batch:
         self.warnings: Counter[str] = Counter()
 
     def load_chunk(self, chunk: pa.Table) -> None:
+        """Insert the chunk's records, validate them, then take the rejected and
+        duplicate rows back out of ``events`` into ``quarantine`` / ``duplicates``."""
         conn = self.conn
         self.blank_lines += int((chunk.schema.metadata or {}).get(b"blank_lines", 0))
-        with _registered(conn, "chunk", chunk):
-            conn.execute(f"create or replace temp table records as {FLAG_SQL}")
-        for statement in parse_statements():
-            conn.execute(statement)
         self.rows_in += chunk.num_rows
-        checked = (
-            conn.sql(checked_columns_sql())
+        if chunk.num_rows == 0:
+            return
+        lines = pc.min_max(chunk["line_no"]).as_py()
+        span = {"batch_id": self.batch_id, "first_line": lines["min"], "last_line": lines["max"]}
+        batches = chunk.to_batches(max_chunksize=SCAN_BATCH_ROWS)
+        with _registered(conn, "chunk", pa.Table.from_batches(batches, chunk.schema)):
+            self._insert_events()
+            checked = self._checked(span)
+            with _registered(conn, "inserted_lines", checked.select("line_no")):
+                parse_errors = conn.sql(PARSE_ERRORS_SQL).pl()
+            rejected = pl.concat(
+                [
+                    parse_errors.select("line_no", reasons=pl.concat_list("parse_error")),
+                    validate_events(checked),
+                ]
+            )
+            valid = checked.join(rejected, on="line_no", how="anti")
+            duplicates, keep = self._split_duplicates(valid, span)
+            self._write_quarantine(rejected)
+        self._write_duplicates(duplicates)
+        self._take_out_of_events(rejected, duplicates, span)
+        self.rows_valid += keep.height
+
+    def _insert_events(self) -> None:
+        self.conn.execute(
+            insert_events_sql(), {"received_at": self.received_at, "batch_id": self.batch_id}
+        )
+
+    def _checked(self, span: dict[str, object]) -> pl.DataFrame:
+        """The just-inserted rows of this chunk, as validation sees them."""
+        prefix = len(TYPE_ERROR_PREFIX)
+        return (
+            self.conn.sql(CHECKED_SQL, params=span)
             .pl()
             .sort("line_no")
-            .with_columns(received_at=pl.lit(self.received_at, pl.Datetime("us", "UTC")))
+            .with_columns(
+                received_at=pl.lit(self.received_at, pl.Datetime("us", "UTC")),
+                type_errors=pl.col("warnings").list.eval(
+                    pl.element()
+                    .filter(pl.element().str.starts_with(TYPE_ERROR_PREFIX))
+                    .str.slice(prefix)
+                ),
+            )
         )
-        rejected = pl.concat(
-            [
-                conn.sql(
-                    "select line_no, [parse_error] as reasons from records "
-                    "where parse_error is not null"
-                ).pl(),
-                validate_events(checked),
-            ]
-        )
-        valid = checked.join(rejected, on="line_no", how="anti")
-        duplicates, keep = self._split_duplicates(valid)
-        self._write_quarantine(rejected)
-        self._write_duplicates(duplicates)
-        self._write_events(keep)
 
-    def _split_duplicates(self, valid: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def _take_out_of_events(
+        self, rejected: pl.DataFrame, duplicates: pl.DataFrame, span: dict[str, object]
+    ) -> None:
+        dropped = pl.concat([rejected.select("line_no"), duplicates.select("line_no")])
+        if dropped.is_empty():
+            return
+        with _registered(self.conn, "dropped_lines", dropped):
+            self.conn.execute(
+                "delete from events where batch_id = $batch_id "
+                "and line_no between $first_line and $last_line "
+                "and line_no in (select line_no from dropped_lines)",
+                span,
+            )
+
+    def count_warnings(self) -> None:
+        """Tally the warnings of the batch's loaded rows (once, after its last chunk)."""
+        rows = self.conn.execute(
+            "select w, count(*) from (select unnest(warnings) as w from events "
+            "where batch_id = ?) group by w",
+            [self.batch_id],
+        ).fetchall()
+        self.warnings.update(dict(rows))
+
+    def _split_duplicates(
+        self, valid: pl.DataFrame, span: dict[str, object]
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Duplicates of an earlier line of this batch or of an event already loaded."""
         first_here = valid.with_columns(
             first_line_no=pl.col("line_no").min().over("event_id"),
@@ -163,7 +211,9 @@ class _Batch:
         with _registered(self.conn, "chunk_ids", ids):
             earlier = self.conn.sql(
                 "select e.event_id, e.batch_id as prior_batch_id, e.line_no as prior_line_no "
-                "from events e semi join chunk_ids using (event_id)"
+                "from events e semi join chunk_ids using (event_id) "
+                "where not (e.batch_id = $batch_id and e.line_no >= $first_line)",
+                params={"batch_id": span["batch_id"], "first_line": span["first_line"]},
             ).pl()
         marked = first_here.join(earlier, on="event_id", how="left").with_columns(
             first_batch_id=pl.coalesce("prior_batch_id", "first_batch_id"),
@@ -185,7 +235,7 @@ class _Batch:
         with _registered(self.conn, "rejected_rows", rows):
             self.conn.execute(
                 "insert into quarantine select ?, ?, r.line_no, r.raw, x.reason, x.reasons, "
-                "x.detail, now() from rejected_rows x join records r using (line_no)",
+                "x.detail, now() from rejected_rows x join chunk r using (line_no)",
                 [self.batch_id, self.source],
             )
 
@@ -200,36 +250,6 @@ class _Batch:
                 "first_line_no, now() from duplicate_rows",
                 [self.batch_id],
             )
-
-    def _write_events(self, keep: pl.DataFrame) -> None:
-        if keep.is_empty():
-            return
-        self.rows_valid += keep.height
-        rows = keep.select(
-            "line_no",
-            "event_id",
-            ts=pl.coalesce("ts", "received_at"),
-            ts_inferred=pl.col("ts_missing"),
-            event_id_generated=pl.col("event_id_generated"),
-            warnings=warning_lists(),
-        )
-        self.warnings.update(w for ws in rows["warnings"].to_list() for w in ws)
-        with _registered(self.conn, "kept_rows", rows):
-            self._insert_events()
-
-    def _insert_events(self) -> None:
-        self.conn.execute(
-            f"""
-            insert into events by name
-            select k.event_id, coalesce(c.stage, 'Custom') as stage,
-                c.event_name is not null as is_canonical, k.ts, cast(k.ts as date) as event_date,
-                ? as received_at, ? as batch_id, k.line_no, k.ts_inferred,
-                k.event_id_generated, k.warnings, e.* exclude (line_no)
-            from kept_rows k join ({event_columns_sql()}) e using (line_no)
-            left join canonical_events c on c.event_name = e.event_name
-        """,
-            [self.received_at, self.batch_id],
-        )
 
 
 @contextmanager

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import gzip
+import queue
+import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,13 +86,53 @@ def read_chunks(path: Path) -> Iterator[pa.Table]:
         raise UnreadableFileError(str(path), f"not a valid {fmt[1:]} file: {exc}") from exc
 
 
+def read_chunks_ahead(path: Path) -> Iterator[pa.Table]:
+    """`read_chunks`, with the next chunk read on a thread while the caller loads this one.
+
+    At most one chunk waits, so memory stays bounded; reader errors reach the caller.
+    """
+    ready: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in read_chunks(path):
+                while not stop.is_set():
+                    try:
+                        ready.put(("chunk", chunk), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            ready.put(("error", exc))
+
+    worker = threading.Thread(target=produce, name=f"read {path.name}", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, item = ready.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                assert isinstance(item, BaseException)
+                raise item
+            assert isinstance(item, pa.Table)
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
 def _open(path: Path, gzipped: bool) -> IO[bytes]:
     return gzip.open(path, "rb") if gzipped else open(path, "rb")
 
 
 def _ndjson_chunks(stream: IO[bytes]) -> Iterator[pa.Table]:
     next_line = 1
-    carry = b""
+    carry = np.empty(0, dtype=np.uint8)
     first = True
     while True:
         block = stream.read(BLOCK_BYTES)
@@ -99,36 +141,71 @@ def _ndjson_chunks(stream: IO[bytes]) -> Iterator[pa.Table]:
         first = False
         if not block:
             break
-        data = carry + block
-        cut = data.rfind(b"\n")
-        if cut < 0:
+        data = np.frombuffer(block, dtype=np.uint8)
+        if carry.size:
+            data = np.concatenate((carry, data))
+        newlines = np.flatnonzero(data == 10)
+        if newlines.size == 0:
             carry = data
             continue
+        cut = int(newlines[-1])
         carry = data[cut + 1 :]
-        chunk, next_line = _lines_chunk(data[:cut], next_line)
+        chunk, next_line = _lines_chunk(data[:cut], newlines[:-1], next_line)
         yield chunk
-    if carry:
-        yield _lines_chunk(carry, next_line)[0]
+    if carry.size:
+        yield _lines_chunk(carry, np.flatnonzero(carry == 10), next_line)[0]
 
 
-def _lines_chunk(data: bytes, first_line: int) -> tuple[pa.Table, int]:
-    """Split a block of whole lines into a chunk; blank lines are skipped, not counted."""
-    parts = data.split(b"\n")
-    line_no = pa.array(np.arange(first_line, first_line + len(parts), dtype=np.int64))
-    binary = pa.array(parts, pa.binary())
+def _lines_chunk(buf: np.ndarray, newlines: np.ndarray, first_line: int) -> tuple[pa.Table, int]:
+    """Split a block of whole lines (bytes, newline positions) into a chunk.
+
+    Blank lines are skipped and counted. The split is vectorized: the newline positions
+    become the offsets of an Arrow string array over the block's bytes, with the line
+    breaks and a trailing CR removed.
+    """
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.append(newlines, buf.size)
+    has_cr = ends > starts
+    has_cr[has_cr] = buf[ends[has_cr] - 1] == 13
+    ends = ends - has_cr
+    keep = np.ones(buf.size, dtype=bool)
+    keep[newlines] = False
+    keep[ends[has_cr]] = False
+    lengths = ends - starts
+    offsets = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    n = lengths.size
+    binary = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(buf[keep])]
+    )
+    line_no = pa.array(np.arange(first_line, first_line + n, dtype=np.int64))
     pre_reason: pa.Array
     try:
-        raw = binary.cast(pa.string())
-        pre_reason = pa.nulls(len(parts), pa.string())
+        raw = binary.cast(pa.large_string()).cast(pa.string())
+        pre_reason = pa.nulls(n, pa.string())
     except pa.ArrowInvalid:
-        raw, pre_reason = _decode_each(parts)
-    if b"\r" in data:
-        raw = pc.replace_substring_regex(raw, pattern="\r$", replacement="")
+        raw, pre_reason = _decode_each(binary.to_pylist())
     table = pa.table([line_no, raw, pre_reason], schema=CHUNK_SCHEMA)
-    blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(raw)), 0)
-    kept = table.filter(pc.invert(blank))
-    kept = kept.replace_schema_metadata({"blank_lines": str(table.num_rows - kept.num_rows)})
-    return _mark_lenient_json(kept), first_line + len(parts)
+    blank = _blank_lines(buf, starts, ends)
+    kept = table.filter(pa.array(~blank)) if blank.any() else table
+    kept = kept.replace_schema_metadata({"blank_lines": str(int(blank.sum()))})
+    return _mark_lenient_json(kept), first_line + n
+
+
+_JSON_WHITESPACE = np.array([32, 9, 13], dtype=np.uint8)
+
+
+def _blank_lines(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Per line, True when it is empty or holds only JSON whitespace (space, tab, CR).
+
+    Only lines that begin with whitespace need a look at all their bytes.
+    """
+    blank = ends == starts
+    suspect = np.flatnonzero(~blank)
+    suspect = suspect[np.isin(buf[starts[suspect]], _JSON_WHITESPACE)]
+    for i in suspect.tolist():
+        blank[i] = bool(np.isin(buf[starts[i] : ends[i]], _JSON_WHITESPACE).all())
+    return blank
 
 
 def _decode_each(parts: list[bytes]) -> tuple[pa.Array, pa.Array]:
