@@ -1,0 +1,16 @@
+"""Identity normalization and hashing per platform (see `rules` for the facts)."""
+
+from trackstack_wh.identity.reference import hashed, normalize
+from trackstack_wh.identity.rules import PLATFORMS, RULES_VERSION, Key, MatchKey, PlatformIdentity
+from trackstack_wh.identity.sql import build_identity
+
+__all__ = [
+    "PLATFORMS",
+    "RULES_VERSION",
+    "Key",
+    "MatchKey",
+    "PlatformIdentity",
+    "build_identity",
+    "hashed",
+    "normalize",
+]
