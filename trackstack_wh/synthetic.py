@@ -136,6 +136,9 @@ class SyntheticSpec:
     duplicate_rate: float = 0.02
     malformed_rate: float = 0.01
     invalid_rate: float = 0.005
+    twin_rate: float = 0.2
+    """Share of revenue events also sent by a second source (server copy of a browser
+    purchase): same transactionId, a new eventId, a few seconds later."""
     shapes: tuple[str, ...] = SHAPES
     shape_weights: tuple[float, ...] = (0.6, 0.25, 0.15)
 
@@ -348,10 +351,25 @@ def _break_rules(frame: pl.DataFrame, rng: np.random.Generator, rate: float) -> 
     )
 
 
+def _with_twins(frame: pl.DataFrame, rng: np.random.Generator, rate: float) -> pl.DataFrame:
+    """Append a second copy of some revenue events under a new eventId, seconds later."""
+    revenue = np.flatnonzero(frame["transactionId"].is_not_null().to_numpy())
+    picked = np.sort(rng.choice(revenue, int(revenue.size * rate), replace=False))
+    if picked.size == 0:
+        return frame
+    twins = frame[picked].with_columns(
+        eventId=pl.col("eventId") + "-server",
+        ts_epoch=pl.col("ts_epoch") + pl.Series(rng.uniform(2, 120, picked.size)),
+    )
+    return pl.concat([frame, twins])
+
+
 def generate_lines(spec: SyntheticSpec) -> pl.Series:
     """All lines of one NDJSON file: clean events, resends, rule breakers, broken lines."""
     rng = np.random.default_rng(spec.seed)
-    frame = _break_rules(_events_frame(spec, rng), rng, spec.invalid_rate)
+    frame = _with_twins(
+        _break_rules(_events_frame(spec, rng), rng, spec.invalid_rate), rng, spec.twin_rate
+    )
     n = frame.height
     shape_of = rng.choice(
         len(spec.shapes), n, p=np.asarray(spec.shape_weights) / sum(spec.shape_weights)
@@ -364,8 +382,8 @@ def generate_lines(spec: SyntheticSpec) -> pl.Series:
             encoded = _encode(frame[idx], shape, ts_style[idx])
             lines = lines.scatter(idx, encoded)
     lines = lines.gather(np.argsort(frame["ts_epoch"].to_numpy(), kind="stable"))
-    resent = np.sort(rng.choice(n, int(n * spec.duplicate_rate), replace=False))
-    broken = rng.choice(len(_BROKEN), int(n * spec.malformed_rate))
+    resent = np.sort(rng.choice(n, int(spec.n * spec.duplicate_rate), replace=False))
+    broken = rng.choice(len(_BROKEN), int(spec.n * spec.malformed_rate))
     extra = pl.concat(
         [
             lines.gather(resent),

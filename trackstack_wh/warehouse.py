@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +12,15 @@ import duckdb
 import polars as pl
 
 from trackstack_wh import db
+from trackstack_wh.enrich import QualityRun, phone_region_from_env, refresh_quality
 from trackstack_wh.errors import UnreadableFileError
 from trackstack_wh.ingest.pipeline import ingest_file
 from trackstack_wh.ingest.readers import is_event_file
 from trackstack_wh.ingest.report import FileReport, IngestReport
+from trackstack_wh.quality import quality_summary_sql
 
 PathLike = str | os.PathLike[str]
+_FROM_ENV = object()
 
 
 class Warehouse:
@@ -26,6 +29,10 @@ class Warehouse:
     def __init__(self, path: PathLike | None = None, *, read_only: bool = False) -> None:
         self.path = db.resolve_path(path)
         self.conn: duckdb.DuckDBPyConnection = db.connect(self.path, read_only=read_only)
+        self._quality_settings: tuple[str | None, dict[str, dt.timedelta | None]] = (
+            phone_region_from_env(),
+            {},
+        )
 
     def ingest(
         self, paths: PathLike | Iterable[PathLike], *, received_at: dt.datetime | None = None
@@ -60,6 +67,47 @@ class Warehouse:
     def batches(self) -> pl.DataFrame:
         """One row per ingested file with its accounting."""
         return self.sql("select * from ingest_batches order by ingested_at")
+
+    def refresh_quality(
+        self,
+        *,
+        phone_region: str | None | object = _FROM_ENV,
+        dedup_windows: Mapping[str, dt.timedelta | None] | None = None,
+        force: bool = False,
+    ) -> QualityRun:
+        """Rebuild identity hashes, per-destination dedup and quality scores if stale.
+
+        ``phone_region``: country assumed for phones without a country code (default
+        $TRACKSTACK_PHONE_REGION, else US; None reads their digits as international).
+        ``dedup_windows``: per-destination window overrides, e.g. ``{"meta": timedelta(hours=72)}``
+        (None: no time limit).
+        """
+        region = phone_region_from_env() if phone_region is _FROM_ENV else phone_region
+        assert region is None or isinstance(region, str)
+        self._quality_settings = (region, dict(dedup_windows or {}))
+        return refresh_quality(self.conn, phone_region=region, windows=dedup_windows, force=force)
+
+    def quality(self, limit: int | None = None) -> pl.DataFrame:
+        """Per-event quality: score, components, match keys per destination, warnings."""
+        self._ensure_quality()
+        return self.sql(
+            "select * from event_quality order by score, event_id limit $n", n=limit or 2**62
+        )
+
+    def quality_summary(self, by: str = "stage") -> pl.DataFrame:
+        """Quality by ``event_name``, ``stage`` or ``destination``."""
+        query = quality_summary_sql(by)
+        self._ensure_quality()
+        return self.sql(query)
+
+    def destination_dedup(self) -> pl.DataFrame:
+        """Copies suppressed per destination, with the earlier copy they repeat."""
+        self._ensure_quality()
+        return self.sql("select * from destination_dedup order by destination, event_id")
+
+    def _ensure_quality(self) -> None:
+        region, windows = self._quality_settings
+        refresh_quality(self.conn, phone_region=region, windows=windows)
 
     def close(self) -> None:
         self.conn.close()

@@ -1,0 +1,100 @@
+"""Derive identity hashes, per-destination dedup decisions and quality scores from events.
+
+One transaction rebuilds ``event_identity``, ``destination_dedup`` and ``event_quality``
+set-based over the whole ``events`` table, and records the run in ``quality_runs``; a
+run is skipped when nothing it depends on (events, phone region, windows, rules) changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import duckdb
+
+from trackstack_wh.dedup import build_destination_dedup, dedup_rules
+from trackstack_wh.identity import RULES_VERSION, build_identity
+from trackstack_wh.quality import build_event_quality
+
+PHONE_REGION_ENV = "TRACKSTACK_PHONE_REGION"
+DEFAULT_PHONE_REGION = "US"
+
+RUNS_DDL = """
+create table if not exists quality_runs (
+    run_at timestamptz not null,
+    events bigint not null,
+    batches bigint not null,
+    last_ingested_us bigint,
+    settings varchar not null,
+    seconds double not null
+)
+"""
+
+
+def phone_region_from_env() -> str | None:
+    """$TRACKSTACK_PHONE_REGION (ISO country; empty or ``none`` for no default), else US."""
+    value = os.environ.get(PHONE_REGION_ENV)
+    if value is None:
+        return DEFAULT_PHONE_REGION
+    value = value.strip().upper()
+    return None if value in ("", "NONE") else value
+
+
+@dataclass(frozen=True)
+class QualityRun:
+    """What a refresh did: whether it ran, over how many events, in how long."""
+
+    ran: bool
+    events: int
+    seconds: float
+
+
+def _settings(phone_region: str | None, windows: Mapping[str, dt.timedelta | None]) -> str:
+    rules = {
+        r.destination: None if r.window is None else r.window.total_seconds()
+        for r in dedup_rules(windows)
+    }
+    return json.dumps(
+        {"phone_region": phone_region, "windows": rules, "rules": RULES_VERSION}, sort_keys=True
+    )
+
+
+def refresh_quality(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    phone_region: str | None,
+    windows: Mapping[str, dt.timedelta | None] | None = None,
+    force: bool = False,
+) -> QualityRun:
+    """Rebuild the derived tables when events or settings changed since the last run."""
+    started = time.perf_counter()
+    conn.execute(RUNS_DDL)
+    settings = _settings(phone_region, windows or {})
+    state = conn.execute(
+        "select (select count(*) from events), (select count(*) from ingest_batches), "
+        "(select epoch_us(max(ingested_at)) from ingest_batches)"
+    ).fetchall()[0]
+    last = conn.execute(
+        "select events, batches, last_ingested_us, settings from quality_runs "
+        "order by run_at desc limit 1"
+    ).fetchall()
+    if not force and last and tuple(last[0]) == (*state, settings):
+        return QualityRun(False, state[0], time.perf_counter() - started)
+    conn.execute("begin")
+    try:
+        build_identity(conn, phone_region)
+        build_destination_dedup(conn, windows)
+        build_event_quality(conn)
+        conn.execute(
+            "insert into quality_runs values (now(), ?, ?, ?, ?, ?)",
+            [*state, settings, time.perf_counter() - started],
+        )
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    return QualityRun(True, state[0], time.perf_counter() - started)

@@ -1,0 +1,182 @@
+"""Explainable 0-10 quality score per event, and which match keys each platform can use.
+
+Score components (points; the sum is the score):
+
+- identity, up to 6.5: usable email 2, phone 1, a click ID 1.5, external ID 1,
+  IP + user agent 0.5, full name with a location (zip or city) and country 0.5;
+- contract, up to 1.5: a canonical event (extensions have no required fields) 1, its
+  recommended fields present (pageUrl on page views) 0.5;
+- revenue, 1: revenue events carry a positive value and a currency (others get the point);
+- uniqueness, 1: not a suppressed copy for any destination (see `trackstack_wh.dedup`).
+
+Low-quality events still route; they carry warnings (seed 003).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import duckdb
+
+from trackstack_wh.contract import CLICK_ID_FIELDS, Family
+from trackstack_wh.identity.rules import PLATFORMS, Key
+from trackstack_wh.identity.sql import PLAIN_KEYS
+
+LOW_QUALITY_BELOW = 4.0
+"""Events scoring under this get the ``low_quality`` warning."""
+
+COMPONENT_POINTS: dict[str, float] = {
+    "email": 2.0,
+    "phone": 1.0,
+    "click_id": 1.5,
+    "external_id": 1.0,
+    "ip_user_agent": 0.5,
+    "name_location": 0.5,
+    "canonical": 1.0,
+    "recommended_fields": 0.5,
+    "revenue_fields": 1.0,
+    "unique": 1.0,
+}
+"""Maximum points per component; they add up to 10."""
+
+_CLICK_COLUMNS = tuple(f.column for f in CLICK_ID_FIELDS)
+
+
+def _key_column(key: Key, hashed: bool) -> str:
+    return f"i.{key}_sha256" if hashed or key not in PLAIN_KEYS else f"i.{key}"
+
+
+def _match_keys_sql() -> str:
+    """A struct with, per platform, the list of its match keys this event can fill."""
+    per_platform = []
+    for name, platform in PLATFORMS.items():
+        items = [
+            f"case when {_key_column(m.key, m.hashed)} is not null then '{m.name}' end"
+            for m in platform.keys
+        ]
+        items += [f"case when e.{c} is not null then '{c}' end" for c in platform.click_ids]
+        if platform.uses_ip_and_user_agent:
+            items.append(
+                "case when e.client_ip is not null and e.user_agent is not null "
+                "then 'ip_user_agent' end"
+            )
+        per_platform.append(f"'{name}': list_filter([{', '.join(items)}], lambda k: k is not null)")
+    return "{" + ", ".join(per_platform) + "}"
+
+
+@cache
+def quality_sql() -> str:
+    """SELECT of one ``event_quality`` row per event (needs ``event_identity`` and
+    ``destination_dedup``)."""
+    p = COMPONENT_POINTS
+    any_click = " or ".join(f"e.{c} is not null" for c in _CLICK_COLUMNS)
+    components = {
+        "email": f"case when i.email_sha256 is not null then {p['email']} else 0 end",
+        "phone": f"case when i.phone_e164_sha256 is not null then {p['phone']} else 0 end",
+        "click_id": f"case when {any_click} then {p['click_id']} else 0 end",
+        "external_id": (
+            f"case when i.external_id_sha256 is not null then {p['external_id']} else 0 end"
+        ),
+        "ip_user_agent": (
+            "case when e.client_ip is not null and e.user_agent is not null "
+            f"then {p['ip_user_agent']} else 0 end"
+        ),
+        "name_location": (
+            "case when i.first_name_sha256 is not null and i.last_name_sha256 is not null "
+            "and (i.zip_sha256 is not null or i.city_sha256 is not null) "
+            f"and i.country_sha256 is not null then {p['name_location']} else 0 end"
+        ),
+        "canonical": f"case when e.is_canonical then {p['canonical']} else 0 end",
+        "recommended_fields": (
+            f"case when c.family = '{Family.PAGE_VIEW.value}' and e.page_url is null then 0 "
+            f"else {p['recommended_fields']} end"
+        ),
+        "revenue_fields": (
+            f"case when c.family in ('{Family.PURCHASE.value}', '{Family.REFUND.value}') "
+            "and not (e.value > 0 and e.currency is not null) then 0 "
+            f"else {p['revenue_fields']} end"
+        ),
+        "unique": f"case when d.event_id is not null then 0 else {p['unique']} end",
+    }
+    struct = ", ".join(f"'{k}': ({v})::double" for k, v in components.items())
+    score = " + ".join(f"components.{k}" for k in components)
+    return f"""
+with scored as (
+    select e.event_id, e.event_name, e.stage, e.is_canonical,
+        c.routes_ads, c.routes_crm,
+        {{{struct}}} as components,
+        {_match_keys_sql()} as match_keys,
+        i.identity_issues,
+        d.reasons as dedup_reasons,
+        c.family
+    from events e
+    left join canonical_events c using (event_name)
+    left join event_identity i using (event_id)
+    left join (
+        select event_id, list_distinct(list(reason)) as reasons
+        from destination_dedup group by event_id
+    ) d using (event_id)
+)
+select event_id, event_name, stage,
+    round({score}, 2) as score,
+    components, match_keys,
+    list_sort(list_distinct(
+        list_filter(
+            [
+                case when {score} < {LOW_QUALITY_BELOW} then 'low_quality' end,
+                case when components.email + components.phone + components.click_id
+                    + components.external_id = 0 then 'no_strong_match_keys' end,
+                case when not is_canonical then 'extension_event' end,
+                case when components.recommended_fields = 0
+                    then 'missing_recommended:pageUrl' end,
+                case when components.revenue_fields = 0 then 'revenue_without_value' end
+            ],
+            lambda w: w is not null
+        ) || coalesce(identity_issues, []) || coalesce(dedup_reasons, [])
+    )) as warnings
+from scored"""
+
+
+def build_event_quality(conn: duckdb.DuckDBPyConnection) -> None:
+    """(Re)build ``event_quality`` from events, identity and dedup decisions."""
+    conn.execute(f"create or replace table event_quality as {quality_sql()}")
+
+
+SUMMARY_GROUPS = ("event_name", "stage", "destination")
+
+
+def quality_summary_sql(by: str) -> str:
+    """Per ``by`` (event_name, stage or destination): counts, mean score, warning shares."""
+    if by not in SUMMARY_GROUPS:
+        raise ValueError(f"quality_summary(by=...) takes one of {SUMMARY_GROUPS}, not {by!r}")
+    if by == "destination":
+        per_destination = "\n    union all\n    ".join(
+            f"select q.event_id, '{name}' as destination, q.match_keys.{name} as keys, q.score "
+            "from event_quality q join canonical_events c using (event_name) where c.routes_ads"
+            for name in PLATFORMS
+        )
+        return f"""
+with per_destination as (
+    {per_destination}
+)
+select p.destination, count(*) as events,
+    round(avg(p.score), 2) as mean_score,
+    round(avg((len(p.keys) > 0)::int), 4) as share_with_match_keys,
+    round(avg(len(p.keys)), 2) as mean_match_keys,
+    count(d.event_id) as suppressed_duplicates
+from per_destination p
+left join destination_dedup d on d.event_id = p.event_id and d.destination = p.destination
+group by p.destination
+order by p.destination"""
+    return f"""
+select {by}, count(*) as events,
+    round(avg(score), 2) as mean_score,
+    round(quantile_cont(score, 0.1), 2) as p10_score,
+    round(avg((score < {LOW_QUALITY_BELOW})::int), 4) as share_low_quality,
+    round(avg((list_contains(warnings, 'no_strong_match_keys'))::int), 4) as share_no_match_keys,
+    round(avg((components.email > 0)::int), 4) as share_email,
+    round(avg((components.phone > 0)::int), 4) as share_phone,
+    round(avg((components.click_id > 0)::int), 4) as share_click_id
+from event_quality
+group by {by}
+order by events desc"""
