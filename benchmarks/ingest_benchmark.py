@@ -26,11 +26,15 @@ c.execute("create table t as select * from read_json(?, ignore_errors=true)", [s
 """
 
 OURS = """
-import sys, json
+import sys, json, time
 import trackstack_wh as tw
 with tw.connect(sys.argv[2]) as wh:
+    started = time.perf_counter()
     report = wh.ingest(sys.argv[1])
-print(json.dumps(report.to_dict()["totals"]))
+    ingest_s = time.perf_counter() - started
+    run = wh.refresh_quality()
+print(json.dumps({**report.to_dict()["totals"], "ingest_s": round(ingest_s, 2),
+                  "quality_and_dedup_s": round(run.seconds, 2)}))
 """
 
 
@@ -64,7 +68,7 @@ def main() -> None:
     runs = (
         ("duckdb read_json -> table (in memory)", FLOOR, ":memory:"),
         ("duckdb read_json -> table (file)", FLOOR, str(OUT / "floor.duckdb")),
-        ("trackstack_wh ingest + validate (file)", OURS, str(OUT / "wh.duckdb")),
+        ("trackstack_wh ingest + quality + dedup (file)", OURS, str(OUT / "wh.duckdb")),
     )
     for name, code, db in runs:
         if db != ":memory:":

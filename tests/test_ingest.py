@@ -382,3 +382,18 @@ def test_reading_ahead_hands_reader_errors_to_the_caller(
     early = readers.read_chunks_ahead(path)
     next(early)
     early.close()
+
+
+def test_infinite_and_out_of_range_timestamps_are_type_errors(
+    wh: tw.Warehouse, tmp_path: Path
+) -> None:
+    lines = [
+        '{"event":"PageView","eventId":"inf","ts":"infinity"}',
+        '{"event":"PageView","eventId":"big","ts":1180591620717411303424}',
+        '{"event":"PageView","eventId":"neg","ts":"-infinity"}',
+        '{"event":"PageView","eventId":"ok","ts":1761000000}',
+    ]
+    report = wh.ingest(write_lines(tmp_path / "ts.ndjson", lines), received_at=RECEIVED)
+    [f] = report.files
+    assert f.balanced and f.rows_valid == 1
+    assert set(quarantined(wh).values()) == {"invalid_type:ts"}

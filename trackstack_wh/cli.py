@@ -8,7 +8,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import polars as pl
+
+from trackstack_wh.enrich import phone_region_from_env
 from trackstack_wh.ingest.report import IngestReport
+from trackstack_wh.quality import SUMMARY_GROUPS
 from trackstack_wh.warehouse import connect
 
 SAMPLES = Path("data") / "samples"
@@ -48,7 +52,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print("\nevents by stage:")
             for row in counts.iter_rows():
                 print(f"  {row[0]:<12} {row[1]:>7}")
+            wh.refresh_quality()
+            _print_summary(wh.quality_summary(by="destination"), "quality by destination")
     return 0 if report.ok else 1
+
+
+def _print_summary(frame: pl.DataFrame, title: str) -> None:
+    print(f"\n{title}:")
+    with pl.Config(tbl_rows=100, tbl_cols=20, tbl_hide_dataframe_shape=True, tbl_width_chars=140):
+        print(frame)
+
+
+def cmd_quality(args: argparse.Namespace) -> int:
+    with connect(args.db) as wh:
+        region = None if args.phone_region.lower() == "none" else args.phone_region.upper()
+        run = wh.refresh_quality(phone_region=region)
+        summary = wh.quality_summary(by=args.by)
+    if args.json:
+        print(
+            json.dumps(
+                {"ran": run.ran, "seconds": round(run.seconds, 3), "summary": summary.to_dicts()},
+                indent=2,
+                default=str,
+            )
+        )
+    else:
+        state = f"rebuilt in {run.seconds:.2f}s" if run.ran else "up to date"
+        _print_summary(summary, f"quality by {args.by} ({run.events} events, {state})")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,6 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--db", default=argparse.SUPPRESS, help="warehouse file")
     demo.add_argument("--json", action="store_true", help="machine-readable accounting")
     demo.set_defaults(func=cmd_demo)
+    quality = sub.add_parser("quality", help="score events and summarize their quality")
+    quality.add_argument("--by", choices=SUMMARY_GROUPS, default="stage")
+    quality.add_argument(
+        "--phone-region",
+        default=phone_region_from_env() or "none",
+        help="country for phones without a country code (default $TRACKSTACK_PHONE_REGION "
+        "or US; 'none' reads their digits as international)",
+    )
+    quality.add_argument("--db", default=argparse.SUPPRESS, help="warehouse file")
+    quality.add_argument("--json", action="store_true", help="machine-readable summary")
+    quality.set_defaults(func=cmd_quality)
     return parser
 
 

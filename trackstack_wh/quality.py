@@ -46,20 +46,38 @@ def _key_column(key: Key, hashed: bool) -> str:
     return f"i.{key}_sha256" if hashed or key not in PLAIN_KEYS else f"i.{key}"
 
 
+def _presence_columns() -> list[str]:
+    """Every column whose presence decides a platform's match keys (one bit each)."""
+    columns = [_key_column(m.key, m.hashed) for p in PLATFORMS.values() for m in p.keys]
+    columns += [f"e.{c}" for p in PLATFORMS.values() for c in p.click_ids]
+    return list(dict.fromkeys(columns))
+
+
+def _key_pattern_sql() -> str:
+    """A bitmask of which match-key columns an event fills (few distinct values)."""
+    bits = [f"(({c} is not null)::bigint << {i})" for i, c in enumerate(_presence_columns())]
+    n = len(bits)
+    bits.append(f"((e.client_ip is not null and e.user_agent is not null)::bigint << {n})")
+    return " | ".join(bits)
+
+
 def _match_keys_sql() -> str:
-    """A struct with, per platform, the list of its match keys this event can fill."""
+    """Per platform, the list of its match keys a ``key_pattern`` can fill."""
+    bit = {c: i for i, c in enumerate(_presence_columns())}
+    ip_bit = len(bit)
+
+    def has(b: int) -> str:
+        return f"(key_pattern >> {b}) & 1 = 1"
+
     per_platform = []
     for name, platform in PLATFORMS.items():
         items = [
-            f"case when {_key_column(m.key, m.hashed)} is not null then '{m.name}' end"
+            f"case when {has(bit[_key_column(m.key, m.hashed)])} then '{m.name}' end"
             for m in platform.keys
         ]
-        items += [f"case when e.{c} is not null then '{c}' end" for c in platform.click_ids]
+        items += [f"case when {has(bit['e.' + c])} then '{c}' end" for c in platform.click_ids]
         if platform.uses_ip_and_user_agent:
-            items.append(
-                "case when e.client_ip is not null and e.user_agent is not null "
-                "then 'ip_user_agent' end"
-            )
+            items.append(f"case when {has(ip_bit)} then 'ip_user_agent' end")
         per_platform.append(f"'{name}': list_filter([{', '.join(items)}], lambda k: k is not null)")
     return "{" + ", ".join(per_platform) + "}"
 
@@ -105,7 +123,7 @@ with scored as (
     select e.event_id, e.event_name, e.stage, e.is_canonical,
         c.routes_ads, c.routes_crm,
         {{{struct}}} as components,
-        {_match_keys_sql()} as match_keys,
+        {_key_pattern_sql()} as key_pattern,
         i.identity_issues,
         d.reasons as dedup_reasons,
         c.family
@@ -119,7 +137,7 @@ with scored as (
 )
 select event_id, event_name, stage,
     round({score}, 2) as score,
-    components, match_keys,
+    components, key_pattern,
     list_sort(list_distinct(
         list_filter(
             [
@@ -138,8 +156,21 @@ from scored"""
 
 
 def build_event_quality(conn: duckdb.DuckDBPyConnection) -> None:
-    """(Re)build ``event_quality`` from events, identity and dedup decisions."""
+    """(Re)build ``event_quality`` from events, identity and dedup decisions, and
+    ``match_key_patterns``: per distinct ``key_pattern``, each platform's usable keys.
+
+    View ``event_match_keys`` gives the match keys per event (``event_id, match_keys``).
+    """
     conn.execute(f"create or replace table event_quality as {quality_sql()}")
+    conn.execute(
+        "create or replace table match_key_patterns as "
+        f"select key_pattern, {_match_keys_sql()} as match_keys "
+        "from (select distinct key_pattern from event_quality)"
+    )
+    conn.execute(
+        "create or replace view event_match_keys as select q.event_id, p.match_keys "
+        "from event_quality q join match_key_patterns p using (key_pattern)"
+    )
 
 
 SUMMARY_GROUPS = ("event_name", "stage", "destination")
@@ -151,8 +182,9 @@ def quality_summary_sql(by: str) -> str:
         raise ValueError(f"quality_summary(by=...) takes one of {SUMMARY_GROUPS}, not {by!r}")
     if by == "destination":
         per_destination = "\n    union all\n    ".join(
-            f"select q.event_id, '{name}' as destination, q.match_keys.{name} as keys, q.score "
-            "from event_quality q join canonical_events c using (event_name) where c.routes_ads"
+            f"select q.event_id, '{name}' as destination, p.match_keys.{name} as keys, q.score "
+            "from event_quality q join canonical_events c using (event_name) "
+            "join match_key_patterns p using (key_pattern) where c.routes_ads"
             for name in PLATFORMS
         )
         return f"""

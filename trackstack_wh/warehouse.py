@@ -91,7 +91,9 @@ class Warehouse:
         """Per-event quality: score, components, match keys per destination, warnings."""
         self._ensure_quality()
         return self.sql(
-            "select * from event_quality order by score, event_id limit $n", n=limit or 2**62
+            "select q.* exclude (key_pattern), p.match_keys from event_quality q "
+            "join match_key_patterns p using (key_pattern) order by q.score, q.event_id limit $n",
+            n=limit or 2**62,
         )
 
     def quality_summary(self, by: str = "stage") -> pl.DataFrame:

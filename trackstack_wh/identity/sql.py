@@ -98,71 +98,93 @@ def _date_of_birth(t: str) -> str:
     return f"case when year({day}) between 1900 and 2100 then strftime({day}, '%Y%m%d') end"
 
 
-@cache
-def identity_sql(relation: str = "events") -> str:
-    """SELECT of one identity row per row of ``relation`` (parameter ``$region``).
+def _source_dictionary(source: str, relation: str) -> str:
+    """Normalized, hashed and checked values for each distinct value of one source column.
 
-    ``relation`` needs ``event_id`` and the identity columns of ``events``.
+    Normalization depends on the value alone, so it runs once per distinct value (people
+    repeat across events) and the result is joined back to the events.
     """
-    trimmed = ",\n        ".join(
-        [f"nullif(trim(e.{s}, {lit(WHITESPACE)}), '') as t_{s}" for s in SOURCES]
-        + ["e.phone as t_phone_raw"]
-    )
-    lowered = ",\n        ".join(f"lower(t_{s}) as l_{s}" for s in SOURCES)
-    prehashed = ",\n        ".join(
-        f"coalesce(regexp_full_match(t_{s}, {lit(SHA256_HEX)}), false) as h_{s}" for s in SOURCES
-    )
+    keys = [k for k in Key if KEY_SOURCE[k] == source]
+    t, l, h = f"t_{source}", f"l_{source}", f"h_{source}"
     values, reasons = [], []
-    for key in Key:
-        source = KEY_SOURCE[key]
-        t = f"t_{source}"
+    for key in keys:
         if source == "phone":
-            value = "phone_lookup.e164" if key is Key.PHONE_E164 else "substr(phone_lookup.e164, 2)"
-            reason = "phone_reason"
+            value = "e164" if key is Key.PHONE_E164 else "substr(e164, 2)"
+            reason = "reason"
+            guard = ""
         else:
             value = f"nullif({_rule(key)}, '')"
             reason = (
                 f"case when length({t}) > {MAX_LENGTH} then 'too_long:{source}' "
                 f"when v_{key} is null then 'invalid_{source}' end"
             )
+            guard = f" and length({t}) <= {MAX_LENGTH}"
         values.append(
-            f"case when h_{source} then l_{source} when {t} is not null"
-            + ("" if source == "phone" else f" and length({t}) <= {MAX_LENGTH}")
-            + f" then {value} end as v_{key}"
+            f"case when {h} then {l} when {t} is not null{guard} then {value} end as v_{key}"
         )
-        reasons.append(f"case when {t} is not null and not h_{source} then {reason} end")
-    hashes = ",\n    ".join(
-        f"case when h_{KEY_SOURCE[k]} then v_{k} else sha256(v_{k}) end as {k}_sha256"
-        for k in HASHED_KEYS
-    )
-    value_columns = ",\n        ".join(values)
-    plain = ", ".join(f"case when not h_{KEY_SOURCE[k]} then v_{k} end as {k}" for k in PLAIN_KEYS)
+        reasons.append(f"case when {t} is not null and not {h} then {reason} end")
+    outputs = [
+        f"case when {h} then v_{k} else sha256(v_{k}) end as {k}_sha256"
+        for k in keys
+        if k in HASHED_KEYS
+    ]
+    outputs += [f"case when not {h} then v_{k} end as {k}" for k in keys if k in PLAIN_KEYS]
+    joins = {
+        "phone": "left join phone_numbers phone_lookup "
+        "on phone_lookup.raw = d.raw and phone_lookup.region = $region",
+        "state": f"left join us_states on us_states.name = {_spaces_collapsed(l)}",
+        "country": f"left join country_names on country_names.name = {_spaces_collapsed(l)}",
+    }
+    looked_up = {
+        "phone": ", phone_lookup.e164, phone_lookup.reason",
+        "state": ", us_states.code",
+        "country": ", country_names.code",
+    }.get(source, "")
+    alias = {"state": "us_states", "country": "country_names"}.get(source, "looked_up")
     return f"""
-with trimmed as (
-    select e.event_id,
-        {trimmed}
-    from {relation} e
-), lowered as (
-    select *,
-        {lowered},
-        {prehashed}
-    from trimmed
-), normalized as (
-    select l.*, phone_lookup.reason as phone_reason,
-        {value_columns}
-    from lowered l
-    left join phone_numbers phone_lookup
-        on phone_lookup.raw = l.t_phone_raw and phone_lookup.region = $region
-    left join us_states on us_states.name = {_spaces_collapsed("l.l_state")}
-    left join country_names on country_names.name = {_spaces_collapsed("l.l_country")}
-)
-select event_id,
-    {hashes},
-    {plain},
-    list_sort(list_distinct(list_filter([{", ".join(reasons)}], lambda r: r is not null)))
-        as identity_issues,
+    select raw, {", ".join(outputs)},
+        list_filter([{", ".join(reasons)}], lambda r: r is not null) as issues_{source}
+    from (
+        select *, {", ".join(values)}
+        from (
+            select d.raw, {t}, {l}, {h}{looked_up}
+            from (
+                select raw, nullif(trim(raw, {lit(WHITESPACE)}), '') as {t},
+                    lower({t}) as {l},
+                    coalesce(regexp_full_match({t}, {lit(SHA256_HEX)}), false) as {h}
+                from (select distinct {source} as raw from {relation} where {source} is not null)
+            ) d
+            {joins.get(source, "")}
+        ) {alias}
+    )"""
+
+
+@cache
+def identity_sql(relation: str = "events") -> str:
+    """SELECT of one identity row per row of ``relation`` (parameter ``$region``).
+
+    ``relation`` needs ``event_id`` and the identity columns of ``events``.
+    """
+    dictionaries = ",\n".join(
+        f"dict_{source} as ({_source_dictionary(source, relation)})" for source in SOURCES
+    )
+    joins = "\n".join(
+        f"left join dict_{source} on dict_{source}.raw = e.{source}" for source in SOURCES
+    )
+    hashes = ", ".join(f"dict_{KEY_SOURCE[k]}.{k}_sha256" for k in HASHED_KEYS)
+    plain = ", ".join(f"dict_{KEY_SOURCE[k]}.{k}" for k in PLAIN_KEYS)
+    issues = [f"issues_{source}" for source in SOURCES]
+    any_issue = " or ".join(f"len({i}) > 0" for i in issues)
+    return f"""
+with {dictionaries}
+select e.event_id, {hashes}, {plain},
+    case when {any_issue}
+        then list_sort(list_distinct(flatten(list_filter([{", ".join(issues)}],
+            lambda i: i is not null))))
+        else [] end as identity_issues,
     {lit(RULES_VERSION)} as rules_version
-from normalized"""
+from {relation} e
+{joins}"""
 
 
 def build_identity(

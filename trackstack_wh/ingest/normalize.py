@@ -98,8 +98,9 @@ def _converted(i: int, field: FieldSpec) -> str:
             f"else {d} / 1e6 end"
         )
         return (
-            f"case when isfinite({d}) then to_timestamp({seconds}) "
-            f"when {d} is null then try_cast(trim({t}) as timestamptz) end"
+            f"case when isfinite({d}) then case when abs({seconds}) < {MAX_EPOCH_SECONDS} "
+            f"then to_timestamp({seconds}) end "
+            f"when {d} is null and isfinite(s{i}) then s{i} end"
         )
     if field.kind is Kind.STRING_LIST:
         return (
@@ -108,6 +109,9 @@ def _converted(i: int, field: FieldSpec) -> str:
         )
     return f"case when starts_with(ltrim({t}), '{{') and json_valid({t}) then {t}::json end"
 
+
+MAX_EPOCH_SECONDS = 253_402_300_800
+"""Epoch values at or past 10000-01-01 are not timestamps (a type error, not a crash)."""
 
 _NUMERIC_KINDS = frozenset({Kind.NUMBER, Kind.INTEGER, Kind.TIMESTAMP})
 _EVENT_ID = next(i for i, f in enumerate(FIELDS) if f.name == "eventId")
@@ -135,9 +139,16 @@ def staged_sql() -> str:
     nested_alias = ", ".join(_NESTED_ALIAS.values())
     texts = ",\n        ".join(f"{_located(f)} as {_text(i)}" for i, f in enumerate(FIELDS))
     numbers = ",\n        ".join(
-        f"try_cast(trim({_text(i)}) as double) as {_number(i)}"
-        for i, f in enumerate(FIELDS)
-        if f.kind in _NUMERIC_KINDS
+        [
+            f"try_cast(trim({_text(i)}) as double) as {_number(i)}"
+            for i, f in enumerate(FIELDS)
+            if f.kind in _NUMERIC_KINDS
+        ]
+        + [
+            f"try_cast(trim({_text(i)}) as timestamptz) as s{i}"
+            for i, f in enumerate(FIELDS)
+            if f.kind is Kind.TIMESTAMP
+        ]
     )
     converted = ",\n        ".join(
         f"{_converted(i, f)} as {q(f.column)}" for i, f in enumerate(FIELDS)
