@@ -55,12 +55,6 @@ def _structure(keys: list[str]) -> str:
     return json.dumps({k: "VARCHAR" for k in keys}).replace("'", "''")
 
 
-def _nested_keys(obj: str) -> list[str]:
-    keys = {f.name for f in FIELDS if f.group in NESTED_GROUPS[obj]}
-    keys |= {a.partition(".")[2] for f in FIELDS for a in f.aliases if a.startswith(obj + ".")}
-    return sorted(keys)
-
-
 def _located(field: FieldSpec) -> str:
     """The field's text, taken from the first location of the three shapes that has it."""
     out = [f"p.{q(field.name)}"]
@@ -118,45 +112,76 @@ _EVENT_ID = next(i for i, f in enumerate(FIELDS) if f.name == "eventId")
 _TS = next(i for i, f in enumerate(FIELDS) if f.name == "ts")
 
 
+CHECK_FIELDS: tuple[str, ...] = (
+    "event",
+    "eventId",
+    "ts",
+    "email",
+    "value",
+    "currency",
+    "transactionId",
+    "refundId",
+    "plan",
+    "actionType",
+    "contentType",
+    "pageUrl",
+    *(f.name for f in FIELDS if f.kind is not Kind.STRING and f.name != "ts"),
+)
+"""What validation reads: the checked fields and every field that can have a type error."""
+
+
+def _nested_keys(obj: str, fields: list[FieldSpec]) -> list[str]:
+    keys = {f.name for f in fields if f.group in NESTED_GROUPS[obj]}
+    keys |= {a.partition(".")[2] for f in fields for a in f.aliases if a.startswith(obj + ".")}
+    return sorted(keys)
+
+
+def _top_keys(fields: list[FieldSpec]) -> list[str]:
+    keys = {f.name for f in fields} | set(NESTED_OBJECTS)
+    keys |= {a for f in fields for a in f.aliases if "." not in a}
+    return sorted(keys)
+
+
 @cache
-def staged_sql() -> str:
+def staged_sql(names: tuple[str, ...] | None = None, only_kept: bool = False) -> str:
     """SELECT of one typed row per well-formed record of ``chunk``.
 
-    Columns: ``line_no``, every contract field under its warehouse column name (``event_id``
-    falls back to ``gen_`` + the record's SHA-256), ``input_shape``, ``properties`` (the
-    keys outside the contract), ``event_id_generated``, ``ts_missing``,
-    ``has_unknown_keys`` and ``type_errors`` (the fields present with the wrong type).
+    With ``names`` (contract field names) only those fields are read: the narrow pass
+    validation runs on. Without, every field plus ``input_shape`` and ``properties``
+    (the keys outside the contract). Both passes share every expression, so a field has
+    the same value in each. ``only_kept`` limits the records to the line numbers in
+    relation ``kept_lines``.
+
+    Columns: ``line_no``, the fields under their warehouse column names (``event_id``
+    falls back to ``gen_`` + the record's SHA-256), ``event_id_generated``,
+    ``ts_missing``, ``has_unknown_keys`` and ``type_errors`` (fields present with the
+    wrong type).
     """
-    top_keys = sorted(known_top_level_keys())
-    known = "[" + ", ".join("'" + k + "'" for k in top_keys) + "]"
+    full = names is None
+    fields = [(i, f) for i, f in enumerate(FIELDS) if names is None or f.name in names]
+    specs = [f for _, f in fields]
+    top_keys = sorted(known_top_level_keys()) if full else _top_keys(specs)
+    known = "[" + ", ".join("'" + k + "'" for k in sorted(known_top_level_keys())) + "]"
     nested = ",\n        ".join(
         f"case when starts_with(p.{q(obj)}, '{{') and json_valid(p.{q(obj)}) then "
-        f"json_transform(p.{q(obj)}, '{_structure(_nested_keys(obj))}') end "
+        f"json_transform(p.{q(obj)}, '{_structure(_nested_keys(obj, specs))}') end "
         f"as {_NESTED_ALIAS[obj]}"
         for obj in NESTED_OBJECTS
     )
     nested_given = ", ".join(f"p.{q(obj)} as {q('given_' + obj)}" for obj in NESTED_OBJECTS)
     nested_alias = ", ".join(_NESTED_ALIAS.values())
-    texts = ",\n        ".join(f"{_located(f)} as {_text(i)}" for i, f in enumerate(FIELDS))
+    texts = ",\n        ".join(f"{_located(f)} as {_text(i)}" for i, f in fields)
     numbers = ",\n        ".join(
-        [
-            f"try_cast(trim({_text(i)}) as double) as {_number(i)}"
-            for i, f in enumerate(FIELDS)
-            if f.kind in _NUMERIC_KINDS
-        ]
-        + [
-            f"try_cast(trim({_text(i)}) as timestamptz) as s{i}"
-            for i, f in enumerate(FIELDS)
-            if f.kind is Kind.TIMESTAMP
-        ]
-    )
-    converted = ",\n        ".join(
-        f"{_converted(i, f)} as {q(f.column)}" for i, f in enumerate(FIELDS)
-    )
+        [f"try_cast(trim({_text(i)}) as double) as {_number(i)}" for i, f in fields
+         if f.kind in _NUMERIC_KINDS]
+        + [f"try_cast(trim({_text(i)}) as timestamptz) as s{i}" for i, f in fields
+           if f.kind is Kind.TIMESTAMP]
+    )  # fmt: skip
+    converted = ",\n        ".join(f"{_converted(i, f)} as {q(f.column)}" for i, f in fields)
     type_errors = ", ".join(
         [
             f"case when {_text(i)} is not null and {q(f.column)} is null then '{f.name}' end"
-            for i, f in enumerate(FIELDS)
+            for i, f in fields
             if f.kind is not Kind.STRING
         ]
         + [
@@ -165,13 +190,25 @@ def staged_sql() -> str:
         ]
     )
     event_id = q(FIELDS[_EVENT_ID].column)
-    columns = ", ".join(q(f.column) for i, f in enumerate(FIELDS) if i != _EVENT_ID)
+    columns = ", ".join(q(f.column) for i, f in fields if i != _EVENT_ID)
+    unknown = (
+        f"list_filter(json_keys(raw), lambda k: not list_contains({known}, k))"
+        if full
+        else "[]::varchar[]"
+    )
+    shape_columns = (
+        "input_shape, case when len(unknown_keys) > 0 "
+        "then json_object_from_keys(raw, unknown_keys) end as properties,"
+        if full
+        else ""
+    )
+    kept = "and line_no in (select line_no from kept_lines)" if only_kept else ""
     return f"""
 with parsed as (
     select line_no, raw, json_transform(raw, '{_structure(top_keys)}') as p,
-        list_filter(json_keys(raw), lambda k: not list_contains({known}, k)) as unknown_keys
+        {unknown} as unknown_keys
     from chunk
-    where pre_reason is null and json_valid(raw) and starts_with(ltrim(raw), '{{')
+    where pre_reason is null and json_valid(raw) and starts_with(ltrim(raw), '{{') {kept}
 ), nested as (
     select line_no, raw, p, unknown_keys,
         {nested}
@@ -195,9 +232,7 @@ with parsed as (
 select line_no,
     coalesce({event_id}, 'gen_' || left(sha256(raw), 32)) as {event_id},
     {columns},
-    input_shape,
-    case when len(unknown_keys) > 0 then json_object_from_keys(raw, unknown_keys) end
-        as properties,
+    {shape_columns}
     {event_id} is null as event_id_generated,
     {_text(_TS)} is null as ts_missing,
     len(unknown_keys) > 0 as has_unknown_keys,
@@ -205,20 +240,16 @@ select line_no,
 from converted"""
 
 
-TYPE_ERROR_PREFIX = "invalid_type:"
-"""Type errors ride in ``warnings`` until validation; such rows never stay in ``events``."""
+def checked_sql() -> str:
+    """The narrow pass over ``chunk``: the columns validation and dedup need."""
+    return staged_sql(CHECK_FIELDS)
 
 
 @cache
 def insert_events_sql() -> str:
-    """INSERT of every well-formed record of ``chunk`` into ``events`` (parameters
-    ``$received_at`` and ``$batch_id``), with its warnings computed on the way.
-
-    Rows are inserted before validation so that each record is parsed and written once;
-    validation then deletes the rows it rejects, inside the same transaction. Until then
-    a row's type errors are kept in ``warnings`` as ``invalid_type:<field>``, and a
-    missing event name is stored as '' (never a real name: empty text reads as missing).
-    """
+    """INSERT into ``events`` of the records of ``chunk`` listed in ``kept_lines`` (they
+    passed validation and dedup), every field typed and warnings computed on the way
+    (parameters ``$received_at`` and ``$batch_id``)."""
     page_view = Family.PAGE_VIEW.value
     warnings = [
         "case when s.ts_missing then 'ts_inferred' end",
@@ -231,16 +262,14 @@ def insert_events_sql() -> str:
     ]
     return f"""
 insert into events by name
-select s.* exclude (event_name, ts, ts_missing, has_unknown_keys, type_errors),
-    coalesce(s.event_name, '') as event_name,
+select s.* exclude (ts, ts_missing, has_unknown_keys, type_errors),
     coalesce(s.ts, $received_at) as ts,
     cast(coalesce(s.ts, $received_at) as date) as event_date,
     coalesce(c.stage, '{CUSTOM_STAGE}') as stage,
     c.event_name is not null as is_canonical,
     $received_at as received_at, $batch_id as batch_id, s.ts_missing as ts_inferred,
-    list_filter([{", ".join(warnings)}], lambda w: w is not null)
-        || list_transform(s.type_errors, lambda f: '{TYPE_ERROR_PREFIX}' || f) as warnings
-from ({staged_sql()}) s
+    list_filter([{", ".join(warnings)}], lambda w: w is not null) as warnings
+from ({staged_sql(only_kept=True)}) s
 left join canonical_events c on c.event_name = s.event_name"""
 
 
@@ -248,19 +277,10 @@ PARSE_ERRORS_SQL = """
 select line_no,
     coalesce(pre_reason, case when not json_valid(raw) then 'invalid_json' else 'not_an_object' end)
         as parse_error
-from chunk anti join inserted_lines using (line_no)
+from chunk anti join parsed_lines using (line_no)
 """
-"""The records of ``chunk`` the insert skipped (``inserted_lines`` holds the others): those
+"""The records of ``chunk`` the parse skipped (``parsed_lines`` holds the others): those
 that are not JSON objects, with their reason."""
-
-CHECKED_SQL = """
-select line_no, nullif(event_name, '') as event_name, event_id,
-    case when not ts_inferred then ts end as ts, email, value, currency, transaction_id,
-    refund_id, plan, action_type, content_type, page_url, warnings
-from events
-where batch_id = $batch_id and line_no between $first_line and $last_line
-"""
-"""The columns validation looks at, for the rows of one chunk just inserted."""
 
 OBJECT_FROM_KEYS_MACRO = """
 create or replace temp macro json_object_from_keys(doc, keys) as

@@ -19,15 +19,13 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from trackstack_wh.contract import QUARANTINE_REASONS
 from trackstack_wh.errors import UnreadableFileError
 from trackstack_wh.ingest.normalize import (
-    CHECKED_SQL,
     OBJECT_FROM_KEYS_MACRO,
     PARSE_ERRORS_SQL,
-    TYPE_ERROR_PREFIX,
+    checked_sql,
     insert_events_sql,
 )
 from trackstack_wh.ingest.readers import file_format, read_chunks_ahead
@@ -126,20 +124,23 @@ class _Batch:
         self.warnings: Counter[str] = Counter()
 
     def load_chunk(self, chunk: pa.Table) -> None:
-        """Insert the chunk's records, validate them, then take the rejected and
-        duplicate rows back out of ``events`` into ``quarantine`` / ``duplicates``."""
+        """Validate and dedup the chunk's records on a narrow parse, then append only the
+        kept ones to ``events`` (nothing is ever deleted, so DuckDB never has to rewrite
+        the rows it already wrote)."""
         conn = self.conn
         self.blank_lines += int((chunk.schema.metadata or {}).get(b"blank_lines", 0))
         self.rows_in += chunk.num_rows
         if chunk.num_rows == 0:
             return
-        lines = pc.min_max(chunk["line_no"]).as_py()
-        span = {"batch_id": self.batch_id, "first_line": lines["min"], "last_line": lines["max"]}
         batches = chunk.to_batches(max_chunksize=SCAN_BATCH_ROWS)
         with _registered(conn, "chunk", pa.Table.from_batches(batches, chunk.schema)):
-            self._insert_events()
-            checked = self._checked(span)
-            with _registered(conn, "inserted_lines", checked.select("line_no")):
+            checked = (
+                conn.sql(checked_sql())
+                .pl()
+                .sort("line_no")
+                .with_columns(received_at=pl.lit(self.received_at, pl.Datetime("us", "UTC")))
+            )
+            with _registered(conn, "parsed_lines", checked.select("line_no")):
                 parse_errors = conn.sql(PARSE_ERRORS_SQL).pl()
             rejected = pl.concat(
                 [
@@ -148,47 +149,15 @@ class _Batch:
                 ]
             )
             valid = checked.join(rejected, on="line_no", how="anti")
-            duplicates, keep = self._split_duplicates(valid, span)
+            duplicates, keep = self._split_duplicates(valid)
             self._write_quarantine(rejected)
+            with _registered(conn, "kept_lines", keep.select("line_no")):
+                conn.execute(
+                    insert_events_sql(),
+                    {"received_at": self.received_at, "batch_id": self.batch_id},
+                )
         self._write_duplicates(duplicates)
-        self._take_out_of_events(rejected, duplicates, span)
         self.rows_valid += keep.height
-
-    def _insert_events(self) -> None:
-        self.conn.execute(
-            insert_events_sql(), {"received_at": self.received_at, "batch_id": self.batch_id}
-        )
-
-    def _checked(self, span: dict[str, object]) -> pl.DataFrame:
-        """The just-inserted rows of this chunk, as validation sees them."""
-        prefix = len(TYPE_ERROR_PREFIX)
-        return (
-            self.conn.sql(CHECKED_SQL, params=span)
-            .pl()
-            .sort("line_no")
-            .with_columns(
-                received_at=pl.lit(self.received_at, pl.Datetime("us", "UTC")),
-                type_errors=pl.col("warnings").list.eval(
-                    pl.element()
-                    .filter(pl.element().str.starts_with(TYPE_ERROR_PREFIX))
-                    .str.slice(prefix)
-                ),
-            )
-        )
-
-    def _take_out_of_events(
-        self, rejected: pl.DataFrame, duplicates: pl.DataFrame, span: dict[str, object]
-    ) -> None:
-        dropped = pl.concat([rejected.select("line_no"), duplicates.select("line_no")])
-        if dropped.is_empty():
-            return
-        with _registered(self.conn, "dropped_lines", dropped):
-            self.conn.execute(
-                "delete from events where batch_id = $batch_id "
-                "and line_no between $first_line and $last_line "
-                "and line_no in (select line_no from dropped_lines)",
-                span,
-            )
 
     def count_warnings(self) -> None:
         """Tally the warnings of the batch's loaded rows (once, after its last chunk)."""
@@ -199,9 +168,7 @@ class _Batch:
         ).fetchall()
         self.warnings.update(dict(rows))
 
-    def _split_duplicates(
-        self, valid: pl.DataFrame, span: dict[str, object]
-    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def _split_duplicates(self, valid: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Duplicates of an earlier line of this batch or of an event already loaded."""
         first_here = valid.with_columns(
             first_line_no=pl.col("line_no").min().over("event_id"),
@@ -211,9 +178,7 @@ class _Batch:
         with _registered(self.conn, "chunk_ids", ids):
             earlier = self.conn.sql(
                 "select e.event_id, e.batch_id as prior_batch_id, e.line_no as prior_line_no "
-                "from events e semi join chunk_ids using (event_id) "
-                "where not (e.batch_id = $batch_id and e.line_no >= $first_line)",
-                params={"batch_id": span["batch_id"], "first_line": span["first_line"]},
+                "from events e semi join chunk_ids using (event_id)"
             ).pl()
         marked = first_here.join(earlier, on="event_id", how="left").with_columns(
             first_batch_id=pl.coalesce("prior_batch_id", "first_batch_id"),
