@@ -1,8 +1,9 @@
 """Per-destination dedup windows, on top of the global eventId dedup done at ingest.
 
-Each ad platform dedups on its own key within its own window (Meta and TikTok: event
-name + event_id for 48 h; Google: the order/transaction ID; LinkedIn, Snapchat, Reddit:
-the event ID, windows unconfirmed so 48 h by default). Because ``events`` already holds
+Each ad platform dedups on its own key within its own window, defaults from the contract
+(seed 003): Meta and TikTok event name + event_id, 48 h; Google the order/transaction ID,
+24 h (Google itself refuses a reused orderId at any age, so a longer window is safe);
+LinkedIn, Snapchat and Reddit the event ID, 48 h (Reddit: "per account config"). Because ``events`` already holds
 one row per eventId, what remains to catch is the same conversion sent twice with
 different eventIds, e.g. a Purchase from the browser and from the server without a shared
 ID: copies of a revenue event with the same transactionId are duplicates for every
@@ -38,7 +39,9 @@ DEDUP_RULES: dict[str, DedupRule] = {
     for r in (
         DedupRule("meta", ("event_name", "event_id"), HOURS_48, "event_name + event_id, 48 h"),
         DedupRule("tiktok", ("event_name", "event_id"), HOURS_48, "event + event_id, 48 h"),
-        DedupRule("google", ("event_name", "transaction_id"), None, "orderId per action"),
+        DedupRule(
+            "google", ("event_name", "transaction_id"), dt.timedelta(hours=24), "orderId, 24 h"
+        ),
         DedupRule("linkedin", ("event_id",), HOURS_48, "eventId; window unconfirmed"),
         DedupRule("snapchat", ("event_id",), HOURS_48, "event_id; window unconfirmed"),
         DedupRule("reddit", ("event_id",), HOURS_48, "conversion_id; window unconfirmed"),
