@@ -3,10 +3,10 @@
 Each ad platform dedups on its own key within its own window, defaults from the contract
 (seed 003): Meta and TikTok event name + event_id, 48 h; Google the order/transaction ID,
 24 h (Google itself refuses a reused orderId at any age, so a longer window is safe);
-LinkedIn, Snapchat and Reddit the event ID, 48 h (Reddit: "per account config"). Because ``events`` already holds
-one row per eventId, what remains to catch is the same conversion sent twice with
-different eventIds, e.g. a Purchase from the browser and from the server without a shared
-ID: copies of a revenue event with the same transactionId are duplicates for every
+LinkedIn, Snapchat and Reddit the event ID, 48 h (Reddit: "per account config").
+Because ``events`` already holds one row per eventId, what remains to catch is the same
+conversion sent twice with different eventIds, e.g. a Purchase from the browser and from
+the server without a shared ID: copies of a revenue event with the same transactionId are duplicates for every
 destination within its window. Decisions land in ``destination_dedup`` (one row per
 suppressed copy and destination, pointing at the earlier copy it repeats).
 """

@@ -1,0 +1,240 @@
+"""The workspace config, ``trackstack.toml``: destinations, mapping overrides, routing.
+
+Every key is checked: an unknown key, a wrong type or a bad value raises ConfigError
+naming the file, the key and what is allowed. Secrets are never in the file: a
+credential is given as the *name* of an environment variable (keys ending in ``_env``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trackstack_wh.contract import EVENTS_BY_NAME, is_extension_name
+from trackstack_wh.destinations.mapping import DESTINATIONS, ID_MAPPED
+from trackstack_wh.errors import ConfigError
+
+CONFIG_ENV = "TRACKSTACK_CONFIG"
+DEFAULT_CONFIG = Path("trackstack.toml")
+VALUE_UNITS = ("major", "minor")
+ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+DOMAIN = re.compile(
+    r"(?:\*\.)?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+"
+)
+
+COMMON_KEYS: dict[str, type | tuple[type, ...]] = {
+    "enabled": bool,
+    "api_version": str,
+    "base_url": str,
+    "events": list,
+    "event_names": dict,
+    "test_event_code": str,
+    "validate_only": bool,
+}
+"""Keys every destination accepts."""
+
+DESTINATION_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "meta": {"pixel_id": str, "access_token_env": str},
+    "google_ads": {
+        "customer_id": str, "login_customer_id": str, "conversion_actions": dict,
+        "api": str, "access_token_env": str, "developer_token_env": str,
+    },
+    "linkedin": {"conversion_rules": dict, "access_token_env": str},
+    "tiktok": {"pixel_code": str, "access_token_env": str},
+    "snapchat": {"pixel_id": str, "access_token_env": str},
+    "reddit": {"pixel_id": str, "access_token_env": str},
+    "hubspot": {"portal_id": str, "access_token_env": str},
+    "salesforce": {
+        "instance_url": str, "sobject": str, "external_id_field": str, "access_token_env": str,
+    },
+}  # fmt: skip
+"""Destination-specific keys (account IDs, ID tables, credential variable names)."""
+
+REQUIRED_ACCOUNT_KEY = {
+    "meta": "pixel_id",
+    "google_ads": "customer_id",
+    "tiktok": "pixel_code",
+    "snapchat": "pixel_id",
+    "reddit": "pixel_id",
+    "hubspot": "portal_id",
+    "salesforce": "instance_url",
+}
+"""The account identifier an enabled destination must have (LinkedIn's is per rule)."""
+
+GOOGLE_ADS_APIS = ("data_manager", "upload_click_conversions")
+WORKSPACE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "allowed_domains": list,
+    "phone_region": str,
+    "value_unit": str,
+}
+
+
+@dataclass(frozen=True)
+class Destination:
+    """One destination's validated settings."""
+
+    name: str
+    enabled: bool = False
+    api_version: str | None = None
+    base_url: str | None = None
+    events: tuple[str, ...] | None = None
+    event_names: dict[str, str] = field(default_factory=dict)
+    test_event_code: str | None = None
+    validate_only: bool = False
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def secret(self, key: str = "access_token_env") -> str | None:
+        """The credential named by ``key`` from the environment (None when unset)."""
+        name = self.settings.get(key)
+        return os.environ.get(name) if name else None
+
+
+@dataclass(frozen=True)
+class WorkspaceConfig:
+    """The whole validated config."""
+
+    path: Path | None
+    destinations: dict[str, Destination]
+    allowed_domains: tuple[str, ...] = ()
+    phone_region: str | None = "US"
+    value_unit: str = "major"
+
+    def enabled(self) -> list[Destination]:
+        return [d for d in self.destinations.values() if d.enabled]
+
+
+def resolve_config_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """``path``, else $TRACKSTACK_CONFIG, else ./trackstack.toml."""
+    return Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> WorkspaceConfig:
+    """Read and validate the config; a missing default file means "no destinations"."""
+    resolved = resolve_config_path(path)
+    if not resolved.exists():
+        if path is None and CONFIG_ENV not in os.environ:
+            return WorkspaceConfig(None, {n: Destination(n) for n in DESTINATIONS})
+        raise ConfigError(f"{resolved}: config file not found")
+    try:
+        data = tomllib.loads(resolved.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{resolved}: not valid TOML: {exc}") from exc
+    return parse_config(data, resolved)
+
+
+def parse_config(data: dict[str, Any], path: Path | None = None) -> WorkspaceConfig:
+    """Validate a parsed TOML document."""
+    where = str(path or "<config>")
+    _only_keys(where, "", data, {"workspace": dict, "destinations": dict})
+    workspace = data.get("workspace", {})
+    _only_keys(where, "workspace.", workspace, WORKSPACE_KEYS)
+    unit = workspace.get("value_unit", "major")
+    if unit not in VALUE_UNITS:
+        raise ConfigError(f"{where}: workspace.value_unit = {unit!r}; allowed: {VALUE_UNITS}")
+    domains = tuple(
+        _strings(where, "workspace.allowed_domains", workspace.get("allowed_domains", []))
+    )
+    for domain in domains:
+        if not DOMAIN.fullmatch(domain):
+            raise ConfigError(
+                f"{where}: workspace.allowed_domains: {domain!r} is not a lowercase domain "
+                "(e.g. acme.com or *.acme.com)"
+            )
+    region = workspace.get("phone_region", "US")
+    if not re.fullmatch(r"[A-Z]{2}|none", region):
+        raise ConfigError(
+            f"{where}: workspace.phone_region = {region!r}; use an ISO country code like "
+            "'US' or 'none'"
+        )
+    raw_destinations = data.get("destinations", {})
+    unknown = sorted(set(raw_destinations) - set(DESTINATIONS))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown destination(s) {unknown}; allowed: {sorted(DESTINATIONS)}"
+        )
+    destinations = {
+        name: _destination(where, name, raw_destinations.get(name, {})) for name in DESTINATIONS
+    }
+    return WorkspaceConfig(path, destinations, domains, None if region == "none" else region, unit)
+
+
+def _destination(where: str, name: str, raw: dict[str, Any]) -> Destination:
+    prefix = f"destinations.{name}."
+    allowed = {**COMMON_KEYS, **DESTINATION_KEYS[name]}
+    _only_keys(where, prefix, raw, allowed)
+    settings = {k: v for k, v in raw.items() if k not in COMMON_KEYS}
+    for key, value in settings.items():
+        if key.endswith("_env") and not ENV_NAME.fullmatch(value):
+            raise ConfigError(
+                f"{where}: {prefix}{key} must name an environment variable (like "
+                "TRACKSTACK_META_TOKEN), not hold the secret itself"
+            )
+    events = raw.get("events")
+    if events is not None:
+        events = tuple(_strings(where, prefix + "events", events))
+        for event in events:
+            _known_event(where, prefix + "events", event)
+    mapping = raw.get("event_names", {})
+    for event, target in mapping.items():
+        _known_event(where, prefix + "event_names", event)
+        if not isinstance(target, str) or not target:
+            raise ConfigError(f"{where}: {prefix}event_names.{event} must be a non-empty string")
+    if name in ID_MAPPED:
+        for event, target in settings.get(ID_MAPPED[name], {}).items():
+            _known_event(where, prefix + ID_MAPPED[name], event)
+            if not isinstance(target, str) or not target.strip():
+                raise ConfigError(
+                    f"{where}: {prefix}{ID_MAPPED[name]}.{event} must be an ID string"
+                )
+    if name == "google_ads" and settings.get("api", "data_manager") not in GOOGLE_ADS_APIS:
+        raise ConfigError(f"{where}: {prefix}api; allowed: {GOOGLE_ADS_APIS}")
+    base_url = raw.get("base_url")
+    if base_url is not None and not re.match(r"https?://[^/\s]+", base_url):
+        raise ConfigError(f"{where}: {prefix}base_url = {base_url!r} is not an http(s) URL")
+    enabled = raw.get("enabled", False)
+    account = REQUIRED_ACCOUNT_KEY.get(name)
+    if enabled and account and not settings.get(account):
+        raise ConfigError(f"{where}: {prefix}{account} is required when the destination is enabled")
+    return Destination(
+        name,
+        enabled,
+        raw.get("api_version"),
+        base_url,
+        events,
+        dict(mapping),
+        raw.get("test_event_code"),
+        raw.get("validate_only", False),
+        settings,
+    )
+
+
+def _only_keys(
+    where: str, prefix: str, raw: dict[str, Any], allowed: dict[str, type | tuple[type, ...]]
+) -> None:
+    for key, value in raw.items():
+        if key not in allowed:
+            raise ConfigError(
+                f"{where}: unknown key {prefix}{key}; allowed: {', '.join(sorted(allowed))}"
+            )
+        if not isinstance(value, allowed[key]):
+            expected = allowed[key]
+            names = expected.__name__ if isinstance(expected, type) else str(expected)
+            raise ConfigError(f"{where}: {prefix}{key} must be {names}, got {type(value).__name__}")
+
+
+def _strings(where: str, key: str, values: list[Any]) -> list[str]:
+    if not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"{where}: {key} must be a list of strings")
+    return values
+
+
+def _known_event(where: str, key: str, event: str) -> None:
+    if event not in EVENTS_BY_NAME and not is_extension_name(event):
+        raise ConfigError(
+            f"{where}: {key}: {event!r} is neither a canonical event nor a PascalCase "
+            "extension name"
+        )
