@@ -6,9 +6,10 @@ Each ad platform dedups on its own key within its own window, defaults from the 
 LinkedIn, Snapchat and Reddit the event ID, 48 h (Reddit: "per account config").
 Because ``events`` already holds one row per eventId, what remains to catch is the same
 conversion sent twice with different eventIds, e.g. a Purchase from the browser and from
-the server without a shared ID: copies of a revenue event with the same transactionId are duplicates for every
-destination within its window. Decisions land in ``destination_dedup`` (one row per
-suppressed copy and destination, pointing at the earlier copy it repeats).
+the server without a shared ID: copies of a revenue event with the same transactionId
+are duplicates for every destination within its window. Decisions land in
+``destination_dedup`` (one row per suppressed copy and destination, pointing at the
+earlier copy it repeats).
 """
 
 from __future__ import annotations
