@@ -18,6 +18,7 @@ from trackstack_wh.identity.rules import (
     CITY_STRIP,
     EMAIL_SHAPE,
     GOOGLE_DOTLESS_DOMAINS,
+    KEY_SOURCE,
     MAX_LENGTH,
     NOT_ASCII_ALNUM,
     SHA256_HEX,
@@ -60,7 +61,7 @@ def normalize(key: Key, raw: str | None, *, phone_region: str | None = "US") -> 
         if e164 is None:
             return None, reason
         return (e164 if key is Key.PHONE_E164 else e164[1:]), None
-    field = _FIELD[key]
+    field = KEY_SOURCE[key]
     if len(text) > MAX_LENGTH:
         return None, f"too_long:{field}"
     value = text if key is Key.EXTERNAL_ID else _RULES[key](lower(text))
@@ -149,26 +150,6 @@ def _date_of_birth(text: str) -> str | None:
 def _keep(text: str) -> str:
     return text
 
-
-_FIELD: dict[Key, str] = {
-    Key.EMAIL: "email",
-    Key.EMAIL_GOOGLE: "email",
-    Key.EMAIL_REDDIT: "email",
-    Key.FIRST_NAME: "first_name",
-    Key.FIRST_NAME_COMPACT: "first_name",
-    Key.LAST_NAME: "last_name",
-    Key.LAST_NAME_COMPACT: "last_name",
-    Key.CITY: "city",
-    Key.CITY_COMPACT: "city",
-    Key.STATE: "state",
-    Key.ZIP: "zip",
-    Key.COUNTRY: "country",
-    Key.GENDER: "gender",
-    Key.DATE_OF_BIRTH: "date_of_birth",
-    Key.EXTERNAL_ID: "external_id",
-    Key.EXTERNAL_ID_LOWER: "external_id",
-    Key.CLIENT_IP: "client_ip",
-}
 
 _RULES = {
     Key.EMAIL: _email,
