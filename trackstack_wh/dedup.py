@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import duckdb
+import polars as pl
 
 from trackstack_wh.contract import Family
 
@@ -80,56 +81,51 @@ create or replace table destination_dedup (
 """
 
 
-def _rule_sql(rule: DedupRule, index: int) -> str:
-    """Suppressed copies for one destination: same platform key, or same transactionId on
-    a revenue event, within the window after an earlier copy."""
-    window = "null" if rule.window is None else f"$window_{index}"
-    key = " || '|' || ".join(f"coalesce(e.{c}, '')" for c in rule.key_columns)
-    not_null = " and ".join(f"e.{c} is not null" for c in rule.key_columns)
-    by_transaction = "transaction_id" in rule.key_columns
-    keys = [("duplicate_key", key, not_null)]
-    if not by_transaction:
-        keys.append(
-            (
-                "duplicate_transaction_id",
-                "e.event_name || '|' || e.transaction_id",
-                "e.transaction_id is not null and c.family in $revenue_families",
-            )
-        )
-    parts = []
-    for reason, expr, condition in keys:
-        reason = "duplicate_transaction_id" if by_transaction else reason
-        parts.append(f"""
-    select event_id, '{rule.destination}' as destination, '{reason}' as reason,
-        dedup_key, lag(event_id) over w as duplicate_of,
-        ts - lag(ts) over w as gap, {window}::double as window_hours
-    from (
-        select e.event_id, e.ts, e.line_no, e.batch_id, {expr} as dedup_key
-        from events e join canonical_events c using (event_name)
-        where c.routes_ads and {condition}
-    )
-    window w as (partition by dedup_key order by ts, batch_id, line_no)""")
-    return "\nunion all\n".join(parts)
+_COPIES_SQL = """
+select event_id, dedup_key, lag(event_id) over w as duplicate_of,
+    epoch(ts - lag(ts) over w) / 3600 as gap_hours
+from (
+    select e.event_id, e.ts, e.line_no, e.batch_id,
+        e.event_name || '|' || e.transaction_id as dedup_key
+    from events e join canonical_events c using (event_name)
+    where c.routes_ads and e.transaction_id is not null and c.family in $revenue_families
+)
+window w as (partition by dedup_key order by ts, batch_id, line_no)
+"""
+"""Each revenue event with a transactionId, with the earlier copy it repeats (if any)."""
 
 
 def build_destination_dedup(
     conn: duckdb.DuckDBPyConnection, windows: Mapping[str, dt.timedelta | None] | None = None
 ) -> None:
-    """(Re)build ``destination_dedup`` from ``events`` for every ad destination."""
-    rules = dedup_rules(windows)
-    params: dict[str, object] = {"revenue_families": list(REVENUE_FAMILIES)}
-    for i, rule in enumerate(rules):
-        if rule.window is not None:
-            params[f"window_{i}"] = rule.window.total_seconds() / 3600
-    selects = "\nunion all\n".join(_rule_sql(rule, i) for i, rule in enumerate(rules))
-    conn.execute(_DEDUP_DDL)
-    conn.execute(
-        f"""
-insert into destination_dedup
-select event_id, destination, min(reason), min(dedup_key), min(duplicate_of), min(window_hours)
-from ({selects})
-where gap is not null
-  and (window_hours is null or epoch(gap) / 3600 <= window_hours)
-group by event_id, destination""",
-        params,
+    """(Re)build ``destination_dedup`` from ``events`` for every ad destination.
+
+    Platform keys that contain the event ID need no check here (ingest keeps one row per
+    eventId), so one window pass over transactionId copies serves every destination;
+    each destination then applies its own window.
+    """
+    chosen = dedup_rules(windows)
+    rules = pl.DataFrame(
+        {
+            "destination": [r.destination for r in chosen],
+            "window_hours": [
+                None if r.window is None else r.window.total_seconds() / 3600 for r in chosen
+            ],
+        },
+        schema={"destination": pl.String, "window_hours": pl.Float64},
     )
+    conn.execute(_DEDUP_DDL)
+    conn.register("dedup_windows", rules)
+    try:
+        conn.execute(
+            f"""
+insert into destination_dedup
+select c.event_id, w.destination, 'duplicate_transaction_id', c.dedup_key, c.duplicate_of,
+    w.window_hours
+from ({_COPIES_SQL}) c cross join dedup_windows w
+where c.duplicate_of is not null
+  and (w.window_hours is null or c.gap_hours <= w.window_hours)""",
+            {"revenue_families": list(REVENUE_FAMILIES)},
+        )
+    finally:
+        conn.unregister("dedup_windows")
