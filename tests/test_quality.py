@@ -49,7 +49,7 @@ def test_client_and_server_copies_of_a_purchase_are_sent_once(
     decisions = wh.destination_dedup()
     server = decisions.filter(event_id="server-1")
     assert set(server["destination"]) == {
-        "meta", "google", "linkedin", "tiktok", "snapchat", "reddit"
+        "meta", "google_ads", "linkedin", "tiktok", "snapchat", "reddit"
     }  # fmt: skip
     assert set(server["reason"]) == {"duplicate_transaction_id"}
     assert set(server["duplicate_of"]) == {"browser-1"}
@@ -62,9 +62,9 @@ def test_client_and_server_copies_of_a_purchase_are_sent_once(
     assert "duplicate_transaction_id" in by_id["server-1"]["warnings"]
     assert by_id["browser-1"]["components"]["unique"] == COMPONENT_POINTS["unique"]
 
-    wh.refresh_quality(dedup_windows={"meta": dt.timedelta(hours=72), "google": None})
+    wh.refresh_quality(dedup_windows={"meta": dt.timedelta(hours=72), "google_ads": None})
     late = wh.destination_dedup().filter(event_id="late-1")
-    assert set(late["destination"]) == {"meta", "google"}
+    assert set(late["destination"]) == {"meta", "google_ads"}
     assert set(late["duplicate_of"]) == {"server-1"}
     with pytest.raises(ValueError, match="no dedup rule"):
         wh.refresh_quality(dedup_windows={"myspace": None})
@@ -103,7 +103,7 @@ def test_score_components_add_up_and_explain_the_score(wh: tw.Warehouse, tmp_pat
         assert 0 <= row["score"] <= 10
     assert q["rich"]["score"] == pytest.approx(10)
     assert q["rich"]["warnings"] == []
-    assert q["rich"]["match_keys"]["google"] == [
+    assert q["rich"]["match_keys"]["google_ads"] == [
         "hashedEmail", "hashedPhoneNumber", "hashedFirstName", "hashedLastName", "postalCode",
         "countryCode", "gclid",
     ]  # fmt: skip
@@ -139,7 +139,7 @@ def test_summaries_by_event_stage_and_destination(wh: tw.Warehouse, tmp_path: Pa
     assert wh.quality_summary(by="stage")["events"].sum() == 8
     by_destination = wh.quality_summary(by="destination")
     assert set(by_destination["destination"]) == {
-        "meta", "google", "linkedin", "tiktok", "snapchat", "reddit"
+        "meta", "google_ads", "linkedin", "tiktok", "snapchat", "reddit"
     }  # fmt: skip
     meta = by_destination.filter(destination="meta").row(0, named=True)
     assert meta["events"] == 8 and meta["share_with_match_keys"] == pytest.approx(5 / 8)

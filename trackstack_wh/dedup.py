@@ -42,7 +42,7 @@ DEDUP_RULES: dict[str, DedupRule] = {
         DedupRule("meta", ("event_name", "event_id"), HOURS_48, "event_name + event_id, 48 h"),
         DedupRule("tiktok", ("event_name", "event_id"), HOURS_48, "event + event_id, 48 h"),
         DedupRule(
-            "google", ("event_name", "transaction_id"), dt.timedelta(hours=24), "orderId, 24 h"
+            "google_ads", ("event_name", "transaction_id"), dt.timedelta(hours=24), "orderId, 24 h"
         ),
         DedupRule("linkedin", ("event_id",), HOURS_48, "eventId; window unconfirmed"),
         DedupRule("snapchat", ("event_id",), HOURS_48, "event_id; window unconfirmed"),

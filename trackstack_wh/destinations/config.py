@@ -34,6 +34,7 @@ COMMON_KEYS: dict[str, type | tuple[type, ...]] = {
     "event_names": dict,
     "test_event_code": str,
     "validate_only": bool,
+    "max_event_age_days": (int, float),
 }
 """Keys every destination accepts."""
 
@@ -47,9 +48,13 @@ DESTINATION_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "tiktok": {"pixel_code": str, "access_token_env": str},
     "snapchat": {"pixel_id": str, "access_token_env": str},
     "reddit": {"pixel_id": str, "access_token_env": str},
-    "hubspot": {"portal_id": str, "access_token_env": str},
+    "hubspot": {
+        "portal_id": str, "access_token_env": str, "deal_id_property": str, "won_stage": str,
+        "refund_stage": str, "pipeline": str, "churn_property": str,
+    },
     "salesforce": {
-        "instance_url": str, "sobject": str, "external_id_field": str, "access_token_env": str,
+        "instance_url": str, "access_token_env": str, "lead_external_id_field": str,
+        "opportunity_external_id_field": str, "won_stage": str, "refund_stage": str,
     },
 }  # fmt: skip
 """Destination-specific keys (account IDs, ID tables, credential variable names)."""
@@ -86,6 +91,7 @@ class Destination:
     test_event_code: str | None = None
     validate_only: bool = False
     settings: dict[str, Any] = field(default_factory=dict)
+    max_event_age_days: float | None = None
 
     def secret(self, key: str = "access_token_env") -> str | None:
         """The credential named by ``key`` from the environment (None when unset)."""
@@ -190,6 +196,9 @@ def _destination(where: str, name: str, raw: dict[str, Any]) -> Destination:
                 raise ConfigError(
                     f"{where}: {prefix}{ID_MAPPED[name]}.{event} must be an ID string"
                 )
+    age = raw.get("max_event_age_days")
+    if age is not None and (isinstance(age, bool) or age <= 0):
+        raise ConfigError(f"{where}: {prefix}max_event_age_days must be a positive number of days")
     if name == "google_ads" and settings.get("api", "data_manager") not in GOOGLE_ADS_APIS:
         raise ConfigError(f"{where}: {prefix}api; allowed: {GOOGLE_ADS_APIS}")
     base_url = raw.get("base_url")
@@ -209,6 +218,7 @@ def _destination(where: str, name: str, raw: dict[str, Any]) -> Destination:
         raw.get("test_event_code"),
         raw.get("validate_only", False),
         settings,
+        age,
     )
 
 

@@ -6,6 +6,8 @@ config (or ``platformParams``) can supply.
 
 from __future__ import annotations
 
+from trackstack_wh.contract import Family, events_in_family
+
 AD_DESTINATIONS = ("meta", "google_ads", "linkedin", "tiktok", "snapchat", "reddit")
 CRM_DESTINATIONS = ("hubspot", "salesforce")
 DESTINATIONS = AD_DESTINATIONS + CRM_DESTINATIONS
@@ -44,9 +46,20 @@ DEFAULT_EVENT_NAMES: dict[str, dict[str, str]] = {
 custom; Snapchat: v3 names; Reddit: v3 ``tracking_type``). LinkedIn and Google Ads map
 events to configured conversion rule / conversion action IDs instead."""
 
-CUSTOM_NAMES_ALLOWED = frozenset({"meta", "tiktok", "reddit", "hubspot"})
+CUSTOM_NAMES_ALLOWED = frozenset({"meta", "tiktok", "reddit", "hubspot", "salesforce"})
 """Destinations where an unmapped event can go out under its canonical name (Reddit as
-``CUSTOM`` with ``custom_event_name``; HubSpot as a custom behavioral event)."""
+``CUSTOM`` with ``custom_event_name``; HubSpot as a custom behavioral event; Salesforce
+records it on the Lead as the last event seen)."""
+
+GOOGLE_ADJUSTMENT = "conversion_adjustment"
+"""Google Ads name for refunds: they adjust the original conversion's action, so they need
+no conversion action of their own."""
+
+REFUND_EVENTS = events_in_family(Family.REFUND)
+
+EVENT_PARAMS_KEY = {"google_ads": "conversionActionId", "linkedin": "conversionRuleId"}
+"""The ``platformParams.<destination>`` key that overrides one event's mapping (default
+``eventName``), e.g. ``platformParams.linkedin.conversionRuleId``."""
 
 ID_MAPPED = {"google_ads": "conversion_actions", "linkedin": "conversion_rules"}
 """Destinations whose per-event target is an ID from the config table of this name."""
@@ -63,6 +76,8 @@ def platform_event_name(
     """
     if overrides and event_name in overrides:
         return overrides[event_name]
+    if destination == "google_ads" and event_name in REFUND_EVENTS:
+        return GOOGLE_ADJUSTMENT
     if destination in ID_MAPPED:
         return None
     default = DEFAULT_EVENT_NAMES[destination].get(event_name)

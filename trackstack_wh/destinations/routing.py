@@ -25,6 +25,7 @@ from trackstack_wh.contract import CANONICAL_EVENTS, Route
 from trackstack_wh.destinations.config import WorkspaceConfig
 from trackstack_wh.destinations.mapping import (
     CRM_DESTINATIONS,
+    EVENT_PARAMS_KEY,
     ID_MAPPED,
     platform_event_name,
 )
@@ -54,6 +55,7 @@ def _destination_rules(config: WorkspaceConfig) -> pl.DataFrame:
                     "by_policy": route in event.default_routes or event.name in listed,
                     "allowlisted": dest.events is None or event.name in listed,
                     "platform_event_name": platform_event_name(dest.name, event.name, overrides),
+                    "params_key": EVENT_PARAMS_KEY.get(dest.name, "eventName"),
                 }
             )
         for extension in sorted(listed - {e.name for e in CANONICAL_EVENTS}):
@@ -64,6 +66,7 @@ def _destination_rules(config: WorkspaceConfig) -> pl.DataFrame:
                     "by_policy": True,
                     "allowlisted": True,
                     "platform_event_name": platform_event_name(dest.name, extension, overrides),
+                    "params_key": EVENT_PARAMS_KEY.get(dest.name, "eventName"),
                 }
             )
     return pl.DataFrame(
@@ -74,6 +77,7 @@ def _destination_rules(config: WorkspaceConfig) -> pl.DataFrame:
             "by_policy": pl.Boolean,
             "allowlisted": pl.Boolean,
             "platform_event_name": pl.String,
+            "params_key": pl.String,
         },
     )
 
@@ -89,12 +93,11 @@ def build_event_routes(conn: duckdb.DuckDBPyConnection, config: WorkspaceConfig)
             """
 create or replace table event_routes as
 with hosts as (
-    select event_id, event_name,
+    select event_id, event_name, platform_params,
         lower(regexp_extract(page_url, '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/:?#@]+)', 1)) as host
     from events
-), destinations as (select distinct destination from route_rules)
-select e.event_id, d.destination,
-    r.platform_event_name,
+), destinations as (select distinct destination, params_key from route_rules)
+select e.event_id, d.destination, mapped.platform_event_name,
     case
         when $check_domains and nullif(e.host, '') is not null and not exists (
             select 1 from allowed_domains a
@@ -103,11 +106,17 @@ select e.event_id, d.destination,
         ) then 'domain_not_allowed'
         when r.event_name is null or not r.by_policy then 'not_routed_by_policy'
         when not r.allowlisted then 'not_in_allowlist'
-        when r.platform_event_name is null then 'no_event_mapping'
+        when mapped.platform_event_name is null then 'no_event_mapping'
     end as reason
 from hosts e
 cross join destinations d
 left join route_rules r on r.destination = d.destination and r.event_name = e.event_name
+cross join lateral (
+    select coalesce(
+        case when e.platform_params is not null then json_extract_string(
+            e.platform_params, '$.' || d.destination || '.' || d.params_key) end,
+        r.platform_event_name) as platform_event_name
+) mapped
 """,
             {"check_domains": bool(config.allowed_domains)},
         )

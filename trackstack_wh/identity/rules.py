@@ -146,7 +146,7 @@ PLATFORMS: dict[str, PlatformIdentity] = {
             uses_ip_and_user_agent=True,
         ),
         PlatformIdentity(
-            "google",
+            "google_ads",
             (
                 _m("hashedEmail", Key.EMAIL_GOOGLE), _m("hashedPhoneNumber", Key.PHONE_E164),
                 _m("hashedFirstName", Key.FIRST_NAME), _m("hashedLastName", Key.LAST_NAME),

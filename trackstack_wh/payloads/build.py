@@ -1,0 +1,193 @@
+"""Build the per-destination payload tables, set-based and incrementally.
+
+``build_payloads`` routes every event (``event_routes``), then for each enabled
+destination inserts one row per (routed event, request kind) not built yet: status
+``ready``, ``skipped`` (first failing gate in ``skip_reason``) or ``duplicate`` (the
+earlier copy in ``duplicate_of``), the exact JSON payload and a ``settings_hash``. Rows
+built under other settings (config, value unit, identity rules) are rebuilt. Gates are
+judged at ``as_of`` (default now), stored as ``built_at``, so rebuilding with the same
+``as_of`` reproduces every row exactly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import time
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from trackstack_wh.contract.currencies import CURRENCY_EXPONENTS
+from trackstack_wh.destinations.config import Destination, WorkspaceConfig
+from trackstack_wh.destinations.routing import build_event_routes
+from trackstack_wh.identity.rules import RULES_VERSION
+from trackstack_wh.payloads.jsonsql import lit
+from trackstack_wh.payloads.registry import payload_spec
+from trackstack_wh.payloads.spec import AD_GATES, AGE_GATES, PayloadKind, PayloadSpec
+
+PAYLOAD_VERSION = "2026-11-v1"
+"""Bumped when a builder's output changes, so existing rows are rebuilt."""
+
+TABLE_DDL = """
+create table if not exists {table} (
+    event_id varchar not null,
+    destination varchar not null,
+    request_kind varchar not null,
+    platform_event_name varchar,
+    dedup_key varchar,
+    event_time timestamptz not null,
+    status varchar not null,
+    skip_reason varchar,
+    duplicate_of varchar,
+    warnings varchar[] not null,
+    payload json,
+    settings_hash varchar not null,
+    built_at timestamptz not null
+)
+"""
+
+SOURCE_SQL = """
+with src as (
+    select r.platform_event_name, d.duplicate_of, e.*,
+        i.* exclude (event_id, city_compact, state, zip, country, identity_issues, rules_version),
+        i.city_compact as n_city_compact, i.state as n_state, i.zip as n_zip,
+        i.country as n_country,
+        cx.exponent,
+        round(case when $value_unit = 'minor'
+            then e.value / pow(10, coalesce(cx.exponent, 2)) else e.value end,
+            coalesce(cx.exponent, 2)) as value_major,
+        to_timestamp($as_of_s) as as_of
+    from event_routes r
+    join events e on e.event_id = r.event_id
+    left join event_identity i on i.event_id = r.event_id
+    left join destination_dedup d on d.event_id = r.event_id and d.destination = $destination
+    left join currency_exponents cx on cx.code = upper(e.currency)
+    where r.destination = $destination and r.reason is null
+      and not exists (select 1 from {table} p where p.event_id = r.event_id)
+)
+"""
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What one destination's build did."""
+
+    destination: str
+    table: str
+    inserted: int
+    rebuilt: int
+    seconds: float
+
+
+def _kind_select(spec: PayloadSpec, kind: PayloadKind) -> str:
+    gates = (AGE_GATES + (AD_GATES if spec.ad_platform else ())) + kind.gates
+    skip = "case " + " ".join(f"when {cond} then {lit(reason)}" for reason, cond in gates) + " end"
+    warnings = ", ".join(f"case when {cond} then {lit(w)} end" for w, cond in kind.warnings)
+    warning_list = f"list_filter([{warnings}], lambda w: w is not null)" if warnings else "[]"
+    return f"""
+select event_id, $destination as destination, {lit(kind.name)} as request_kind,
+    {kind.event_name} as platform_event_name, ({kind.dedup_key})::varchar as dedup_key,
+    ts as event_time,
+    case when duplicate_of is not null then 'duplicate'
+         when skip_reason is not null then 'skipped' else 'ready' end as status,
+    case when duplicate_of is null then skip_reason end as skip_reason, duplicate_of,
+    {warning_list}::varchar[] as warnings,
+    payload::json as payload, $settings_hash as settings_hash, as_of as built_at
+from (select *, {skip} as skip_reason, {kind.payload} as payload
+      from src {kind.joins} where {kind.where})"""
+
+
+def payload_sql(spec: PayloadSpec) -> str:
+    """The INSERT that builds a destination's missing rows."""
+    selects = "\nunion all\n".join(_kind_select(spec, k) for k in spec.kinds)
+    return f"insert into {spec.table}\n{SOURCE_SQL.format(table=spec.table)}\n{selects}"
+
+
+def settings_hash(dest: Destination, config: WorkspaceConfig, phone_region: str | None) -> str:
+    """Fingerprint of everything a destination's rows depend on besides the events."""
+    settings = {
+        "destination": dest.name,
+        "events": dest.events,
+        "event_names": dest.event_names,
+        "settings": {k: v for k, v in dest.settings.items() if not k.endswith("_env")},
+        "value_unit": config.value_unit,
+        "phone_region": phone_region,
+        "rules": RULES_VERSION,
+        "payloads": PAYLOAD_VERSION,
+    }
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _bind(sql: str, params: dict[str, object]) -> dict[str, object]:
+    """Only the parameters the statement uses (DuckDB rejects extra names)."""
+    used = set(re.findall(r"\$([a-z_][a-z0-9_]*)", sql))
+    return {k: v for k, v in params.items() if k in used}
+
+
+def _currency_table(conn: duckdb.DuckDBPyConnection) -> None:
+    frame = pl.DataFrame(
+        {"code": list(CURRENCY_EXPONENTS), "exponent": list(CURRENCY_EXPONENTS.values())}
+    )
+    conn.register("currency_exponents_frame", frame)
+    try:
+        conn.execute(
+            "create temp table if not exists currency_exponents as select code, exponent::integer as exponent from currency_exponents_frame"
+        )
+    finally:
+        conn.unregister("currency_exponents_frame")
+
+
+def build_payloads(
+    conn: duckdb.DuckDBPyConnection,
+    config: WorkspaceConfig,
+    *,
+    as_of: dt.datetime | None = None,
+    phone_region: str | None = None,
+    rebuild: bool = False,
+) -> list[BuildResult]:
+    """Route events and build every enabled destination's payload table in one transaction.
+
+    Needs ``event_identity`` and ``destination_dedup`` (``refresh_quality``) first.
+    """
+    as_of = as_of or dt.datetime.now(dt.UTC)
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware (e.g. datetime.now(timezone.utc))")
+    _currency_table(conn)
+    results = []
+    conn.execute("begin")
+    try:
+        build_event_routes(conn, config)
+        for dest in config.enabled():
+            spec = payload_spec(dest)
+            started = time.perf_counter()
+            digest = settings_hash(dest, config, phone_region)
+            conn.execute(TABLE_DDL.format(table=spec.table))
+            stale = "true" if rebuild else "settings_hash <> $h"
+            rebuilt = conn.execute(
+                f"delete from {spec.table} where {stale}", {"h": digest} if not rebuild else None
+            ).fetchall()[0][0]
+            max_age = dest.max_event_age_days or spec.max_age_days
+            params = {
+                "destination": dest.name,
+                "value_unit": config.value_unit,
+                "as_of_s": as_of.timestamp(),
+                "max_age_s": None if max_age is None else float(max_age) * 86400,
+                "future_s": spec.future_seconds,
+                "settings_hash": digest,
+                **spec.params,
+            }
+            sql = payload_sql(spec)
+            inserted = conn.execute(sql, _bind(sql, params)).fetchall()[0][0]
+            results.append(
+                BuildResult(dest.name, spec.table, inserted, rebuilt, time.perf_counter() - started)
+            )
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    return results

@@ -1,0 +1,146 @@
+"""HubSpot: a custom behavioral event per routed event, a deal upsert per revenue or
+refund event, and a contact upsert when a customer churns.
+
+- ``custom_event`` (``/events/v3/send/batch`` ``inputs[]``): ``eventName`` fully
+  qualified as ``pe<portal>_<snake_name>``, ``occurredAt`` ISO 8601 UTC, the contact by
+  plain email (or ``crmId`` as ``objectId``), ``uuid`` derived from the event ID (stable
+  across retries), ``properties`` with lowercase names (text cut to HubSpot's limits).
+- ``deal`` (``/crm/v3/objects/deals/batch/upsert`` ``inputs[]``): keyed by the order ID
+  in the ``deal_id_property``; revenue sets amount, currency, close date and the won
+  stage; a refund or chargeback moves the deal to ``refund_stage``.
+- ``contact`` (``/crm/v3/objects/contacts/batch/upsert``): Churned stamps
+  ``churn_property`` on the contact found by email.
+"""
+
+from __future__ import annotations
+
+from trackstack_wh.destinations.config import Destination
+from trackstack_wh.payloads.jsonsql import const, obj, val
+from trackstack_wh.payloads.spec import (
+    AMOUNT_TEXT,
+    CURRENCY,
+    ISO_UTC,
+    ORDER_KEY,
+    PLAIN_EMAIL,
+    REFUND_EVENTS,
+    REVENUE_EVENTS,
+    PayloadKind,
+    PayloadSpec,
+    in_events,
+)
+
+DEFAULTS = {
+    "deal_id_property": "trackstack_order_id",
+    "won_stage": "closedwon",
+    "refund_stage": "closedlost",
+    "pipeline": "default",
+    "churn_property": "trackstack_churned_at",
+}
+"""Settings a HubSpot portal may override in ``[destinations.hubspot]``."""
+
+TEXT_LIMIT = 50
+URL_LIMIT = 200
+EVENT_NAME = (
+    "case when regexp_full_match(platform_event_name, 'pe[0-9]+_[a-z0-9_-]+') "
+    "then platform_event_name else 'pe' || $portal_id || '_' || "
+    "lower(regexp_replace(platform_event_name, '([a-z0-9])([A-Z])', '\\1_\\2', 'g')) end"
+)
+OBJECT_ID = "case when regexp_full_match(crm_id, '[0-9]+') then crm_id end"
+UUID = (
+    "(select substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-' || substr(h, 13, 4) || '-' "
+    "|| substr(h, 17, 4) || '-' || substr(h, 21, 12) from (select md5(event_id) as h))"
+)
+"""A UUID-shaped MD5 of the event ID: the same occurrence always has the same uuid."""
+TEXT_PROPERTIES = ("plan", "transaction_id", "company_domain", "company_name", "content_name")
+URL_PROPERTIES = ("page_url", "referrer")
+TOO_LONG = " or ".join(
+    [f"length({p}) > {TEXT_LIMIT}" for p in TEXT_PROPERTIES]
+    + [f"length({p}) > {URL_LIMIT}" for p in URL_PROPERTIES]
+)
+
+CUSTOM_EVENT = obj(
+    ("eventName", val(EVENT_NAME)),
+    ("occurredAt", val(ISO_UTC)),
+    ("email", val(PLAIN_EMAIL)),
+    ("objectId", val(OBJECT_ID)),
+    ("uuid", val(UUID)),
+    (
+        "properties",
+        obj(
+            ("value", val("value_major")),
+            ("currency", val(CURRENCY)),
+            *((p, val(f"left({p}, {TEXT_LIMIT})")) for p in TEXT_PROPERTIES),
+            *((p, val(f"left({p}, {URL_LIMIT})")) for p in URL_PROPERTIES),
+        ),
+    ),
+)
+
+IS_REVENUE = in_events(REVENUE_EVENTS)
+DEAL = obj(
+    ("idProperty", val("$deal_id_property")),
+    ("id", val(ORDER_KEY)),
+    (
+        "properties",
+        obj(
+            (
+                "dealname",
+                val(
+                    f"coalesce(company_name, company_domain, 'TrackStack') || ' - ' "
+                    f"|| coalesce(plan, event_name) || ' ' || {ORDER_KEY}"
+                ),
+            ),
+            ("amount", val(f"case when {IS_REVENUE} then {AMOUNT_TEXT} end")),
+            ("deal_currency_code", val(f"case when {IS_REVENUE} then {CURRENCY} end")),
+            ("closedate", val(f"case when {IS_REVENUE} then {ISO_UTC} end")),
+            ("dealstage", val(f"case when {IS_REVENUE} then $won_stage else $refund_stage end")),
+            ("pipeline", val("$pipeline")),
+        ),
+    ),
+)
+
+CONTACT = obj(
+    ("idProperty", const("email")),
+    ("id", val(PLAIN_EMAIL)),
+    ("properties", obj(("$churn_property", val(ISO_UTC)))),
+)
+
+NO_CONTACT = ("no_contact_identifier", f"({PLAIN_EMAIL}) is null")
+
+
+def spec(dest: Destination) -> PayloadSpec:
+    """HubSpot's payload spec with the portal's settings bound as parameters."""
+    settings = {k: dest.settings.get(k, v) for k, v in DEFAULTS.items()}
+    return PayloadSpec(
+        destination="hubspot",
+        table="crm_hubspot",
+        ad_platform=False,
+        params={"portal_id": dest.settings.get("portal_id", ""), **settings},
+        kinds=(
+            PayloadKind(
+                name="custom_event",
+                payload=CUSTOM_EVENT,
+                dedup_key=UUID,
+                event_name=EVENT_NAME,
+                gates=(
+                    ("no_contact_identifier", f"({PLAIN_EMAIL}) is null and {OBJECT_ID} is null"),
+                ),
+                warnings=(("property_truncated", TOO_LONG),),
+            ),
+            PayloadKind(
+                name="deal",
+                payload=DEAL,
+                dedup_key=ORDER_KEY,
+                where=in_events(REVENUE_EVENTS + REFUND_EVENTS),
+                event_name="'deal'",
+                gates=(("missing_transaction_id", f"{ORDER_KEY} is null"),),
+            ),
+            PayloadKind(
+                name="contact",
+                payload=CONTACT,
+                dedup_key="event_id",
+                where="event_name = 'Churned'",
+                event_name="'contact'",
+                gates=(NO_CONTACT,),
+            ),
+        ),
+    )

@@ -1,0 +1,107 @@
+"""Meta Conversions API: one ``data[]`` element per event.
+
+``event_time`` in Unix seconds, match keys SHA-256 in lists (em, ph without ``+``, fn,
+ln, ge, db, ct, st, zp, country, external_id), client IP / user agent / fbc / fbp in
+clear. Dedup: ``event_id`` + ``event_name`` (48 h). ``fbc`` is built from ``fbclid`` when
+only the click ID was captured; an ``fbc`` whose click time is after the event is
+dropped with a warning. Website events need a user agent and a source URL.
+"""
+
+from __future__ import annotations
+
+from trackstack_wh.destinations.config import Destination
+from trackstack_wh.payloads.jsonsql import obj, val
+from trackstack_wh.payloads.spec import (
+    CURRENCY,
+    EPOCH_S,
+    HAS_IP_AND_AGENT,
+    ORDER_KEY,
+    PayloadKind,
+    PayloadSpec,
+    present,
+    user_fields,
+)
+
+ACTION_SOURCE = (
+    "coalesce(platform_params->'meta'->>'action_source', "
+    "case when page_url is not null then 'website' else 'system_generated' end)"
+)
+FBC_CANDIDATE = (
+    "coalesce(fbc, case when fbclid is not null then 'fb.1.' || epoch_ms(ts) || '.' || fbclid end)"
+)
+FBC_CLICK_MS = (
+    f"try_cast(regexp_extract({FBC_CANDIDATE}, '^fb\\.[0-9]+\\.([0-9]{{10,13}})\\.', 1) as bigint)"
+)
+FBC_VALID = f"{FBC_CLICK_MS} is not null and {FBC_CLICK_MS} <= epoch_ms(ts) + 60000"
+"""An fbc is ``fb.<subdomain index>.<click time ms>.<fbclid>`` with the click before the event
+(a minute of clock skew allowed)."""
+FBC = f"case when {FBC_VALID} then {FBC_CANDIDATE} end"
+
+PAYLOAD = obj(
+    ("event_name", val("platform_event_name")),
+    ("event_time", val(EPOCH_S)),
+    ("event_id", val("event_id")),
+    ("action_source", val(ACTION_SOURCE)),
+    ("event_source_url", val("page_url")),
+    ("referrer_url", val("referrer")),
+    (
+        "user_data",
+        obj(
+            *user_fields("meta", as_lists=True),
+            ("client_ip_address", val("client_ip")),
+            ("client_user_agent", val("user_agent")),
+            ("fbc", val(FBC)),
+            ("fbp", val("fbp")),
+        ),
+    ),
+    (
+        "custom_data",
+        obj(
+            ("value", val("value_major")),
+            ("currency", val(CURRENCY)),
+            ("order_id", val(ORDER_KEY)),
+            ("content_ids", val("content_ids")),
+            ("content_name", val("content_name")),
+            ("content_category", val("content_category")),
+            ("num_items", val("num_items")),
+        ),
+    ),
+)
+
+
+def spec(dest: Destination) -> PayloadSpec:
+    """Meta's payload spec (nothing in it depends on the config)."""
+    del dest
+    return SPEC
+
+
+SPEC = PayloadSpec(
+    destination="meta",
+    table="capi_meta",
+    max_age_days=7,
+    future_seconds=60,
+    kinds=(
+        PayloadKind(
+            name="event",
+            payload=PAYLOAD,
+            dedup_key="event_id",
+            gates=(
+                ("missing_user_agent", f"{ACTION_SOURCE} = 'website' and user_agent is null"),
+                ("missing_event_source_url", f"{ACTION_SOURCE} = 'website' and page_url is null"),
+                (
+                    "no_match_keys",
+                    "not "
+                    + present(
+                        "email_sha256",
+                        "phone_digits_sha256",
+                        "external_id_lower_sha256",
+                        FBC,
+                        "fbp",
+                    )
+                    + f" and not {HAS_IP_AND_AGENT}",
+                ),
+            ),
+            warnings=(("invalid_fbc_dropped", f"{FBC_CANDIDATE} is not null and {FBC} is null"),),
+        ),
+    ),
+)

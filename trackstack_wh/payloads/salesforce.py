@@ -1,0 +1,98 @@
+"""Salesforce: composite upserts by external ID (``PATCH /composite/sobjects/<SObject>/
+<ExternalIdField>``), one record per event.
+
+- ``opportunity``: revenue and refund events, keyed by the order ID in
+  ``opportunity_external_id_field``; revenue sets Name, Amount (major units), CloseDate
+  and the won stage, a refund or chargeback moves it to ``refund_stage``.
+- ``lead``: every other routed event, keyed by the normalized email in
+  ``lead_external_id_field``, with the person's names and company and the last event
+  seen. Salesforce requires LastName and Company on a Lead: rows without them are skipped.
+"""
+
+from __future__ import annotations
+
+from trackstack_wh.destinations.config import Destination
+from trackstack_wh.payloads.jsonsql import const, obj, val
+from trackstack_wh.payloads.spec import (
+    DATE_ONLY,
+    ISO_UTC,
+    ORDER_KEY,
+    PLAIN_EMAIL,
+    REFUND_EVENTS,
+    REVENUE_EVENTS,
+    PayloadKind,
+    PayloadSpec,
+    in_events,
+)
+
+DEFAULTS = {
+    "lead_external_id_field": "TrackStack_Email__c",
+    "opportunity_external_id_field": "TrackStack_Order_Id__c",
+    "won_stage": "Closed Won",
+    "refund_stage": "Closed Lost",
+}
+"""Settings an org may override in ``[destinations.salesforce]``."""
+
+IS_REVENUE = in_events(REVENUE_EVENTS)
+COMPANY = "coalesce(nullif(trim(company_name), ''), nullif(trim(company_domain), ''))"
+LAST_NAME = "nullif(trim(last_name), '')"
+
+OPPORTUNITY = obj(
+    ("attributes", obj(("type", const("Opportunity")))),
+    ("$opportunity_external_id_field", val(ORDER_KEY)),
+    (
+        "Name",
+        val(
+            f"coalesce({COMPANY}, 'TrackStack') || ' - ' || coalesce(plan, event_name) "
+            f"|| ' ' || {ORDER_KEY}"
+        ),
+    ),
+    ("Amount", val(f"case when {IS_REVENUE} then value_major end")),
+    ("CloseDate", val(DATE_ONLY)),
+    ("StageName", val(f"case when {IS_REVENUE} then $won_stage else $refund_stage end")),
+)
+
+LEAD = obj(
+    ("attributes", obj(("type", const("Lead")))),
+    ("$lead_external_id_field", val(PLAIN_EMAIL)),
+    ("Email", val(PLAIN_EMAIL)),
+    ("FirstName", val("nullif(trim(first_name), '')")),
+    ("LastName", val(LAST_NAME)),
+    ("Company", val(COMPANY)),
+    ("LeadSource", const("TrackStack")),
+    ("TrackStack_Last_Event__c", val("event_name")),
+    ("TrackStack_Last_Event_At__c", val(ISO_UTC)),
+)
+
+
+def spec(dest: Destination) -> PayloadSpec:
+    """Salesforce's payload spec with the org's field names bound as parameters."""
+    money = in_events(REVENUE_EVENTS + REFUND_EVENTS)
+    return PayloadSpec(
+        destination="salesforce",
+        table="crm_salesforce",
+        ad_platform=False,
+        params={k: dest.settings.get(k, v) for k, v in DEFAULTS.items()},
+        kinds=(
+            PayloadKind(
+                name="opportunity",
+                payload=OPPORTUNITY,
+                dedup_key=ORDER_KEY,
+                where=money,
+                event_name="'Opportunity'",
+                gates=(("missing_transaction_id", f"{ORDER_KEY} is null"),),
+            ),
+            PayloadKind(
+                name="lead",
+                payload=LEAD,
+                dedup_key=PLAIN_EMAIL,
+                where=f"not {money}",
+                event_name="'Lead'",
+                gates=(
+                    ("no_contact_identifier", f"({PLAIN_EMAIL}) is null"),
+                    ("missing_last_name", f"{LAST_NAME} is null"),
+                    ("missing_company", f"{COMPANY} is null"),
+                ),
+            ),
+        ),
+    )

@@ -1,0 +1,75 @@
+"""Snapchat Conversions API v3: one ``data[]`` entry per event.
+
+``event_time`` in Unix seconds, ``event_id`` at the top level (the dedup key shared with
+the Pixel), ``user_data`` lists of SHA-256 values (phone digits without ``+``; ``db`` a
+single value) plus IP, user agent and ``sc_click_id`` in clear. Events older than 37 days
+are not eligible; a match needs email, phone, or IP together with user agent.
+"""
+
+from __future__ import annotations
+
+from trackstack_wh.destinations.config import Destination
+from trackstack_wh.payloads.jsonsql import obj, val
+from trackstack_wh.payloads.spec import (
+    CURRENCY,
+    EPOCH_S,
+    HAS_IP_AND_AGENT,
+    IS_WEB,
+    ORDER_KEY,
+    PayloadKind,
+    PayloadSpec,
+    present,
+    user_fields,
+)
+
+PAYLOAD = obj(
+    ("event_name", val("platform_event_name")),
+    ("event_time", val(EPOCH_S)),
+    ("event_id", val("event_id")),
+    ("action_source", val(f"case when {IS_WEB} then 'WEB' else 'OFFLINE' end")),
+    ("event_source_url", val("page_url")),
+    (
+        "user_data",
+        obj(
+            *user_fields("snapchat", as_lists=True, scalar=("db",)),
+            ("client_ip_address", val("client_ip")),
+            ("client_user_agent", val("user_agent")),
+            ("sc_click_id", val("sc_cid")),
+        ),
+    ),
+    (
+        "custom_data",
+        obj(
+            ("currency", val(CURRENCY)),
+            ("value", val("value_major")),
+            ("order_id", val(ORDER_KEY)),
+            ("content_ids", val("content_ids")),
+            ("num_items", val("num_items")),
+        ),
+    ),
+)
+
+
+def spec(dest: Destination) -> PayloadSpec:
+    """Snapchat's payload spec."""
+    del dest
+    return PayloadSpec(
+        destination="snapchat",
+        table="capi_snapchat",
+        max_age_days=37,
+        kinds=(
+            PayloadKind(
+                name="event",
+                payload=PAYLOAD,
+                dedup_key="event_id",
+                gates=(
+                    (
+                        "no_match_keys",
+                        "not "
+                        + present("email_sha256", "phone_digits_sha256")
+                        + f" and not {HAS_IP_AND_AGENT}",
+                    ),
+                ),
+            ),
+        ),
+    )

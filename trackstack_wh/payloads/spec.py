@@ -1,0 +1,140 @@
+"""What a destination's payload builder declares, and the SQL pieces builders share.
+
+A builder is data: for each request kind (Meta has one, Google Ads two, HubSpot three),
+which routed events it takes, its dedup key, its JSON payload and its eligibility gates,
+all as SQL over the ``src`` relation (one routed event per row: every ``events`` column,
+the identity hashes ``<key>_sha256``, plain identity values ``n_<key>``,
+``platform_event_name``, ``duplicate_of``, ``value_major``, ``exponent`` and ``as_of``).
+`build.py` turns these into one set-based INSERT per destination.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from trackstack_wh.contract import Family, events_in_family
+from trackstack_wh.identity.rules import PLATFORMS, Key
+from trackstack_wh.payloads.jsonsql import Member, lit, one_item, val
+
+Gate = tuple[str, str]
+"""(skip reason, SQL condition that makes the row ineligible)."""
+
+
+@dataclass(frozen=True)
+class PayloadKind:
+    """One kind of request a destination receives (e.g. Google conversions vs adjustments)."""
+
+    name: str
+    payload: str
+    dedup_key: str
+    where: str = "true"
+    event_name: str = "platform_event_name"
+    gates: tuple[Gate, ...] = ()
+    warnings: tuple[Gate, ...] = ()
+    joins: str = ""
+    """Extra ``left join`` clauses onto ``src`` (e.g. the original of a refund)."""
+
+
+@dataclass(frozen=True)
+class PayloadSpec:
+    """A destination's payload table and request kinds."""
+
+    destination: str
+    table: str
+    kinds: tuple[PayloadKind, ...]
+    ad_platform: bool = True
+    max_age_days: float | None = None
+    future_seconds: int = 300
+    params: dict[str, object] = field(default_factory=dict)
+
+
+EPOCH_S = "(epoch_ms(ts) // 1000)"
+EPOCH_MS = "epoch_ms(ts)"
+ISO_UTC = "strftime(make_timestamp(epoch_us(ts)), '%Y-%m-%dT%H:%M:%S.%gZ')"
+"""RFC 3339 in UTC with milliseconds, e.g. ``2026-10-28T07:53:25.000Z``."""
+GOOGLE_DATETIME = "strftime(make_timestamp(epoch_us(ts)), '%Y-%m-%d %H:%M:%S') || '+00:00'"
+"""Google Ads ``conversionDateTime``: ``yyyy-mm-dd hh:mm:ss+00:00``."""
+DATE_ONLY = "strftime(make_timestamp(epoch_us(ts)), '%Y-%m-%d')"
+CURRENCY = "upper(currency)"
+ORDER_KEY = "coalesce(transaction_id, order_id)"
+AMOUNT_TEXT = "format('{:.{}f}', value_major, coalesce(exponent, 2))"
+"""A decimal string with the currency's minor digits (USD ``12.50``, JPY ``1250``)."""
+PLAIN_EMAIL = (
+    "case when email_sha256 is not null and not regexp_full_match(trim(email), "
+    "'[0-9a-fA-F]{64}') then lower(trim(email)) end"
+)
+"""The normalized email in clear, for CRMs (never for ad platforms); NULL if invalid or
+already hashed."""
+IS_WEB = "page_url is not null"
+HAS_IP_AND_AGENT = "(client_ip is not null and user_agent is not null)"
+
+REVENUE_EVENTS = events_in_family(Family.PURCHASE)
+REFUND_EVENTS = events_in_family(Family.REFUND)
+
+
+def in_events(names: tuple[str, ...]) -> str:
+    """SQL: the row's event is one of ``names`` (constants of the contract)."""
+    return f"event_name in ({', '.join(lit(n) for n in names)})"
+
+
+CONSENT_DENIED = (
+    "coalesce(lower(coalesce(consent->>'ad_user_data', consent->>'adUserData', "
+    "consent->>'marketing')) in ('denied', 'false', 'no', '0'), false)"
+)
+"""The event's consent object refuses ad use of the user's data."""
+
+
+AGE_GATES: tuple[Gate, ...] = (
+    ("too_old", "ts < as_of - to_seconds($max_age_s)"),
+    ("future_timestamp", "ts > as_of + to_seconds($future_s)"),
+)
+"""Every destination with an age limit applies these first ($max_age_s NULL: no limit)."""
+
+AD_GATES: tuple[Gate, ...] = (
+    ("consent_denied", CONSENT_DENIED),
+    ("missing_value", f"{in_events(REVENUE_EVENTS + REFUND_EVENTS)} and value is null"),
+    ("missing_currency", f"{in_events(REVENUE_EVENTS + REFUND_EVENTS)} and currency is null"),
+)
+"""Ad platforms then refuse denied consent and revenue without value or currency."""
+
+
+def consent_status(keys: tuple[str, ...], granted: str, denied: str) -> str:
+    """The event's consent answer for one purpose as a platform's enum value (or NULL)."""
+    answer = "lower(coalesce(" + ", ".join(f"consent->>{lit(k)}" for k in keys) + "))"
+    return (
+        f"case when {answer} in ('granted', 'true', 'yes', '1') then {lit(granted)} "
+        f"when {answer} in ('denied', 'false', 'no', '0') then {lit(denied)} end"
+    )
+
+
+AD_USER_DATA = ("ad_user_data", "adUserData")
+AD_PERSONALIZATION = ("ad_personalization", "adPersonalization")
+
+
+def identity_column(key: Key, hashed: bool) -> str:
+    """The ``src`` column holding an identity key (its SHA-256, or its plain value)."""
+    return f"{key}_sha256" if hashed else f"n_{key}"
+
+
+def user_fields(platform: str, *, as_lists: bool, scalar: tuple[str, ...] = ()) -> list[Member]:
+    """A platform's match keys as JSON members, from the identity rules table.
+
+    Hashed keys come from ``<key>_sha256`` (a list when the platform takes lists), plain
+    ones from the normalized clear value.
+    """
+    members: list[Member] = []
+    for match in PLATFORMS[platform].keys:
+        column = identity_column(match.key, match.hashed)
+        listed = as_lists and match.hashed and match.name not in scalar
+        members.append((match.name, one_item(column) if listed else val(column)))
+    return members
+
+
+def any_of(*conditions: str) -> str:
+    """SQL: at least one condition holds."""
+    return "(" + " or ".join(f"coalesce({c}, false)" for c in conditions) + ")"
+
+
+def present(*columns: str) -> str:
+    """SQL: at least one column is not NULL."""
+    return any_of(*(f"{c} is not null" for c in columns))

@@ -1,0 +1,80 @@
+"""TikTok Events API 2.0: one ``data[]`` entry per event (``event_source: web``).
+
+``event_time`` in Unix seconds; ``user`` has SHA-256 email, phone (E.164 with ``+``),
+external ID, names and zip, and in clear ttclid, ttp, IP, user agent, city, state and
+country. Dedup: ``event`` + ``event_id`` (48 h). The web age limit is unconfirmed:
+28 days by default (the documented offline limit), ``max_event_age_days`` to change it.
+"""
+
+from __future__ import annotations
+
+from trackstack_wh.destinations.config import Destination
+from trackstack_wh.payloads.jsonsql import obj, val
+from trackstack_wh.payloads.spec import (
+    CURRENCY,
+    EPOCH_S,
+    HAS_IP_AND_AGENT,
+    ORDER_KEY,
+    PayloadKind,
+    PayloadSpec,
+    present,
+    user_fields,
+)
+
+PAYLOAD = obj(
+    ("event", val("platform_event_name")),
+    ("event_time", val(EPOCH_S)),
+    ("event_id", val("event_id")),
+    (
+        "user",
+        obj(
+            *user_fields("tiktok", as_lists=False),
+            ("ttclid", val("ttclid")),
+            ("ttp", val("ttp")),
+            ("ip", val("client_ip")),
+            ("user_agent", val("user_agent")),
+        ),
+    ),
+    (
+        "properties",
+        obj(
+            ("currency", val(CURRENCY)),
+            ("value", val("value_major")),
+            ("order_id", val(ORDER_KEY)),
+            ("num_items", val("num_items")),
+            ("description", val("content_name")),
+        ),
+    ),
+    ("page", obj(("url", val("page_url")), ("referrer", val("referrer")))),
+)
+
+
+def spec(dest: Destination) -> PayloadSpec:
+    """TikTok's payload spec."""
+    del dest
+    return PayloadSpec(
+        destination="tiktok",
+        table="capi_tiktok",
+        max_age_days=28,
+        kinds=(
+            PayloadKind(
+                name="event",
+                payload=PAYLOAD,
+                dedup_key="event_id",
+                gates=(
+                    (
+                        "no_match_keys",
+                        "not "
+                        + present(
+                            "email_sha256",
+                            "phone_e164_sha256",
+                            "external_id_lower_sha256",
+                            "ttclid",
+                            "ttp",
+                        )
+                        + f" and not {HAS_IP_AND_AGENT}",
+                    ),
+                ),
+            ),
+        ),
+    )
