@@ -13,6 +13,9 @@ import trackstack_wh as tw
 @pytest.fixture(autouse=True)
 def _isolated_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRACKSTACK_DB", str(tmp_path / "env.duckdb"))
+    empty = tmp_path / "no_destinations.toml"
+    empty.write_text("")
+    monkeypatch.setenv("TRACKSTACK_CONFIG", str(empty))
 
 
 @pytest.fixture

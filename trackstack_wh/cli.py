@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
@@ -11,9 +12,11 @@ from pathlib import Path
 import polars as pl
 
 from trackstack_wh.enrich import phone_region_from_env
+from trackstack_wh.errors import ConfigError
 from trackstack_wh.ingest.report import IngestReport
+from trackstack_wh.payloads import PAYLOAD_TABLES
 from trackstack_wh.quality import SUMMARY_GROUPS
-from trackstack_wh.warehouse import connect
+from trackstack_wh.warehouse import Warehouse, connect
 
 SAMPLES = Path("data") / "samples"
 
@@ -28,8 +31,12 @@ def _print_report(report: IngestReport, as_json: bool) -> None:
             print(f"error: {f.path}: {f.error}", file=sys.stderr)
 
 
+def _connect(args: argparse.Namespace) -> Warehouse:
+    return connect(args.db, config=args.config)
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
-    with connect(args.db) as wh:
+    with _connect(args) as wh:
         report = wh.ingest(args.paths)
     _print_report(report, args.json)
     return 0 if report.ok else 1
@@ -40,7 +47,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not samples.is_dir():
         print(f"error: {samples} not found; run from the repository root", file=sys.stderr)
         return 2
-    with connect(args.db) as wh:
+    with _connect(args) as wh:
         print(f"warehouse: {wh.path}")
         report = wh.ingest(samples)
         _print_report(report, args.json)
@@ -54,17 +61,64 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 print(f"  {row[0]:<12} {row[1]:>7}")
             wh.refresh_quality()
             _print_summary(wh.quality_summary(by="destination"), "quality by destination")
+        if wh.config.enabled():
+            as_of = _replay_clock(wh)
+            wh.build_payloads(as_of=as_of)
+            if not args.json:
+                title = (
+                    f"payloads (ages judged as of {as_of:%Y-%m-%d %H:%M} UTC, the samples' clock)"
+                )
+                _print_summary(payload_overview(wh.payload_summary()), title)
     return 0 if report.ok else 1
+
+
+def _replay_clock(wh: Warehouse) -> dt.datetime:
+    """An hour after the newest event: the committed samples replayed as if live."""
+    newest_ms = wh.sql("select epoch_ms(max(ts)) as ms from events").item()
+    if newest_ms is None:
+        return dt.datetime.now(dt.UTC)
+    return dt.datetime.fromtimestamp(newest_ms / 1000, dt.UTC) + dt.timedelta(hours=1)
+
+
+def payload_overview(summary: pl.DataFrame) -> pl.DataFrame:
+    """One row per destination: ready / skipped / duplicate and the skip reasons."""
+    if summary.is_empty():
+        return pl.DataFrame({"destination": [], "ready": [], "skipped": [], "duplicate": []})
+    counts = summary.group_by("destination").agg(
+        *(
+            pl.col("rows").filter(pl.col("status") == s).sum().alias(s)
+            for s in ("ready", "skipped", "duplicate")
+        )
+    )
+    reasons = (
+        summary.filter(pl.col("status") == "skipped")
+        .group_by("destination", "skip_reason")
+        .agg(pl.col("rows").sum())
+        .sort("rows", descending=True)
+        .group_by("destination", maintain_order=True)
+        .agg(
+            pl.format("{} {}", pl.col("skip_reason"), pl.col("rows"))
+            .str.join(", ")
+            .alias("skipped_by_reason")
+        )
+    )
+    return counts.join(reasons, on="destination", how="left").sort("destination")
 
 
 def _print_summary(frame: pl.DataFrame, title: str) -> None:
     print(f"\n{title}:")
-    with pl.Config(tbl_rows=100, tbl_cols=20, tbl_hide_dataframe_shape=True, tbl_width_chars=140):
+    with pl.Config(
+        tbl_rows=100,
+        tbl_cols=20,
+        tbl_hide_dataframe_shape=True,
+        tbl_width_chars=160,
+        fmt_str_lengths=90,
+    ):
         print(frame)
 
 
 def cmd_quality(args: argparse.Namespace) -> int:
-    with connect(args.db) as wh:
+    with _connect(args) as wh:
         region = None if args.phone_region.lower() == "none" else args.phone_region.upper()
         run = wh.refresh_quality(phone_region=region)
         summary = wh.quality_summary(by=args.by)
@@ -82,10 +136,48 @@ def cmd_quality(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_payloads(args: argparse.Namespace) -> int:
+    with _connect(args) as wh:
+        as_of = dt.datetime.fromisoformat(args.as_of) if args.as_of else None
+        if as_of is not None and as_of.tzinfo is None:
+            as_of = as_of.replace(tzinfo=dt.UTC)
+        results = wh.build_payloads(as_of=as_of, rebuild=args.rebuild)
+        summary = wh.payload_summary()
+        if args.destination:
+            summary = summary.filter(pl.col("destination") == args.destination)
+        if args.json:
+            print(json.dumps({"summary": summary.to_dicts()}, indent=2, default=str))
+        elif not results:
+            print("no destination is enabled: see README 'Destinations' for trackstack.toml")
+        else:
+            for r in results:
+                if args.destination in (None, r.destination):
+                    print(
+                        f"{r.destination:<11} +{r.inserted} rows ({r.rebuilt} rebuilt) "
+                        f"in {r.seconds:.2f}s"
+                    )
+            _print_summary(payload_overview(summary), "payloads by destination")
+            if args.destination:
+                _print_summary(summary, f"{args.destination} by kind, status and reason")
+        if args.preview:
+            if not args.destination:
+                print("error: --preview needs --destination", file=sys.stderr)
+                return 2
+            for request in wh.preview(args.destination, limit=args.preview):
+                print(f"\n{request.method} {request.url}")
+                for name, value in request.headers.items():
+                    print(f"{name}: {value}")
+                print(json.dumps(request.body, indent=2)[:4000])
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trackstack-wh", description=__doc__)
     parser.add_argument(
         "--db", help="warehouse file (default: $TRACKSTACK_DB or data/warehouse.duckdb)"
+    )
+    parser.add_argument(
+        "--config", help="workspace config (default: $TRACKSTACK_CONFIG or ./trackstack.toml)"
     )
     sub = parser.add_subparsers(dest="command", required=True)
     ingest = sub.add_parser("ingest", help="load event files into the warehouse")
@@ -109,12 +201,32 @@ def build_parser() -> argparse.ArgumentParser:
     quality.add_argument("--db", default=argparse.SUPPRESS, help="warehouse file")
     quality.add_argument("--json", action="store_true", help="machine-readable summary")
     quality.set_defaults(func=cmd_quality)
+    payloads = sub.add_parser(
+        "payloads", help="build per-destination payload tables and summarize them"
+    )
+    payloads.add_argument("--destination", choices=sorted(PAYLOAD_TABLES))
+    payloads.add_argument(
+        "--as-of", help="judge event ages at this ISO time (default: now), e.g. 2026-10-28T12:00"
+    )
+    payloads.add_argument("--rebuild", action="store_true", help="rebuild every row")
+    payloads.add_argument(
+        "--preview",
+        type=int,
+        metavar="N",
+        help="print the HTTP requests for up to N ready rows of --destination (not sent)",
+    )
+    payloads.add_argument("--json", action="store_true", help="machine-readable summary")
+    payloads.set_defaults(func=cmd_payloads)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -35,11 +35,12 @@ create table if not exists quality_runs (
 """
 
 
-def phone_region_from_env() -> str | None:
-    """$TRACKSTACK_PHONE_REGION (ISO country; empty or ``none`` for no default), else US."""
+def phone_region_from_env(default: str | None = DEFAULT_PHONE_REGION) -> str | None:
+    """$TRACKSTACK_PHONE_REGION (ISO country; empty or ``none`` for no default), else
+    ``default`` (the config's ``workspace.phone_region``, US unless set)."""
     value = os.environ.get(PHONE_REGION_ENV)
     if value is None:
-        return DEFAULT_PHONE_REGION
+        return default
     value = value.strip().upper()
     return None if value in ("", "NONE") else value
 

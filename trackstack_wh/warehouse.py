@@ -12,11 +12,15 @@ import duckdb
 import polars as pl
 
 from trackstack_wh import db
+from trackstack_wh.destinations.config import WorkspaceConfig, load_config
 from trackstack_wh.enrich import QualityRun, phone_region_from_env, refresh_quality
 from trackstack_wh.errors import UnreadableFileError
 from trackstack_wh.ingest.pipeline import ingest_file
 from trackstack_wh.ingest.readers import is_event_file
 from trackstack_wh.ingest.report import FileReport, IngestReport
+from trackstack_wh.payloads import PAYLOAD_TABLES, BuildResult, build_payloads
+from trackstack_wh.payloads.inspect import existing_tables, preview_requests, summary_sql
+from trackstack_wh.payloads.requests import HttpRequest
 from trackstack_wh.quality import quality_summary_sql
 
 PathLike = str | os.PathLike[str]
@@ -26,11 +30,18 @@ _FROM_ENV = object()
 class Warehouse:
     """A DuckDB warehouse file with the TrackStack tables; results come back as polars."""
 
-    def __init__(self, path: PathLike | None = None, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: PathLike | None = None,
+        *,
+        read_only: bool = False,
+        config: PathLike | WorkspaceConfig | None = None,
+    ) -> None:
         self.path = db.resolve_path(path)
+        self.config = config if isinstance(config, WorkspaceConfig) else load_config(config)
         self.conn: duckdb.DuckDBPyConnection = db.connect(self.path, read_only=read_only)
         self._quality_settings: tuple[str | None, dict[str, dt.timedelta | None]] = (
-            phone_region_from_env(),
+            phone_region_from_env(self.config.phone_region),
             {},
         )
 
@@ -82,7 +93,11 @@ class Warehouse:
         ``dedup_windows``: per-destination window overrides, e.g. ``{"meta": timedelta(hours=72)}``
         (None: no time limit).
         """
-        region = phone_region_from_env() if phone_region is _FROM_ENV else phone_region
+        region = (
+            phone_region_from_env(self.config.phone_region)
+            if phone_region is _FROM_ENV
+            else phone_region
+        )
         assert region is None or isinstance(region, str)
         self._quality_settings = (region, dict(dedup_windows or {}))
         return refresh_quality(self.conn, phone_region=region, windows=dedup_windows, force=force)
@@ -106,6 +121,62 @@ class Warehouse:
         """Copies suppressed per destination, with the earlier copy they repeat."""
         self._ensure_quality()
         return self.sql("select * from destination_dedup order by destination, event_id")
+
+    def build_payloads(
+        self, *, as_of: dt.datetime | None = None, rebuild: bool = False
+    ) -> list[BuildResult]:
+        """Route events and build the payload table of every enabled destination.
+
+        Incremental: only events without rows yet are built (and rows built under other
+        settings). Eligibility (event age, future timestamps) is judged at ``as_of``,
+        default now; ``rebuild`` rebuilds every row.
+        """
+        self._ensure_quality()
+        return build_payloads(
+            self.conn,
+            self.config,
+            as_of=as_of,
+            phone_region=self._quality_settings[0],
+            rebuild=rebuild,
+        )
+
+    def payloads(
+        self, destination: str, *, status: str | None = None, limit: int | None = None
+    ) -> pl.DataFrame:
+        """A destination's payload rows (optionally one status), oldest first."""
+        table = self._payload_table(destination)
+        return self.sql(
+            f"select * from {table} where $status is null or status = $status "
+            "order by event_time, event_id, request_kind limit $n",
+            status=status,
+            n=limit or 2**62,
+        )
+
+    def payload_summary(self) -> pl.DataFrame:
+        """Rows per destination, request kind, status and skip reason."""
+        return self.sql(summary_sql(existing_tables(self.conn)))
+
+    def preview(
+        self, destination: str, *, since: dt.datetime | None = None, limit: int | None = 100
+    ) -> list[HttpRequest]:
+        """The HTTP requests sending would make (secrets redacted), without sending."""
+        self._payload_table(destination)
+        return preview_requests(
+            self.conn, self.config.destinations[destination], since=since, limit=limit
+        )
+
+    def _payload_table(self, destination: str) -> str:
+        if destination not in PAYLOAD_TABLES:
+            raise ValueError(
+                f"unknown destination {destination!r}; choose from {sorted(PAYLOAD_TABLES)}"
+            )
+        table = existing_tables(self.conn).get(destination)
+        if table is None:
+            raise ValueError(
+                f"no payloads for {destination!r} yet: enable it in the config and run "
+                "build_payloads()"
+            )
+        return table
 
     def _ensure_quality(self) -> None:
         region, windows = self._quality_settings
@@ -135,6 +206,15 @@ def _expand(paths: Iterable[PathLike]) -> list[Path]:
     return out
 
 
-def connect(path: PathLike | None = None, *, read_only: bool = False) -> Warehouse:
-    """Open (creating it) ``path``, else $TRACKSTACK_DB, else data/warehouse.duckdb."""
-    return Warehouse(path, read_only=read_only)
+def connect(
+    path: PathLike | None = None,
+    *,
+    read_only: bool = False,
+    config: PathLike | WorkspaceConfig | None = None,
+) -> Warehouse:
+    """Open (creating it) ``path``, else $TRACKSTACK_DB, else data/warehouse.duckdb.
+
+    ``config``: the workspace config (a path or a loaded config), else $TRACKSTACK_CONFIG,
+    else ./trackstack.toml when present.
+    """
+    return Warehouse(path, read_only=read_only, config=config)

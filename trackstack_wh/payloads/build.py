@@ -136,7 +136,8 @@ def _currency_table(conn: duckdb.DuckDBPyConnection) -> None:
     conn.register("currency_exponents_frame", frame)
     try:
         conn.execute(
-            "create temp table if not exists currency_exponents as select code, exponent::integer as exponent from currency_exponents_frame"
+            "create temp table if not exists currency_exponents as "
+            "select code, exponent::integer as exponent from currency_exponents_frame"
         )
     finally:
         conn.unregister("currency_exponents_frame")

@@ -1,0 +1,255 @@
+"""From payload rows to the HTTP requests a destination receives.
+
+Each (destination, request kind) has an endpoint: method, URL, headers, the body
+envelope around the payload elements, and the platform's batch limit. ``plan_requests``
+groups ready rows into requests exactly as they would be sent; secrets come from the
+environment variables the config names and are shown as ``***`` unless
+``reveal_secrets`` (only the delivery engine asks for them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+
+from trackstack_wh.destinations.config import Destination
+
+REDACTED = "***"
+Body = Callable[[Destination, list[Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how one request kind is sent."""
+
+    destination: str
+    kind: str
+    method: str
+    url: str
+    """Template over ``base``, ``version`` and the destination settings."""
+    batch_size: int
+    body: Body
+    auth: str = "bearer"
+    """``bearer`` header, ``query`` (``access_token`` parameter) or ``tiktok`` header."""
+    default_base: str = ""
+    default_version: str = ""
+    extra_headers: dict[str, str] = field(default_factory=dict)
+    upsert: bool = False
+    """Records keyed by ``dedup_key``: one request holds only the latest row per key."""
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One request as it would go on the wire."""
+
+    destination: str
+    kind: str
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    event_ids: list[str]
+
+    def body_bytes(self) -> bytes:
+        return orjson.dumps(self.body)
+
+    def __repr__(self) -> str:
+        return (
+            f"<HttpRequest {self.method} {self.url} ({len(self.event_ids)} events, "
+            f"{len(self.body_bytes()):,} bytes)>"
+        )
+
+
+def _meta_body(dest: Destination, rows: list[Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {"data": rows}
+    if dest.test_event_code:
+        body["test_event_code"] = dest.test_event_code
+    return body
+
+
+def _data_manager_body(dest: Destination, rows: list[Any]) -> dict[str, Any]:
+    account = {"accountType": "GOOGLE_ADS", "accountId": _customer_id(dest)}
+    login = dest.settings.get("login_customer_id")
+    references = sorted({r for row in rows for r in row.get("destinationReferences", [])})
+    destinations = []
+    for reference in references:
+        target: dict[str, Any] = {"reference": reference, "operatingAccount": account}
+        if login:
+            target["loginAccount"] = {
+                "accountType": "GOOGLE_ADS",
+                "accountId": login.replace("-", ""),
+            }
+        target["productDestinationId"] = reference
+        destinations.append(target)
+    body = {"destinations": destinations, "events": rows, "encoding": "HEX"}
+    if dest.validate_only:
+        body["validateOnly"] = True
+    return body
+
+
+def _google_ads_body(key: str) -> Body:
+    def body(dest: Destination, rows: list[Any]) -> dict[str, Any]:
+        return {key: rows, "partialFailure": True, "validateOnly": dest.validate_only}
+
+    return body
+
+
+def _tiktok_body(dest: Destination, rows: list[Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "event_source": "web",
+        "event_source_id": dest.settings.get("pixel_code"),
+        "data": rows,
+    }
+    if dest.test_event_code:
+        body["test_event_code"] = dest.test_event_code
+    return body
+
+
+def _reddit_body(dest: Destination, rows: list[Any]) -> dict[str, Any]:
+    data: dict[str, Any] = {"events": rows}
+    if dest.test_event_code:
+        data["test_id"] = dest.test_event_code
+    return {"data": data}
+
+
+def _key_body(key: str, **extra: Any) -> Body:
+    def body(dest: Destination, rows: list[Any]) -> dict[str, Any]:
+        del dest
+        return {**extra, key: rows}
+
+    return body
+
+
+def _customer_id(dest: Destination) -> str:
+    return str(dest.settings.get("customer_id", "")).replace("-", "")
+
+
+GOOGLE_ADS = "https://googleads.googleapis.com"
+ENDPOINTS: dict[tuple[str, str], Endpoint] = {
+    (e.destination, e.kind): e
+    for e in (
+        Endpoint("meta", "event", "POST", "{base}/{version}/{pixel_id}/events", 1000, _meta_body,
+                 auth="query", default_base="https://graph.facebook.com", default_version="v25.0"),
+        Endpoint("google_ads", "event", "POST", "{base}/{version}/events:ingest", 2000,
+                 _data_manager_body, default_base="https://datamanager.googleapis.com",
+                 default_version="v1"),
+        Endpoint("google_ads", "click_conversion", "POST",
+                 "{base}/{version}/customers/{customer_id}:uploadClickConversions", 2000,
+                 _google_ads_body("conversions"), default_base=GOOGLE_ADS, default_version="v22"),
+        Endpoint("google_ads", "conversion_adjustment", "POST",
+                 "{base}/{version}/customers/{customer_id}:uploadConversionAdjustments", 2000,
+                 _google_ads_body("conversionAdjustments"), default_base=GOOGLE_ADS,
+                 default_version="v22"),
+        Endpoint("linkedin", "event", "POST", "{base}/rest/conversionEvents", 5000,
+                 _key_body("elements"), default_base="https://api.linkedin.com",
+                 default_version="202603",
+                 extra_headers={"X-Restli-Protocol-Version": "2.0.0",
+                                "X-RestLi-Method": "BATCH_CREATE"}),
+        Endpoint("tiktok", "event", "POST", "{base}/open_api/{version}/event/track/", 1000,
+                 _tiktok_body, auth="tiktok", default_base="https://business-api.tiktok.com",
+                 default_version="v1.3"),
+        Endpoint("snapchat", "event", "POST", "{base}/{version}/{pixel_id}/events", 2000,
+                 _key_body("data"), auth="query", default_base="https://tr.snapchat.com",
+                 default_version="v3"),
+        Endpoint("reddit", "event", "POST",
+                 "{base}/api/{version}/pixels/{pixel_id}/conversion_events", 1000, _reddit_body, default_base="https://ads-api.reddit.com",
+                 default_version="v3"),
+        Endpoint("hubspot", "custom_event", "POST", "{base}/events/{version}/send/batch", 500,
+                 _key_body("inputs"), default_base="https://api.hubapi.com",
+                 default_version="v3"),
+        Endpoint("hubspot", "deal", "POST", "{base}/crm/v3/objects/deals/batch/upsert", 100,
+                 _key_body("inputs"), default_base="https://api.hubapi.com", upsert=True),
+        Endpoint("hubspot", "contact", "POST", "{base}/crm/v3/objects/contacts/batch/upsert", 100,
+                 _key_body("inputs"), default_base="https://api.hubapi.com", upsert=True),
+        Endpoint("salesforce", "opportunity", "PATCH",
+                 "{base}/services/data/{version}/composite/sobjects/Opportunity/"
+                 "{opportunity_external_id_field}", 200, _key_body("records", allOrNone=False),
+                 default_version="v62.0", upsert=True),
+        Endpoint("salesforce", "lead", "PATCH",
+                 "{base}/services/data/{version}/composite/sobjects/Lead/{lead_external_id_field}",
+                 200, _key_body("records", allOrNone=False), default_version="v62.0",
+                 upsert=True),
+    )
+}  # fmt: skip
+"""Every (destination, request kind) the payload builders produce."""
+
+SALESFORCE_FIELDS = {
+    "lead_external_id_field": "TrackStack_Email__c",
+    "opportunity_external_id_field": "TrackStack_Order_Id__c",
+}
+
+
+def endpoint_url(endpoint: Endpoint, dest: Destination, *, reveal_secrets: bool = False) -> str:
+    """The request URL for a destination (query-string tokens redacted unless revealed)."""
+    base = dest.base_url or endpoint.default_base or dest.settings.get("instance_url", "")
+    values = {**SALESFORCE_FIELDS, **{k: str(v) for k, v in dest.settings.items()}}
+    url = endpoint.url.format(
+        base=base.rstrip("/"),
+        version=dest.api_version or endpoint.default_version,
+        **{k: v for k, v in values.items() if not k.endswith("_env")},
+    )
+    if endpoint.destination == "google_ads":
+        url = url.replace(str(dest.settings.get("customer_id", "")), _customer_id(dest))
+    if endpoint.destination == "snapchat" and dest.validate_only:
+        url += "/validate"
+    if endpoint.auth == "query":
+        token = _secret(dest, "access_token_env", reveal_secrets)
+        url += "?" + urlencode({"access_token": token})
+    return url
+
+
+def endpoint_headers(
+    endpoint: Endpoint, dest: Destination, *, reveal_secrets: bool = False
+) -> dict[str, str]:
+    """Request headers, credentials redacted unless revealed."""
+    headers = {"Content-Type": "application/json", **endpoint.extra_headers}
+    if endpoint.destination == "linkedin":
+        headers["LinkedIn-Version"] = dest.api_version or endpoint.default_version
+    if endpoint.auth == "bearer":
+        headers["Authorization"] = "Bearer " + _secret(dest, "access_token_env", reveal_secrets)
+    elif endpoint.auth == "tiktok":
+        headers["Access-Token"] = _secret(dest, "access_token_env", reveal_secrets)
+    if endpoint.destination == "google_ads" and endpoint.kind != "event":
+        headers["developer-token"] = _secret(dest, "developer_token_env", reveal_secrets)
+        if dest.settings.get("login_customer_id"):
+            headers["login-customer-id"] = dest.settings["login_customer_id"].replace("-", "")
+    return headers
+
+
+def _secret(dest: Destination, key: str, reveal: bool) -> str:
+    if not reveal:
+        return REDACTED
+    return dest.secret(key) or ""
+
+
+def plan_requests(
+    dest: Destination,
+    kind: str,
+    rows: list[tuple[str, str]],
+    *,
+    reveal_secrets: bool = False,
+) -> list[HttpRequest]:
+    """Batch ``(event_id, payload JSON)`` rows of one kind into requests at the limit."""
+    endpoint = ENDPOINTS[(dest.name, kind)]
+    url = endpoint_url(endpoint, dest, reveal_secrets=reveal_secrets)
+    headers = endpoint_headers(endpoint, dest, reveal_secrets=reveal_secrets)
+    requests = []
+    for start in range(0, len(rows), endpoint.batch_size):
+        batch = rows[start : start + endpoint.batch_size]
+        elements = [orjson.loads(payload) for _, payload in batch]
+        requests.append(
+            HttpRequest(
+                dest.name,
+                kind,
+                endpoint.method,
+                url,
+                headers,
+                endpoint.body(dest, elements),
+                [event_id for event_id, _ in batch],
+            )
+        )
+    return requests
