@@ -9,6 +9,7 @@ billing_export.csv: refunds, chargebacks and churn from the billing system.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import orjson
@@ -70,9 +71,55 @@ def main() -> None:
         }
         for i, p in enumerate(purchases)
     ]
+    rows += _refunds_of_web_purchases(OUT / "web_sdk.ndjson")
     pl.DataFrame(rows, infer_schema_length=None).cast(pl.String).write_csv(
         OUT / "billing_export.csv"
     )
+
+
+def _later(ts: object, days: float) -> str:
+    """An ISO time ``days`` after a sample timestamp (epoch s/ms or ISO)."""
+    if isinstance(ts, (int, float)):
+        seconds = ts / 1000 if ts > 10**11 else ts
+        when = dt.datetime.fromtimestamp(seconds, dt.UTC)
+    else:
+        when = dt.datetime.fromisoformat(str(ts))
+    return (when + dt.timedelta(days=days)).isoformat()
+
+
+def _refunds_of_web_purchases(path: Path) -> list[dict[str, object]]:
+    """Refunds (half of them partial) and chargebacks of purchases in the web sample, so
+    the demo shows Google conversion adjustments and CRM deal updates."""
+    rows: list[dict[str, object]] = []
+    for line in path.read_bytes().splitlines():
+        try:
+            event = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(event, dict) or event.get("event") not in (
+            "Purchase",
+            "SubscriptionStarted",
+        ):
+            continue
+        if not event.get("transactionId") or not isinstance(event.get("value"), (int, float)):
+            continue
+        i = len(rows)
+        rows.append(
+            {
+                "event": "Chargeback" if i % 4 == 3 else "Refund",
+                "eventId": f"billing_web_{i:05d}",
+                "ts": _later(event["ts"], 1.5),
+                "email": event.get("email", ""),
+                "externalId": event.get("externalId", ""),
+                "companyDomain": event.get("companyDomain", ""),
+                "value": event["value"] / 2 if i % 2 == 0 else event["value"],
+                "currency": event.get("currency", ""),
+                "transactionId": event["transactionId"],
+                "refundId": f"re_web_{i:05d}",
+                "plan": event.get("plan", ""),
+            }
+        )
+    return rows
 
 
 if __name__ == "__main__":

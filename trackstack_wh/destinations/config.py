@@ -107,7 +107,7 @@ class WorkspaceConfig:
     destinations: dict[str, Destination]
     allowed_domains: tuple[str, ...] = ()
     phone_region: str | None = "US"
-    value_unit: str = "major"
+    value_unit: str = "minor"
 
     def enabled(self) -> list[Destination]:
         return [d for d in self.destinations.values() if d.enabled]
@@ -138,7 +138,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> WorkspaceCon
     _only_keys(where, "", data, {"workspace": dict, "destinations": dict})
     workspace = data.get("workspace", {})
     _only_keys(where, "workspace.", workspace, WORKSPACE_KEYS)
-    unit = workspace.get("value_unit", "major")
+    unit = workspace.get("value_unit", "minor")
     if unit not in VALUE_UNITS:
         raise ConfigError(f"{where}: workspace.value_unit = {unit!r}; allowed: {VALUE_UNITS}")
     domains = tuple(
