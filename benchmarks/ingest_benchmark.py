@@ -1,6 +1,10 @@
-"""Ingest + validate throughput against DuckDB's own read_json on the same file, same run.
+"""The pipeline so far (ingest + validate, quality + dedup, payloads for all eight
+destinations) against DuckDB's own read_json on the same file, in the same run.
 
     python benchmarks/ingest_benchmark.py --events 1000000
+
+Payloads use the repository's demo workspace (trackstack.toml: every destination on),
+with event ages judged at the newest event's time, as the demo does.
 
 Generates a seeded NDJSON file (cached under benchmarks/out/), then runs each measurement
 in a fresh Python process and reports wall time and the child's peak RSS (from wait4).
@@ -26,16 +30,26 @@ c.execute("create table t as select * from read_json(?, ignore_errors=true)", [s
 """
 
 OURS = """
-import sys, json, time
+import sys, json, time, datetime as dt
 import trackstack_wh as tw
-with tw.connect(sys.argv[2]) as wh:
+with tw.connect(sys.argv[2], config=sys.argv[3]) as wh:
     started = time.perf_counter()
     report = wh.ingest(sys.argv[1])
     ingest_s = time.perf_counter() - started
     run = wh.refresh_quality()
+    started = time.perf_counter()
+    newest = wh.sql("select epoch_ms(max(ts)) as ms from events").item()
+    as_of = dt.datetime.fromtimestamp(newest / 1000, dt.UTC) + dt.timedelta(hours=1)
+    built = wh.build_payloads(as_of=as_of)
+    payloads_s = time.perf_counter() - started
+    ready = wh.payload_summary().filter(status="ready")["rows"].sum()
 print(json.dumps({**report.to_dict()["totals"], "ingest_s": round(ingest_s, 2),
-                  "quality_and_dedup_s": round(run.seconds, 2)}))
+                  "quality_and_dedup_s": round(run.seconds, 2),
+                  "payloads_s": round(payloads_s, 2),
+                  "payload_rows": sum(r.inserted for r in built), "ready_rows": ready,
+                  "per_destination_s": {r.destination: round(r.seconds, 2) for r in built}}))
 """
+CONFIG = Path(__file__).parent.parent / "trackstack.toml"
 
 
 def run(code: str, *args: str) -> tuple[float, float, str]:
@@ -68,12 +82,12 @@ def main() -> None:
     runs = (
         ("duckdb read_json -> table (in memory)", FLOOR, ":memory:"),
         ("duckdb read_json -> table (file)", FLOOR, str(OUT / "floor.duckdb")),
-        ("trackstack_wh ingest + quality + dedup (file)", OURS, str(OUT / "wh.duckdb")),
+        ("trackstack_wh ingest..payloads (file)", OURS, str(OUT / "wh.duckdb")),
     )
     for name, code, db in runs:
         if db != ":memory:":
             Path(db).unlink(missing_ok=True)
-        wall, rss, out = run(code, str(data), db)
+        wall, rss, out = run(code, str(data), db, str(CONFIG))
         results[name] = {"seconds": round(wall, 2), "peak_rss_mib": round(rss), "out": out.strip()}
     memory = results["duckdb read_json -> table (in memory)"]["seconds"]
     file = results["duckdb read_json -> table (file)"]["seconds"]

@@ -96,19 +96,23 @@ with hosts as (
     select event_id, event_name, platform_params,
         lower(regexp_extract(page_url, '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/:?#@]+)', 1)) as host
     from events
+), checked as (
+    select event_id, event_name, platform_params,
+        not $check_domains or nullif(host, '') is null or exists (
+            select 1 from allowed_domains a
+            where host = a.pattern
+               or (starts_with(a.pattern, '*.') and ends_with(host, substr(a.pattern, 2)))
+        ) as domain_ok
+    from hosts
 ), destinations as (select distinct destination, params_key from route_rules)
 select e.event_id, d.destination, mapped.platform_event_name,
     case
-        when $check_domains and nullif(e.host, '') is not null and not exists (
-            select 1 from allowed_domains a
-            where e.host = a.pattern
-               or (starts_with(a.pattern, '*.') and ends_with(e.host, substr(a.pattern, 2)))
-        ) then 'domain_not_allowed'
+        when not e.domain_ok then 'domain_not_allowed'
         when r.event_name is null or not r.by_policy then 'not_routed_by_policy'
         when not r.allowlisted then 'not_in_allowlist'
         when mapped.platform_event_name is null then 'no_event_mapping'
     end as reason
-from hosts e
+from checked e
 cross join destinations d
 left join route_rules r on r.destination = d.destination and r.event_name = e.event_name
 cross join lateral (

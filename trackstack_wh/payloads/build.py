@@ -88,17 +88,21 @@ def _kind_select(spec: PayloadSpec, kind: PayloadKind) -> str:
     skip = "case " + " ".join(f"when {cond} then {lit(reason)}" for reason, cond in gates) + " end"
     warnings = ", ".join(f"case when {cond} then {lit(w)} end" for w, cond in kind.warnings)
     warning_list = f"list_filter([{warnings}], lambda w: w is not null)" if warnings else "[]"
+    # The payload is computed outside any CASE (so common subexpressions are shared) and
+    # blanked for rows that will not be sent.
     return f"""
 select event_id, $destination as destination, {lit(kind.name)} as request_kind,
     {kind.event_name} as platform_event_name, ({kind.dedup_key})::varchar as dedup_key,
-    ts as event_time,
-    case when duplicate_of is not null then 'duplicate'
-         when skip_reason is not null then 'skipped' else 'ready' end as status,
-    case when duplicate_of is null then skip_reason end as skip_reason, duplicate_of,
-    {warning_list}::varchar[] as warnings,
-    payload::json as payload, $settings_hash as settings_hash, as_of as built_at
-from (select *, {skip} as skip_reason, {kind.payload} as payload
-      from src {kind.joins} where {kind.where})"""
+    ts as event_time, status, case when status = 'skipped' then skip_reason end as skip_reason,
+    duplicate_of, {warning_list}::varchar[] as warnings,
+    case when status = 'ready' then payload end as payload,
+    $settings_hash as settings_hash, as_of as built_at
+from (
+    select *, case when duplicate_of is not null then 'duplicate'
+        when skip_reason is not null then 'skipped' else 'ready' end as status,
+        ({kind.payload})::json as payload
+    from (select *, {skip} as skip_reason from src {kind.joins} where {kind.where})
+)"""
 
 
 def payload_sql(spec: PayloadSpec) -> str:
@@ -151,7 +155,8 @@ def build_payloads(
     phone_region: str | None = None,
     rebuild: bool = False,
 ) -> list[BuildResult]:
-    """Route events and build every enabled destination's payload table in one transaction.
+    """Route events, then build each enabled destination's payload table (one transaction
+    per destination, so one destination's failure leaves the others built).
 
     Needs ``event_identity`` and ``destination_dedup`` (``refresh_quality``) first.
     """
@@ -159,36 +164,48 @@ def build_payloads(
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware (e.g. datetime.now(timezone.utc))")
     _currency_table(conn)
-    results = []
+    build_event_routes(conn, config)
+    return [
+        _build_destination(conn, config, dest, as_of, phone_region, rebuild)
+        for dest in config.enabled()
+    ]
+
+
+def _build_destination(
+    conn: duckdb.DuckDBPyConnection,
+    config: WorkspaceConfig,
+    dest: Destination,
+    as_of: dt.datetime,
+    phone_region: str | None,
+    rebuild: bool,
+) -> BuildResult:
+    """One destination's build, in its own transaction."""
+    spec = payload_spec(dest)
+    started = time.perf_counter()
+    digest = settings_hash(dest, config, phone_region)
+    max_age = dest.max_event_age_days or spec.max_age_days
+    params = {
+        "destination": dest.name,
+        "value_unit": config.value_unit,
+        "as_of_s": as_of.timestamp(),
+        "max_age_s": None if max_age is None else float(max_age) * 86400,
+        "future_s": spec.future_seconds,
+        "settings_hash": digest,
+        **spec.params,
+    }
+    sql = payload_sql(spec)
     conn.execute("begin")
     try:
-        build_event_routes(conn, config)
-        for dest in config.enabled():
-            spec = payload_spec(dest)
-            started = time.perf_counter()
-            digest = settings_hash(dest, config, phone_region)
-            conn.execute(TABLE_DDL.format(table=spec.table))
-            stale = "true" if rebuild else "settings_hash <> $h"
+        conn.execute(TABLE_DDL.format(table=spec.table))
+        if rebuild:
+            rebuilt = conn.execute(f"delete from {spec.table}").fetchall()[0][0]
+        else:
             rebuilt = conn.execute(
-                f"delete from {spec.table} where {stale}", {"h": digest} if not rebuild else None
+                f"delete from {spec.table} where settings_hash <> $h", {"h": digest}
             ).fetchall()[0][0]
-            max_age = dest.max_event_age_days or spec.max_age_days
-            params = {
-                "destination": dest.name,
-                "value_unit": config.value_unit,
-                "as_of_s": as_of.timestamp(),
-                "max_age_s": None if max_age is None else float(max_age) * 86400,
-                "future_s": spec.future_seconds,
-                "settings_hash": digest,
-                **spec.params,
-            }
-            sql = payload_sql(spec)
-            inserted = conn.execute(sql, _bind(sql, params)).fetchall()[0][0]
-            results.append(
-                BuildResult(dest.name, spec.table, inserted, rebuilt, time.perf_counter() - started)
-            )
+        inserted = conn.execute(sql, _bind(sql, params)).fetchall()[0][0]
         conn.execute("commit")
     except BaseException:
         conn.execute("rollback")
         raise
-    return results
+    return BuildResult(dest.name, spec.table, inserted, rebuilt, time.perf_counter() - started)

@@ -47,8 +47,9 @@ EVENT_NAME = (
 )
 OBJECT_ID = "case when regexp_full_match(crm_id, '[0-9]+') then crm_id end"
 UUID = (
-    "(select substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-' || substr(h, 13, 4) || '-' "
-    "|| substr(h, 17, 4) || '-' || substr(h, 21, 12) from (select md5(event_id) as h))"
+    "substr(md5(event_id), 1, 8) || '-' || substr(md5(event_id), 9, 4) || '-' || "
+    "substr(md5(event_id), 13, 4) || '-' || substr(md5(event_id), 17, 4) || '-' || "
+    "substr(md5(event_id), 21, 12)"
 )
 """A UUID-shaped MD5 of the event ID: the same occurrence always has the same uuid."""
 TEXT_PROPERTIES = ("plan", "transaction_id", "company_domain", "company_name", "content_name")
