@@ -9,11 +9,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 import trackstack_wh as tw
 from tests.helpers import write_lines
+from trackstack_wh.cli import main
 from trackstack_wh.destinations.config import parse_config
+from trackstack_wh.payloads import PAYLOAD_TABLES
 from trackstack_wh.payloads.requests import ENDPOINTS, plan_requests
 
 AS_OF = dt.datetime(2026, 10, 28, 12, 0, tzinfo=dt.UTC)
@@ -384,3 +387,17 @@ def test_a_config_change_rebuilds_that_destinations_rows(tmp_path: Path) -> None
         assert results["meta"].rebuilt == results["meta"].inserted > 0
         assert results["tiktok"].rebuilt == 0
         assert row(wh, "meta", "signup")["body"]["event_name"] == "SignUpCompleted"
+
+
+def test_demo_samples_give_ready_rows_for_every_enabled_destination(tmp_path: Path) -> None:
+    root = Path(__file__).parent.parent
+    db = tmp_path / "demo.duckdb"
+    assert main(["--db", str(db), "--config", str(root / "trackstack.toml"), "demo",
+                 "--samples", str(root / "data" / "samples")]) == 0  # fmt: skip
+    with tw.connect(db, config=root / "trackstack.toml") as wh:
+        enabled = {d.name for d in wh.config.enabled()}
+        summary = wh.payload_summary().filter(status="ready")
+        ready = dict(summary.group_by("destination").agg(n=pl.col("rows").sum()).iter_rows())
+        assert enabled == set(PAYLOAD_TABLES) and all(ready.get(d, 0) > 0 for d in enabled)
+        kinds = set(summary["request_kind"])
+        assert {"conversion_adjustment", "deal", "contact", "opportunity", "lead"} <= kinds
