@@ -30,7 +30,7 @@ c.execute("create table t as select * from read_json(?, ignore_errors=true)", [s
 """
 
 OURS = """
-import sys, json, time, datetime as dt
+import sys, json, time
 import trackstack_wh as tw
 with tw.connect(sys.argv[2], config=sys.argv[3]) as wh:
     started = time.perf_counter()
@@ -38,9 +38,7 @@ with tw.connect(sys.argv[2], config=sys.argv[3]) as wh:
     ingest_s = time.perf_counter() - started
     run = wh.refresh_quality()
     started = time.perf_counter()
-    newest = wh.sql("select epoch_ms(max(ts)) as ms from events").item()
-    as_of = dt.datetime.fromtimestamp(newest / 1000, dt.UTC) + dt.timedelta(hours=1)
-    built = wh.build_payloads(as_of=as_of)
+    built = wh.build_payloads(as_of=wh.replay_clock())
     payloads_s = time.perf_counter() - started
     ready = wh.payload_summary().filter(status="ready")["rows"].sum()
 print(json.dumps({**report.to_dict()["totals"], "ingest_s": round(ingest_s, 2),

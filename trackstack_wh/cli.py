@@ -62,7 +62,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             wh.refresh_quality()
             _print_summary(wh.quality_summary(by="destination"), "quality by destination")
         if wh.config.enabled():
-            as_of = _replay_clock(wh)
+            as_of = wh.replay_clock()
             wh.build_payloads(as_of=as_of)
             if not args.json:
                 title = (
@@ -70,14 +70,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 )
                 _print_summary(payload_overview(wh.payload_summary()), title)
     return 0 if report.ok else 1
-
-
-def _replay_clock(wh: Warehouse) -> dt.datetime:
-    """An hour after the newest event: the committed samples replayed as if live."""
-    newest_ms = wh.sql("select epoch_ms(max(ts)) as ms from events").item()
-    if newest_ms is None:
-        return dt.datetime.now(dt.UTC)
-    return dt.datetime.fromtimestamp(newest_ms / 1000, dt.UTC) + dt.timedelta(hours=1)
 
 
 def payload_overview(summary: pl.DataFrame) -> pl.DataFrame:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from trackstack_wh import sql
 from trackstack_wh.contract import CANONICAL_EVENTS, Route
@@ -34,6 +35,15 @@ def connect(
     if not read_only:
         migrate(conn)
     return conn
+
+
+def create_temp_table(conn: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    """A connection-local lookup table from a polars frame (kept if it already exists)."""
+    conn.register(f"{name}_frame", frame)
+    try:
+        conn.execute(f"create temp table if not exists {name} as from {name}_frame")
+    finally:
+        conn.unregister(f"{name}_frame")
 
 
 def migrate(conn: duckdb.DuckDBPyConnection) -> None:

@@ -27,6 +27,11 @@ def load(name: str) -> str:
     return path.read_text()
 
 
+def lit(text: str) -> str:
+    """A SQL string literal for a constant of this package (never for input values)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def ddl_files() -> list[str]:
     """Names of the DDL files, in the order they are applied."""
     return sorted(f"ddl/{p.stem}" for p in (sql_root() / "ddl").glob("*.sql"))

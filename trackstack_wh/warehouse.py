@@ -140,6 +140,14 @@ class Warehouse:
             rebuild=rebuild,
         )
 
+    def replay_clock(self) -> dt.datetime:
+        """An hour after the newest event (now if there is none): the ``as_of`` that
+        judges recorded data as if it had just arrived, as the demo does."""
+        newest_ms = self.sql("select epoch_ms(max(ts)) as ms from events").item()
+        if newest_ms is None:
+            return dt.datetime.now(dt.UTC)
+        return dt.datetime.fromtimestamp(newest_ms / 1000, dt.UTC) + dt.timedelta(hours=1)
+
     def payloads(
         self, destination: str, *, status: str | None = None, limit: int | None = None
     ) -> pl.DataFrame:

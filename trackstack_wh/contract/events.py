@@ -207,3 +207,9 @@ def is_extension_name(name: str) -> bool:
 def events_in_family(family: Family) -> tuple[str, ...]:
     """Names of the canonical events in one required-field family."""
     return tuple(e.name for e in CANONICAL_EVENTS if e.family is family)
+
+
+REVENUE_EVENTS = events_in_family(Family.PURCHASE)
+"""Purchases, subscriptions, upgrades, renewals, expansion and top-ups."""
+REFUND_EVENTS = events_in_family(Family.REFUND)
+"""Refund and Chargeback."""

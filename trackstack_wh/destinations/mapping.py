@@ -6,7 +6,7 @@ config (or ``platformParams``) can supply.
 
 from __future__ import annotations
 
-from trackstack_wh.contract import Family, events_in_family
+from trackstack_wh.contract import REFUND_EVENTS
 
 AD_DESTINATIONS = ("meta", "google_ads", "linkedin", "tiktok", "snapchat", "reddit")
 CRM_DESTINATIONS = ("hubspot", "salesforce")
@@ -54,8 +54,6 @@ records it on the Lead as the last event seen)."""
 GOOGLE_ADJUSTMENT = "conversion_adjustment"
 """Google Ads name for refunds: they adjust the original conversion's action, so they need
 no conversion action of their own."""
-
-REFUND_EVENTS = events_in_family(Family.REFUND)
 
 EVENT_PARAMS_KEY = {"google_ads": "conversionActionId", "linkedin": "conversionRuleId"}
 """The ``platformParams.<destination>`` key that overrides one event's mapping (default

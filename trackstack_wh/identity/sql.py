@@ -13,6 +13,7 @@ from functools import cache
 import duckdb
 import polars as pl
 
+from trackstack_wh.db import create_temp_table
 from trackstack_wh.identity.geo import US_STATES, country_codes, known_country_codes
 from trackstack_wh.identity.phones import refresh_phone_numbers
 from trackstack_wh.identity.rules import (
@@ -29,17 +30,13 @@ from trackstack_wh.identity.rules import (
     WHITESPACE,
     Key,
 )
+from trackstack_wh.sql import lit
 
 PLAIN_KEYS: tuple[Key, ...] = (Key.CITY_COMPACT, Key.STATE, Key.ZIP, Key.COUNTRY)
 """Keys some platform sends unhashed (address parts): stored normalized, in clear."""
 
 SOURCES: tuple[str, ...] = tuple(dict.fromkeys(KEY_SOURCE.values()))
 """The ``events`` columns identity reads."""
-
-
-def lit(text: str) -> str:
-    """A SQL string literal for a rule constant (never for input values)."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _spaces_collapsed(x: str) -> str:
@@ -213,8 +210,4 @@ def _lookup_tables(conn: duckdb.DuckDBPyConnection) -> None:
         "iso_countries": pl.DataFrame({"code": sorted(known_country_codes())}),
     }
     for name, frame in tables.items():
-        conn.register(f"{name}_frame", frame)
-        try:
-            conn.execute(f"create temp table if not exists {name} as from {name}_frame")
-        finally:
-            conn.unregister(f"{name}_frame")
+        create_temp_table(conn, name, frame)

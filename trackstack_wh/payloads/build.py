@@ -22,12 +22,19 @@ import duckdb
 import polars as pl
 
 from trackstack_wh.contract.currencies import CURRENCY_EXPONENTS
+from trackstack_wh.db import create_temp_table
 from trackstack_wh.destinations.config import Destination, WorkspaceConfig
 from trackstack_wh.destinations.routing import build_event_routes
 from trackstack_wh.identity.rules import RULES_VERSION
-from trackstack_wh.payloads.jsonsql import lit
 from trackstack_wh.payloads.registry import payload_spec
-from trackstack_wh.payloads.spec import AD_GATES, AGE_GATES, PayloadKind, PayloadSpec
+from trackstack_wh.payloads.spec import (
+    AD_GATES,
+    AGE_GATES,
+    PayloadKind,
+    PayloadSpec,
+    major_units,
+)
+from trackstack_wh.sql import lit
 
 PAYLOAD_VERSION = "2026-11-v1"
 """Bumped when a builder's output changes, so existing rows are rebuilt."""
@@ -50,16 +57,13 @@ create table if not exists {table} (
 )
 """
 
-SOURCE_SQL = """
+SOURCE_SQL = f"""
 with src as (
     select r.platform_event_name, d.duplicate_of, e.*,
         i.* exclude (event_id, city_compact, state, zip, country, identity_issues, rules_version),
         i.city_compact as n_city_compact, i.state as n_state, i.zip as n_zip,
         i.country as n_country,
-        cx.exponent,
-        round(case when $value_unit = 'minor'
-            then e.value / pow(10, coalesce(cx.exponent, 2)) else e.value end,
-            coalesce(cx.exponent, 2)) as value_major,
+        cx.exponent, {major_units("e.value")} as value_major,
         to_timestamp($as_of_s) as as_of
     from event_routes r
     join events e on e.event_id = r.event_id
@@ -67,7 +71,7 @@ with src as (
     left join destination_dedup d on d.event_id = r.event_id and d.destination = $destination
     left join currency_exponents cx on cx.code = upper(e.currency)
     where r.destination = $destination and r.reason is null
-      and not exists (select 1 from {table} p where p.event_id = r.event_id)
+      and not exists (select 1 from {{table}} p where p.event_id = r.event_id)
 )
 """
 
@@ -135,16 +139,10 @@ def _bind(sql: str, params: dict[str, object]) -> dict[str, object]:
 
 def _currency_table(conn: duckdb.DuckDBPyConnection) -> None:
     frame = pl.DataFrame(
-        {"code": list(CURRENCY_EXPONENTS), "exponent": list(CURRENCY_EXPONENTS.values())}
+        {"code": list(CURRENCY_EXPONENTS), "exponent": list(CURRENCY_EXPONENTS.values())},
+        schema={"code": pl.String, "exponent": pl.Int32},
     )
-    conn.register("currency_exponents_frame", frame)
-    try:
-        conn.execute(
-            "create temp table if not exists currency_exponents as "
-            "select code, exponent::integer as exponent from currency_exponents_frame"
-        )
-    finally:
-        conn.unregister("currency_exponents_frame")
+    create_temp_table(conn, "currency_exponents", frame)
 
 
 def build_payloads(

@@ -12,7 +12,7 @@ transaction ID) or restates it to the remaining value after a partial refund.
 from __future__ import annotations
 
 from trackstack_wh.destinations.config import Destination
-from trackstack_wh.payloads.jsonsql import const, items, lit, obj, val
+from trackstack_wh.payloads.jsonsql import const, items, obj, val
 from trackstack_wh.payloads.spec import (
     AD_PERSONALIZATION,
     AD_USER_DATA,
@@ -26,8 +26,10 @@ from trackstack_wh.payloads.spec import (
     PayloadSpec,
     consent_status,
     in_events,
+    major_units,
     present,
 )
+from trackstack_wh.sql import lit
 
 CLICK_ID = "coalesce(gclid, gbraid, wbraid)"
 CLICK_IDS = (
@@ -40,6 +42,11 @@ FULL_ADDRESS = (
     "first_name_sha256 is not null and last_name_sha256 is not null "
     "and n_country is not null and n_zip is not null"
 )
+
+
+def customer_id(dest: Destination, key: str = "customer_id") -> str:
+    """A Google Ads customer ID setting without hyphens (``123-456-7890`` -> ``1234567890``)."""
+    return str(dest.settings.get(key, "")).replace("-", "")
 
 
 def conversion_action(action: str) -> str:
@@ -140,10 +147,7 @@ left join (
       and o.event_name in ({", ".join(lit(n) for n in REVENUE_EVENTS)})
     group by 1
 ) originals on originals.original_transaction_id = src.transaction_id"""
-ORIGINAL_MAJOR = (
-    "round(case when $value_unit = 'minor' then original_value / pow(10, coalesce(exponent, 2)) "
-    "else original_value end, coalesce(exponent, 2))"
-)
+ORIGINAL_MAJOR = major_units("original_value")
 REMAINING = f"({ORIGINAL_MAJOR} - coalesce(value_major, {ORIGINAL_MAJOR}))"
 ADJUSTMENT_TYPE = f"case when {REMAINING} > 0 then 'RESTATEMENT' else 'RETRACTION' end"
 
@@ -175,9 +179,8 @@ def spec(dest: Destination) -> PayloadSpec:
     not_refund = f"not {in_events(REFUND_EVENTS)}"
     return PayloadSpec(
         destination="google_ads",
-        table="capi_google_ads",
         max_age_days=90,
-        params={"customer_id": dest.settings.get("customer_id", "").replace("-", "")},
+        params={"customer_id": customer_id(dest)},
         kinds=(
             PayloadKind(
                 name="click_conversion" if classic else "event",

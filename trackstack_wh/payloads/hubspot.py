@@ -113,7 +113,6 @@ def spec(dest: Destination) -> PayloadSpec:
     settings = {k: dest.settings.get(k, v) for k, v in DEFAULTS.items()}
     return PayloadSpec(
         destination="hubspot",
-        table="crm_hubspot",
         ad_platform=False,
         params={"portal_id": dest.settings.get("portal_id", ""), **settings},
         kinds=(

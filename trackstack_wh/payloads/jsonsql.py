@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import json
 
+from trackstack_wh.sql import lit
+
 Member = tuple[str, str | None]
 """(key, SQL expression of the member's JSON text or NULL); a None expression is skipped."""
-
-
-def lit(text: str) -> str:
-    """A SQL string literal for a constant of this package."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _key(key: str) -> str:

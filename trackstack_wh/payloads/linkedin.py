@@ -9,15 +9,13 @@ The conversion rule comes from the config (or ``platformParams.linkedin.conversi
 
 from __future__ import annotations
 
-from trackstack_wh.destinations.config import Destination
 from trackstack_wh.payloads.jsonsql import const, items, obj, val
 from trackstack_wh.payloads.spec import (
     AMOUNT_TEXT,
     CURRENCY,
     EPOCH_MS,
-    PayloadKind,
-    PayloadSpec,
-    present,
+    event_spec,
+    no_match_keys,
 )
 
 CONVERSION = (
@@ -71,19 +69,9 @@ PAYLOAD = obj(
 )
 
 
-def spec(dest: Destination) -> PayloadSpec:
-    """LinkedIn's payload spec."""
-    del dest
-    return PayloadSpec(
-        destination="linkedin",
-        table="capi_linkedin",
-        max_age_days=90,
-        kinds=(
-            PayloadKind(
-                name="event",
-                payload=PAYLOAD,
-                dedup_key="event_id",
-                gates=(("no_match_keys", "not " + present("email_sha256", "li_fat_id")),),
-            ),
-        ),
-    )
+SPEC = event_spec(
+    "linkedin",
+    PAYLOAD,
+    max_age_days=90,
+    gates=(no_match_keys("email_sha256", "li_fat_id"),),
+)

@@ -9,16 +9,12 @@ dropped with a warning. Website events need a user agent and a source URL.
 
 from __future__ import annotations
 
-from trackstack_wh.destinations.config import Destination
 from trackstack_wh.payloads.jsonsql import obj, val
 from trackstack_wh.payloads.spec import (
-    CURRENCY,
     EPOCH_S,
-    HAS_IP_AND_AGENT,
-    ORDER_KEY,
-    PayloadKind,
-    PayloadSpec,
-    present,
+    ORDER_FIELDS,
+    event_spec,
+    no_match_keys,
     user_fields,
 )
 
@@ -57,9 +53,7 @@ PAYLOAD = obj(
     (
         "custom_data",
         obj(
-            ("value", val("value_major")),
-            ("currency", val(CURRENCY)),
-            ("order_id", val(ORDER_KEY)),
+            *ORDER_FIELDS,
             ("content_ids", val("content_ids")),
             ("content_name", val("content_name")),
             ("content_category", val("content_category")),
@@ -69,39 +63,22 @@ PAYLOAD = obj(
 )
 
 
-def spec(dest: Destination) -> PayloadSpec:
-    """Meta's payload spec (nothing in it depends on the config)."""
-    del dest
-    return SPEC
-
-
-SPEC = PayloadSpec(
-    destination="meta",
-    table="capi_meta",
+SPEC = event_spec(
+    "meta",
+    PAYLOAD,
     max_age_days=7,
     future_seconds=60,
-    kinds=(
-        PayloadKind(
-            name="event",
-            payload=PAYLOAD,
-            dedup_key="event_id",
-            gates=(
-                ("missing_user_agent", f"{ACTION_SOURCE} = 'website' and user_agent is null"),
-                ("missing_event_source_url", f"{ACTION_SOURCE} = 'website' and page_url is null"),
-                (
-                    "no_match_keys",
-                    "not "
-                    + present(
-                        "email_sha256",
-                        "phone_digits_sha256",
-                        "external_id_lower_sha256",
-                        FBC,
-                        "fbp",
-                    )
-                    + f" and not {HAS_IP_AND_AGENT}",
-                ),
-            ),
-            warnings=(("invalid_fbc_dropped", f"{FBC_CANDIDATE} is not null and {FBC} is null"),),
+    gates=(
+        ("missing_user_agent", f"{ACTION_SOURCE} = 'website' and user_agent is null"),
+        ("missing_event_source_url", f"{ACTION_SOURCE} = 'website' and page_url is null"),
+        no_match_keys(
+            "email_sha256",
+            "phone_digits_sha256",
+            "external_id_lower_sha256",
+            FBC,
+            "fbp",
+            ip_and_agent=True,
         ),
     ),
+    warnings=(("invalid_fbc_dropped", f"{FBC_CANDIDATE} is not null and {FBC} is null"),),
 )

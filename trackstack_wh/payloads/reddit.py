@@ -9,17 +9,16 @@ the ``rdt_cid``.
 
 from __future__ import annotations
 
-from trackstack_wh.destinations.config import Destination
-from trackstack_wh.payloads.jsonsql import lit, obj, val
+from trackstack_wh.payloads.jsonsql import obj, val
 from trackstack_wh.payloads.spec import (
     CURRENCY,
     EPOCH_MS,
     IS_WEB,
-    PayloadKind,
-    PayloadSpec,
-    present,
+    event_spec,
+    no_match_keys,
     user_fields,
 )
+from trackstack_wh.sql import lit
 
 TRACKING_TYPES = (
     "PAGE_VISIT", "VIEW_CONTENT", "SEARCH", "ADD_TO_CART", "ADD_TO_WISHLIST", "LEAD",
@@ -58,31 +57,17 @@ PAYLOAD = obj(
 )
 
 
-def spec(dest: Destination) -> PayloadSpec:
-    """Reddit's payload spec."""
-    del dest
-    return PayloadSpec(
-        destination="reddit",
-        table="capi_reddit",
-        max_age_days=7,
-        kinds=(
-            PayloadKind(
-                name="event",
-                payload=PAYLOAD,
-                dedup_key="event_id",
-                gates=(
-                    (
-                        "no_match_keys",
-                        "not "
-                        + present(
-                            "rdt_cid",
-                            "email_reddit_sha256",
-                            "phone_e164_sha256",
-                            "external_id_sha256",
-                            "client_ip_sha256",
-                        ),
-                    ),
-                ),
-            ),
+SPEC = event_spec(
+    "reddit",
+    PAYLOAD,
+    max_age_days=7,
+    gates=(
+        no_match_keys(
+            "rdt_cid",
+            "email_reddit_sha256",
+            "phone_e164_sha256",
+            "external_id_sha256",
+            "client_ip_sha256",
         ),
-    )
+    ),
+)

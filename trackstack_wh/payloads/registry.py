@@ -1,4 +1,4 @@
-"""Destination name -> its payload spec builder."""
+"""Destination name -> its payload spec."""
 
 from __future__ import annotations
 
@@ -15,31 +15,25 @@ from trackstack_wh.payloads import (
     snapchat,
     tiktok,
 )
-from trackstack_wh.payloads.spec import PayloadSpec
+from trackstack_wh.payloads.spec import PAYLOAD_TABLES, PayloadSpec
 
-BUILDERS: dict[str, Callable[[Destination], PayloadSpec]] = {
-    "meta": meta.spec,
+FIXED: dict[str, PayloadSpec] = {
+    s.destination: s for s in (meta.SPEC, linkedin.SPEC, tiktok.SPEC, snapchat.SPEC, reddit.SPEC)
+}
+"""Destinations whose payloads do not depend on their settings."""
+
+CONFIGURED: dict[str, Callable[[Destination], PayloadSpec]] = {
     "google_ads": google_ads.spec,
-    "linkedin": linkedin.spec,
-    "tiktok": tiktok.spec,
-    "snapchat": snapchat.spec,
-    "reddit": reddit.spec,
     "hubspot": hubspot.spec,
     "salesforce": salesforce.spec,
 }
+"""Destinations whose payloads take account IDs, API choice or field names from config."""
 
-PAYLOAD_TABLES = {
-    "meta": "capi_meta",
-    "google_ads": "capi_google_ads",
-    "linkedin": "capi_linkedin",
-    "tiktok": "capi_tiktok",
-    "snapchat": "capi_snapchat",
-    "reddit": "capi_reddit",
-    "hubspot": "crm_hubspot",
-    "salesforce": "crm_salesforce",
-}
+__all__ = ["PAYLOAD_TABLES", "payload_spec"]
 
 
 def payload_spec(dest: Destination) -> PayloadSpec:
     """The payload spec of an enabled destination."""
-    return BUILDERS[dest.name](dest)
+    if dest.name in FIXED:
+        return FIXED[dest.name]
+    return CONFIGURED[dest.name](dest)

@@ -17,6 +17,8 @@ from urllib.parse import urlencode
 import orjson
 
 from trackstack_wh.destinations.config import Destination
+from trackstack_wh.payloads import salesforce
+from trackstack_wh.payloads.google_ads import customer_id
 
 REDACTED = "***"
 Body = Callable[[Destination, list[Any]], dict[str, Any]]
@@ -72,7 +74,7 @@ def _meta_body(dest: Destination, rows: list[Any]) -> dict[str, Any]:
 
 
 def _data_manager_body(dest: Destination, rows: list[Any]) -> dict[str, Any]:
-    account = {"accountType": "GOOGLE_ADS", "accountId": _customer_id(dest)}
+    account = {"accountType": "GOOGLE_ADS", "accountId": customer_id(dest)}
     login = dest.settings.get("login_customer_id")
     references = sorted({r for row in rows for r in row.get("destinationReferences", [])})
     destinations = []
@@ -81,7 +83,7 @@ def _data_manager_body(dest: Destination, rows: list[Any]) -> dict[str, Any]:
         if login:
             target["loginAccount"] = {
                 "accountType": "GOOGLE_ADS",
-                "accountId": login.replace("-", ""),
+                "accountId": customer_id(dest, "login_customer_id"),
             }
         target["productDestinationId"] = reference
         destinations.append(target)
@@ -122,10 +124,6 @@ def _key_body(key: str, **extra: Any) -> Body:
         return {**extra, key: rows}
 
     return body
-
-
-def _customer_id(dest: Destination) -> str:
-    return str(dest.settings.get("customer_id", "")).replace("-", "")
 
 
 GOOGLE_ADS = "https://googleads.googleapis.com"
@@ -177,23 +175,17 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
 }  # fmt: skip
 """Every (destination, request kind) the payload builders produce."""
 
-SALESFORCE_FIELDS = {
-    "lead_external_id_field": "TrackStack_Email__c",
-    "opportunity_external_id_field": "TrackStack_Order_Id__c",
-}
-
 
 def endpoint_url(endpoint: Endpoint, dest: Destination, *, reveal_secrets: bool = False) -> str:
     """The request URL for a destination (query-string tokens redacted unless revealed)."""
     base = dest.base_url or endpoint.default_base or dest.settings.get("instance_url", "")
-    values = {**SALESFORCE_FIELDS, **{k: str(v) for k, v in dest.settings.items()}}
+    values = {**salesforce.DEFAULTS, **{k: str(v) for k, v in dest.settings.items()}}
+    values["customer_id"] = customer_id(dest)
     url = endpoint.url.format(
         base=base.rstrip("/"),
         version=dest.api_version or endpoint.default_version,
         **{k: v for k, v in values.items() if not k.endswith("_env")},
     )
-    if endpoint.destination == "google_ads":
-        url = url.replace(str(dest.settings.get("customer_id", "")), _customer_id(dest))
     if endpoint.destination == "snapchat" and dest.validate_only:
         url += "/validate"
     if endpoint.auth == "query":
@@ -216,7 +208,7 @@ def endpoint_headers(
     if endpoint.destination == "google_ads" and endpoint.kind != "event":
         headers["developer-token"] = _secret(dest, "developer_token_env", reveal_secrets)
         if dest.settings.get("login_customer_id"):
-            headers["login-customer-id"] = dest.settings["login_customer_id"].replace("-", "")
+            headers["login-customer-id"] = customer_id(dest, "login_customer_id")
     return headers
 
 

@@ -70,7 +70,6 @@ def spec(dest: Destination) -> PayloadSpec:
     money = in_events(REVENUE_EVENTS + REFUND_EVENTS)
     return PayloadSpec(
         destination="salesforce",
-        table="crm_salesforce",
         ad_platform=False,
         params={k: dest.settings.get(k, v) for k, v in DEFAULTS.items()},
         kinds=(

@@ -8,17 +8,13 @@ are not eligible; a match needs email, phone, or IP together with user agent.
 
 from __future__ import annotations
 
-from trackstack_wh.destinations.config import Destination
 from trackstack_wh.payloads.jsonsql import obj, val
 from trackstack_wh.payloads.spec import (
-    CURRENCY,
     EPOCH_S,
-    HAS_IP_AND_AGENT,
     IS_WEB,
-    ORDER_KEY,
-    PayloadKind,
-    PayloadSpec,
-    present,
+    ORDER_FIELDS,
+    event_spec,
+    no_match_keys,
     user_fields,
 )
 
@@ -40,9 +36,7 @@ PAYLOAD = obj(
     (
         "custom_data",
         obj(
-            ("currency", val(CURRENCY)),
-            ("value", val("value_major")),
-            ("order_id", val(ORDER_KEY)),
+            *ORDER_FIELDS,
             ("content_ids", val("content_ids")),
             ("num_items", val("num_items")),
         ),
@@ -50,26 +44,9 @@ PAYLOAD = obj(
 )
 
 
-def spec(dest: Destination) -> PayloadSpec:
-    """Snapchat's payload spec."""
-    del dest
-    return PayloadSpec(
-        destination="snapchat",
-        table="capi_snapchat",
-        max_age_days=37,
-        kinds=(
-            PayloadKind(
-                name="event",
-                payload=PAYLOAD,
-                dedup_key="event_id",
-                gates=(
-                    (
-                        "no_match_keys",
-                        "not "
-                        + present("email_sha256", "phone_digits_sha256")
-                        + f" and not {HAS_IP_AND_AGENT}",
-                    ),
-                ),
-            ),
-        ),
-    )
+SPEC = event_spec(
+    "snapchat",
+    PAYLOAD,
+    max_age_days=37,
+    gates=(no_match_keys("email_sha256", "phone_digits_sha256", ip_and_agent=True),),
+)

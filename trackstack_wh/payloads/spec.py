@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trackstack_wh.contract import Family, events_in_family
+from trackstack_wh.contract import REFUND_EVENTS, REVENUE_EVENTS
 from trackstack_wh.identity.rules import PLATFORMS, Key
-from trackstack_wh.payloads.jsonsql import Member, lit, one_item, val
+from trackstack_wh.payloads.jsonsql import Member, one_item, val
+from trackstack_wh.sql import lit
 
 Gate = tuple[str, str]
 """(skip reason, SQL condition that makes the row ineligible)."""
@@ -35,17 +36,49 @@ class PayloadKind:
     """Extra ``left join`` clauses onto ``src`` (e.g. the original of a refund)."""
 
 
+PAYLOAD_TABLES = {
+    "meta": "capi_meta",
+    "google_ads": "capi_google_ads",
+    "linkedin": "capi_linkedin",
+    "tiktok": "capi_tiktok",
+    "snapchat": "capi_snapchat",
+    "reddit": "capi_reddit",
+    "hubspot": "crm_hubspot",
+    "salesforce": "crm_salesforce",
+}
+"""Destination -> its payload table."""
+
+
 @dataclass(frozen=True)
 class PayloadSpec:
-    """A destination's payload table and request kinds."""
+    """A destination's request kinds and gating settings."""
 
     destination: str
-    table: str
     kinds: tuple[PayloadKind, ...]
     ad_platform: bool = True
     max_age_days: float | None = None
     future_seconds: int = 300
     params: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def table(self) -> str:
+        return PAYLOAD_TABLES[self.destination]
+
+
+def event_spec(
+    destination: str,
+    payload: str,
+    *,
+    max_age_days: float,
+    gates: tuple[Gate, ...],
+    warnings: tuple[Gate, ...] = (),
+    future_seconds: int = 300,
+) -> PayloadSpec:
+    """An ad platform with one request kind, ``event``, deduplicated on the event ID."""
+    kind = PayloadKind("event", payload, "event_id", gates=gates, warnings=warnings)
+    return PayloadSpec(
+        destination, (kind,), max_age_days=max_age_days, future_seconds=future_seconds
+    )
 
 
 EPOCH_S = "(epoch_ms(ts) // 1000)"
@@ -57,6 +90,12 @@ GOOGLE_DATETIME = "strftime(make_timestamp(epoch_us(ts)), '%Y-%m-%d %H:%M:%S') |
 DATE_ONLY = "strftime(make_timestamp(epoch_us(ts)), '%Y-%m-%d')"
 CURRENCY = "upper(currency)"
 ORDER_KEY = "coalesce(transaction_id, order_id)"
+ORDER_FIELDS: tuple[Member, ...] = (
+    ("value", val("value_major")),
+    ("currency", val(CURRENCY)),
+    ("order_id", val(ORDER_KEY)),
+)
+"""Value in major units, currency and order ID, named as Meta, TikTok and Snapchat do."""
 AMOUNT_TEXT = "format('{:.{}f}', value_major, coalesce(exponent, 2))"
 """A decimal string with the currency's minor digits (USD ``12.50``, JPY ``1250``)."""
 PLAIN_EMAIL = (
@@ -68,8 +107,14 @@ already hashed."""
 IS_WEB = "page_url is not null"
 HAS_IP_AND_AGENT = "(client_ip is not null and user_agent is not null)"
 
-REVENUE_EVENTS = events_in_family(Family.PURCHASE)
-REFUND_EVENTS = events_in_family(Family.REFUND)
+
+def major_units(column: str) -> str:
+    """SQL: an amount in the currency's major units, per ``$value_unit`` (rounded to the
+    currency's minor digits; ``exponent`` is the row's ISO-4217 exponent)."""
+    return (
+        f"round(case when $value_unit = 'minor' then {column} / pow(10, coalesce(exponent, 2)) "
+        f"else {column} end, coalesce(exponent, 2))"
+    )
 
 
 def in_events(names: tuple[str, ...]) -> str:
@@ -77,9 +122,20 @@ def in_events(names: tuple[str, ...]) -> str:
     return f"event_name in ({', '.join(lit(n) for n in names)})"
 
 
+def consent_status(keys: tuple[str, ...], granted: str, denied: str) -> str:
+    """The event's consent answer for one purpose as a platform's enum value (or NULL)."""
+    answer = "lower(coalesce(" + ", ".join(f"consent->>{lit(k)}" for k in keys) + "))"
+    return (
+        f"case when {answer} in ('granted', 'true', 'yes', '1') then {lit(granted)} "
+        f"when {answer} in ('denied', 'false', 'no', '0') then {lit(denied)} end"
+    )
+
+
+AD_USER_DATA = ("ad_user_data", "adUserData")
+AD_PERSONALIZATION = ("ad_personalization", "adPersonalization")
 CONSENT_DENIED = (
-    "coalesce(lower(coalesce(consent->>'ad_user_data', consent->>'adUserData', "
-    "consent->>'marketing')) in ('denied', 'false', 'no', '0'), false)"
+    f"coalesce({consent_status(AD_USER_DATA + ('marketing',), 'granted', 'denied')} = 'denied', "
+    "false)"
 )
 """The event's consent object refuses ad use of the user's data."""
 
@@ -96,19 +152,6 @@ AD_GATES: tuple[Gate, ...] = (
     ("missing_currency", f"{in_events(REVENUE_EVENTS + REFUND_EVENTS)} and currency is null"),
 )
 """Ad platforms then refuse denied consent and revenue without value or currency."""
-
-
-def consent_status(keys: tuple[str, ...], granted: str, denied: str) -> str:
-    """The event's consent answer for one purpose as a platform's enum value (or NULL)."""
-    answer = "lower(coalesce(" + ", ".join(f"consent->>{lit(k)}" for k in keys) + "))"
-    return (
-        f"case when {answer} in ('granted', 'true', 'yes', '1') then {lit(granted)} "
-        f"when {answer} in ('denied', 'false', 'no', '0') then {lit(denied)} end"
-    )
-
-
-AD_USER_DATA = ("ad_user_data", "adUserData")
-AD_PERSONALIZATION = ("ad_personalization", "adPersonalization")
 
 
 def identity_column(key: Key, hashed: bool) -> str:
@@ -138,3 +181,12 @@ def any_of(*conditions: str) -> str:
 def present(*columns: str) -> str:
     """SQL: at least one column is not NULL."""
     return any_of(*(f"{c} is not null" for c in columns))
+
+
+def no_match_keys(*columns: str, ip_and_agent: bool = False) -> Gate:
+    """Skip when none of the platform's match keys is there (IP + user agent counting as
+    one when the platform matches on them)."""
+    condition = "not " + present(*columns)
+    if ip_and_agent:
+        condition += f" and not {HAS_IP_AND_AGENT}"
+    return ("no_match_keys", condition)

@@ -8,16 +8,12 @@ country. Dedup: ``event`` + ``event_id`` (48 h). The web age limit is unconfirme
 
 from __future__ import annotations
 
-from trackstack_wh.destinations.config import Destination
 from trackstack_wh.payloads.jsonsql import obj, val
 from trackstack_wh.payloads.spec import (
-    CURRENCY,
     EPOCH_S,
-    HAS_IP_AND_AGENT,
-    ORDER_KEY,
-    PayloadKind,
-    PayloadSpec,
-    present,
+    ORDER_FIELDS,
+    event_spec,
+    no_match_keys,
     user_fields,
 )
 
@@ -38,9 +34,7 @@ PAYLOAD = obj(
     (
         "properties",
         obj(
-            ("currency", val(CURRENCY)),
-            ("value", val("value_major")),
-            ("order_id", val(ORDER_KEY)),
+            *ORDER_FIELDS,
             ("num_items", val("num_items")),
             ("description", val("content_name")),
         ),
@@ -49,32 +43,18 @@ PAYLOAD = obj(
 )
 
 
-def spec(dest: Destination) -> PayloadSpec:
-    """TikTok's payload spec."""
-    del dest
-    return PayloadSpec(
-        destination="tiktok",
-        table="capi_tiktok",
-        max_age_days=28,
-        kinds=(
-            PayloadKind(
-                name="event",
-                payload=PAYLOAD,
-                dedup_key="event_id",
-                gates=(
-                    (
-                        "no_match_keys",
-                        "not "
-                        + present(
-                            "email_sha256",
-                            "phone_e164_sha256",
-                            "external_id_lower_sha256",
-                            "ttclid",
-                            "ttp",
-                        )
-                        + f" and not {HAS_IP_AND_AGENT}",
-                    ),
-                ),
-            ),
+SPEC = event_spec(
+    "tiktok",
+    PAYLOAD,
+    max_age_days=28,
+    gates=(
+        no_match_keys(
+            "email_sha256",
+            "phone_e164_sha256",
+            "external_id_lower_sha256",
+            "ttclid",
+            "ttp",
+            ip_and_agent=True,
         ),
-    )
+    ),
+)
