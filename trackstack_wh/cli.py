@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
+from trackstack_wh.cli_delivery import add_commands, emulated, progress_printer
 from trackstack_wh.enrich import phone_region_from_env
 from trackstack_wh.errors import ConfigError
 from trackstack_wh.ingest.report import IngestReport
@@ -69,7 +70,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     f"payloads (ages judged as of {as_of:%Y-%m-%d %H:%M} UTC, the samples' clock)"
                 )
                 _print_summary(payload_overview(wh.payload_summary()), title)
+            if not args.no_push:
+                push_ok = _demo_push(wh, as_of, args.json)
+                return 0 if report.ok and push_ok else 1
     return 0 if report.ok else 1
+
+
+def _demo_push(wh: Warehouse, as_of: dt.datetime, as_json: bool) -> bool:
+    """Push the ready rows to the local platform emulator, then reconcile."""
+    config = wh.config
+    with emulated(config, as_of) as pointed:
+        wh.config = pointed
+        try:
+            report = wh.push(as_of=as_of, progress=None if as_json else progress_printer())
+        finally:
+            wh.config = config
+    result = wh.reconcile()
+    if as_json:
+        print(json.dumps({"push": report.to_dict(), "reconcile_ok": result.ok}, default=str))
+    else:
+        print(f"\n{report!r}")
+        _print_summary(result.totals(), repr(result).split("\n", 1)[0])
+    return report.ok and result.ok
 
 
 def payload_overview(summary: pl.DataFrame) -> pl.DataFrame:
@@ -181,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--samples", default=str(SAMPLES), help="sample folder")
     demo.add_argument("--db", default=argparse.SUPPRESS, help="warehouse file")
     demo.add_argument("--json", action="store_true", help="machine-readable accounting")
+    demo.add_argument(
+        "--no-push", action="store_true", help="stop after the payloads (no emulator, no push)"
+    )
     demo.set_defaults(func=cmd_demo)
     quality = sub.add_parser("quality", help="score events and summarize their quality")
     quality.add_argument("--by", choices=SUMMARY_GROUPS, default="stage")
@@ -209,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     payloads.add_argument("--json", action="store_true", help="machine-readable summary")
     payloads.set_defaults(func=cmd_payloads)
+    add_commands(sub)
     return parser
 
 

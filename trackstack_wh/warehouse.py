@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,8 @@ import duckdb
 import polars as pl
 
 from trackstack_wh import db
+from trackstack_wh.delivery import DestinationReport, PushReport, push
+from trackstack_wh.delivery.reconcile import Reconciliation, reconcile
 from trackstack_wh.destinations.config import WorkspaceConfig, load_config
 from trackstack_wh.enrich import QualityRun, phone_region_from_env, refresh_quality
 from trackstack_wh.errors import UnreadableFileError
@@ -172,6 +174,64 @@ class Warehouse:
         return preview_requests(
             self.conn, self.config.destinations[destination], since=since, limit=limit
         )
+
+    def push(
+        self,
+        destinations: str | Iterable[str] | None = None,
+        *,
+        dry_run: bool = False,
+        since: dt.datetime | None = None,
+        retry_failed: bool = False,
+        as_of: dt.datetime | None = None,
+        delivery: Mapping[str, float] | None = None,
+        progress: Callable[[DestinationReport], None] | None = None,
+    ) -> PushReport:
+        """Send every pending payload row (of ``destinations``, default all enabled).
+
+        Idempotent: a row delivered (or rejected) in this mode is never sent again.
+        ``dry_run`` logs what would be sent and sends nothing; ``retry_failed`` also resends
+        rows whose retries ran out; ``as_of`` is the clock for platform age limits;
+        ``delivery`` overrides pacing and retry settings for this run.
+        """
+        names = [destinations] if isinstance(destinations, str) else destinations
+        return push(
+            self.conn, self.config, destinations=names, dry_run=dry_run, since=since,
+            retry_failed=retry_failed, as_of=as_of, delivery=delivery, progress=progress,
+        )  # fmt: skip
+
+    def retry_failed(
+        self, destinations: str | Iterable[str] | None = None, **options: Any
+    ) -> PushReport:
+        """Send again the rows whose last outcome is ``failed`` (and anything pending)."""
+        return self.push(destinations, retry_failed=True, **options)
+
+    def deliveries(
+        self,
+        destination: str | None = None,
+        *,
+        outcome: str | None = None,
+        limit: int | None = None,
+    ) -> pl.DataFrame:
+        """Latest delivery state per (destination, request kind, event, mode)."""
+        return self.sql(
+            "select * from delivery_status where ($d is null or destination = $d) "
+            "and ($o is null or outcome = $o) order by last_sent_at desc, event_id limit $n",
+            d=destination, o=outcome, n=limit or 2**62,
+        )  # fmt: skip
+
+    def delivery_log(
+        self, destination: str | None = None, limit: int | None = None
+    ) -> pl.DataFrame:
+        """Every attempt, newest first."""
+        return self.sql(
+            "select * from delivery_log where $d is null or destination = $d "
+            "order by sent_at desc, event_id limit $n",
+            d=destination, n=limit or 2**62,
+        )  # fmt: skip
+
+    def reconcile(self, since: dt.datetime | None = None, *, mode: str = "live") -> Reconciliation:
+        """Routed events vs payload rows vs delivery outcomes, per destination, day, event."""
+        return reconcile(self.conn, since=since, mode=mode)
 
     def _payload_table(self, destination: str) -> str:
         if destination not in PAYLOAD_TABLES:

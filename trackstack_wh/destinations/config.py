@@ -7,6 +7,7 @@ credential is given as the *name* of an environment variable (keys ending in ``_
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import tomllib
@@ -35,8 +36,20 @@ COMMON_KEYS: dict[str, type | tuple[type, ...]] = {
     "test_event_code": str,
     "validate_only": bool,
     "max_event_age_days": (int, float),
+    "delivery": dict,
 }
 """Keys every destination accepts."""
+
+DELIVERY_KEYS: dict[str, type | tuple[type, ...]] = {
+    "requests_per_second": (int, float),
+    "concurrency": int,
+    "batch_size": int,
+    "max_attempts": int,
+    "timeout_seconds": (int, float),
+    "retry_base_seconds": (int, float),
+    "retry_max_seconds": (int, float),
+}
+"""``[destinations.<name>.delivery]``: pacing and retries (defaults per platform)."""
 
 DESTINATION_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "meta": {"pixel_id": str, "access_token_env": str},
@@ -92,6 +105,7 @@ class Destination:
     validate_only: bool = False
     settings: dict[str, Any] = field(default_factory=dict)
     max_event_age_days: float | None = None
+    delivery: dict[str, float] = field(default_factory=dict)
 
     def secret(self, key: str = "access_token_env") -> str | None:
         """The credential named by ``key`` from the environment (None when unset)."""
@@ -111,6 +125,16 @@ class WorkspaceConfig:
 
     def enabled(self) -> list[Destination]:
         return [d for d in self.destinations.values() if d.enabled]
+
+    def pointed_at(self, base_url: str) -> WorkspaceConfig:
+        """The same workspace with every destination sent to ``{base_url}/{destination}``
+        (a local platform emulator, a proxy)."""
+        base = base_url.rstrip("/")
+        destinations = {
+            name: dataclasses.replace(d, base_url=f"{base}/{name}")
+            for name, d in self.destinations.items()
+        }
+        return dataclasses.replace(self, destinations=destinations)
 
 
 def resolve_config_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -199,6 +223,11 @@ def _destination(where: str, name: str, raw: dict[str, Any]) -> Destination:
     age = raw.get("max_event_age_days")
     if age is not None and (isinstance(age, bool) or age <= 0):
         raise ConfigError(f"{where}: {prefix}max_event_age_days must be a positive number of days")
+    delivery = raw.get("delivery", {})
+    _only_keys(where, prefix + "delivery.", delivery, DELIVERY_KEYS)
+    for key, value in delivery.items():
+        if isinstance(value, bool) or value <= 0:
+            raise ConfigError(f"{where}: {prefix}delivery.{key} must be a positive number")
     if name == "google_ads" and settings.get("api", "data_manager") not in GOOGLE_ADS_APIS:
         raise ConfigError(f"{where}: {prefix}api; allowed: {GOOGLE_ADS_APIS}")
     base_url = raw.get("base_url")
@@ -219,6 +248,7 @@ def _destination(where: str, name: str, raw: dict[str, Any]) -> Destination:
         raw.get("validate_only", False),
         settings,
         age,
+        dict(delivery),
     )
 
 

@@ -9,7 +9,7 @@ environment variables the config names and are shown as ``***`` unless
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -216,6 +216,20 @@ def _secret(dest: Destination, key: str, reveal: bool) -> str:
     if not reveal:
         return REDACTED
     return dest.secret(key) or ""
+
+
+_SPLICE = "__trackstack_rows__"
+
+
+def request_body(endpoint: Endpoint, dest: Destination, payloads: Sequence[str]) -> bytes:
+    """The wire body for payload JSON texts. The rows are spliced in as they are stored
+    (no parse and re-encode) unless the envelope is derived from them."""
+    if endpoint.body is _data_manager_body:
+        return orjson.dumps(endpoint.body(dest, [orjson.loads(p) for p in payloads]))
+    envelope = orjson.dumps(endpoint.body(dest, [_SPLICE]))
+    marker = b'["' + _SPLICE.encode() + b'"]'
+    rows = b"[" + ",".join(payloads).encode() + b"]"
+    return envelope.replace(marker, rows, 1)
 
 
 def plan_requests(

@@ -1,0 +1,174 @@
+"""``trackstack-wh push``, ``reconcile`` and ``emulator``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import polars as pl
+
+from trackstack_wh.delivery.report import DestinationReport, PushReport
+from trackstack_wh.destinations.config import WorkspaceConfig, load_config
+from trackstack_wh.payloads import PAYLOAD_TABLES
+from trackstack_wh.warehouse import Warehouse, connect
+
+EMULATOR_TOKEN = "emulator-token"
+
+
+def parse_time(text: str | None) -> dt.datetime | None:
+    """An ISO date or time; naive means UTC."""
+    if not text:
+        return None
+    value = dt.datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+@contextlib.contextmanager
+def emulated(config: WorkspaceConfig, clock: dt.datetime | None) -> Iterator[WorkspaceConfig]:
+    """Start the local platform emulator and point every destination at it.
+
+    Credential variables that are unset get a placeholder for the duration (the
+    emulator accepts any token); real ones are left alone and never leave this machine.
+    """
+    from trackstack_wh.emulator import EmulatorProcess
+
+    names = {v for d in config.enabled() for k, v in d.settings.items() if k.endswith("_env")}
+    added = [n for n in names if not os.environ.get(n)]
+    with EmulatorProcess(clock=clock) as emulator:
+        os.environ.update({n: EMULATOR_TOKEN for n in added})
+        try:
+            print(f"platform emulator: {emulator.base_url}", file=sys.stderr)
+            yield config.pointed_at(emulator.base_url)
+        finally:
+            for name in added:
+                os.environ.pop(name, None)
+
+
+def print_table(frame: pl.DataFrame) -> None:
+    with pl.Config(
+        tbl_rows=200, tbl_cols=30, tbl_hide_dataframe_shape=True, tbl_width_chars=200,
+        fmt_str_lengths=90, tbl_hide_column_data_types=True,
+    ):  # fmt: skip
+        print(frame)
+
+
+def progress_printer(interval: float = 2.0) -> Callable[[DestinationReport], None]:
+    """Prints each destination's progress at most every ``interval`` s, and its end."""
+    last: dict[str, float] = {}
+
+    def show(report: DestinationReport) -> None:
+        now = time.monotonic()
+        finished = report.seconds > 0
+        if not finished and now - last.get(report.destination, 0.0) < interval:
+            return
+        last[report.destination] = now
+        done = report.delivered + report.rejected + report.failed + report.dry_run_rows
+        state = "done" if finished else "..."
+        print(
+            f"  {report.destination:<11} {done:>9,}/{report.pending:,} "
+            f"(delivered {report.delivered:,}, rejected {report.rejected:,}, "
+            f"failed {report.failed:,}) {state}",
+            file=sys.stderr,
+        )
+
+    return show
+
+
+def run_push(wh: Warehouse, args: argparse.Namespace) -> PushReport:
+    return wh.push(
+        args.destination or None,
+        dry_run=args.dry_run,
+        since=parse_time(args.since),
+        retry_failed=args.retry_failed,
+        as_of=parse_time(args.as_of),
+        progress=None if args.json else progress_printer(),
+    )
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if args.emulator:
+        with connect(args.db, config=config) as wh:
+            clock = parse_time(args.as_of) or wh.replay_clock()
+        args.as_of = clock.isoformat()
+        with emulated(config, clock) as pointed, connect(args.db, config=pointed) as wh:
+            report = run_push(wh, args)
+    else:
+        with connect(args.db, config=config) as wh:
+            report = run_push(wh, args)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else repr(report))
+    return 0 if report.ok else 1
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    with connect(args.db, config=args.config) as wh:
+        result = wh.reconcile(parse_time(args.since), mode=args.mode)
+        totals = result.totals()
+        if args.destination:
+            totals = totals.filter(destination=args.destination)
+        if args.json:
+            print(
+                json.dumps(
+                    {"ok": result.ok, "problems": result.problems, "totals": totals.to_dicts()},
+                    indent=2,
+                    default=str,
+                )
+            )
+        else:
+            print(repr(result).split("\n", 1)[0])
+            print_table(totals)
+            reasons = result.reasons
+            if args.destination:
+                reasons = reasons.filter(destination=args.destination)
+            if reasons.height:
+                print_table(reasons)
+    return 0 if result.ok else 1
+
+
+def cmd_emulator(args: argparse.Namespace) -> int:
+    from trackstack_wh.emulator import serve
+
+    serve(args.host, args.port, parse_time(args.clock))
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    push = sub.add_parser("push", help="send pending payload rows to their destinations")
+    push.add_argument(
+        "--destination",
+        action="append",
+        choices=sorted(PAYLOAD_TABLES),
+        help="only this destination (repeatable; default: every enabled one)",
+    )
+    push.add_argument("--dry-run", action="store_true", help="log what would be sent; send nothing")
+    push.add_argument("--since", help="only events at or after this ISO date/time")
+    push.add_argument(
+        "--retry-failed", action="store_true", help="also resend rows whose retries ran out"
+    )
+    push.add_argument("--as-of", help="clock for platform age limits (default: now)")
+    push.add_argument(
+        "--emulator",
+        action="store_true",
+        help="start the local platform emulator and push to it instead",
+    )
+    push.add_argument("--db", default=argparse.SUPPRESS, help="warehouse file")
+    push.add_argument("--json", action="store_true", help="machine-readable report")
+    push.set_defaults(func=cmd_push)
+    rec = sub.add_parser("reconcile", help="account for every routed event, per destination")
+    rec.add_argument("--since", help="only events at or after this ISO date/time")
+    rec.add_argument("--destination", choices=sorted(PAYLOAD_TABLES))
+    rec.add_argument("--mode", choices=("live", "test", "validate"), default="live")
+    rec.add_argument("--db", default=argparse.SUPPRESS, help="warehouse file")
+    rec.add_argument("--json", action="store_true", help="machine-readable result")
+    rec.set_defaults(func=cmd_reconcile)
+    emu = sub.add_parser("emulator", help="serve the local ad-platform and CRM emulator")
+    emu.add_argument("--host", default="127.0.0.1")
+    emu.add_argument("--port", type=int, default=8788)
+    emu.add_argument("--clock", help="the emulator's 'now' at start (ISO; default: real time)")
+    emu.set_defaults(func=cmd_emulator)

@@ -1,0 +1,454 @@
+"""The push engine: payload rows out over HTTP, every answer into the delivery log.
+
+Per destination: pending rows are streamed from the payload table in platform-sized
+batches, sent with bounded concurrency under a token bucket, and each answer is parsed
+into per-row outcomes. Transient failures are retried with backoff (Retry-After
+honoured, and a 429 pauses the whole destination); a request refused for some rows is
+resent without them (split in halves when the platform does not say which); auth and
+config failures stop that destination only. Destinations run side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import duckdb
+
+from trackstack_wh.delivery.http import Sender, TransportFailure
+from trackstack_wh.delivery.outbox import LogWriter, Row, pending_sql, stream_pending
+from trackstack_wh.delivery.ratelimit import TokenBucket, backoff_delay
+from trackstack_wh.delivery.report import DestinationReport
+from trackstack_wh.delivery.responses import Failure, Verdict, parse_response
+from trackstack_wh.delivery.settings import DeliverySettings, sending_mode
+from trackstack_wh.delivery.taxonomy import (
+    BATCH_REJECTED,
+    CONFIG,
+    HALTS_DESTINATION,
+    PERMANENT,
+    RATE_LIMITED,
+    RETRIED,
+    RETRYABLE,
+    TOO_OLD,
+)
+from trackstack_wh.destinations.config import Destination
+from trackstack_wh.payloads.registry import PAYLOAD_TABLES, payload_spec
+from trackstack_wh.payloads.requests import (
+    ENDPOINTS,
+    Endpoint,
+    endpoint_headers,
+    endpoint_url,
+    request_body,
+)
+
+
+@dataclass(frozen=True)
+class PushOptions:
+    """What one push run does, shared by every destination in it."""
+
+    run_id: str
+    as_of: dt.datetime
+    dry_run: bool = False
+    retry_failed: bool = False
+    since: dt.datetime | None = None
+    progress: Callable[[DestinationReport], None] | None = None
+    """Called with the destination's running report after each answer and at the end."""
+
+
+@dataclass(frozen=True)
+class _Target:
+    kind: str
+    endpoint: Endpoint
+    url: str
+    headers: dict[str, str]
+
+
+class DestinationPush:
+    """One destination's push within a run."""
+
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        dest: Destination,
+        options: PushOptions,
+        settings: DeliverySettings,
+    ) -> None:
+        self.conn, self.dest, self.options, self.settings = conn, dest, options, settings
+        self.mode = sending_mode(dest)
+        self.report = DestinationReport(dest.name, self.mode, options.dry_run)
+        self.halted: Failure | None = None
+        self.reasons: Counter[str] = Counter()
+        spec = payload_spec(dest)
+        max_age = dest.max_event_age_days or spec.max_age_days
+        self.min_event_ms = (
+            None if max_age is None else options.as_of.timestamp() * 1000 - max_age * 86_400_000
+        )
+
+    async def run(self) -> DestinationReport:
+        started = time.perf_counter()
+        missing = [] if self.options.dry_run else self._missing_secrets()
+        if missing:
+            self._halt(
+                Failure(
+                    CONFIG,
+                    "missing_credentials",
+                    f"environment variable(s) {', '.join(missing)} not set",
+                )
+            )
+            self.report.pending = self._count_pending()
+            self.report.finish(self.reasons, self.halted, time.perf_counter() - started)
+            return self.report
+        self.report.pending = self._count_pending()
+        self.writer = LogWriter(
+            self.conn, run_id=self.options.run_id, destination=self.dest.name, mode=self.mode
+        )
+        self.bucket = TokenBucket(self.settings.requests_per_second)
+        self.sender = Sender(
+            timeout=self.settings.timeout_seconds, concurrency=self.settings.concurrency
+        )
+        try:
+            for target in self._targets():
+                await self._push_kind(target)
+        finally:
+            self.writer.close()
+            await self.sender.aclose()
+        self.report.finish(self.reasons, self.halted, time.perf_counter() - started)
+        if self.options.progress:
+            self.options.progress(self.report)
+        return self.report
+
+    def _targets(self) -> list[_Target]:
+        return [
+            _Target(
+                kind,
+                ENDPOINTS[(self.dest.name, kind)],
+                endpoint_url(ENDPOINTS[(self.dest.name, kind)], self.dest, reveal_secrets=True),
+                endpoint_headers(ENDPOINTS[(self.dest.name, kind)], self.dest, reveal_secrets=True),
+            )
+            for kind in self._kinds()
+        ]
+
+    def _missing_secrets(self) -> list[str]:
+        needed = ["access_token_env"]
+        if self.dest.name == "google_ads":
+            needed.append("developer_token_env")
+        return [
+            self.dest.settings[key]
+            for key in needed
+            if self.dest.settings.get(key) and not self.dest.secret(key)
+        ]
+
+    def _params(self, kind: str) -> dict[str, object]:
+        since = self.options.since
+        return {
+            "destination": self.dest.name,
+            "kind": kind,
+            "mode": self.mode,
+            "retry_failed": self.options.retry_failed,
+            "since_s": since.timestamp() if since else None,
+        }
+
+    def _count_pending(self) -> int:
+        table = self._table()
+        if table is None:
+            return 0
+        return sum(
+            self.conn.execute(
+                f"select count(*) from ({pending_sql(table, upsert=False)})", self._params(kind)
+            ).fetchall()[0][0]
+            for kind in self._kinds()
+        )
+
+    def _kinds(self) -> list[str]:
+        return [k for (d, k) in ENDPOINTS if d == self.dest.name]
+
+    def _table(self) -> str | None:
+        table = PAYLOAD_TABLES[self.dest.name]
+        exists = self.conn.execute(
+            "select count(*) from duckdb_tables() where table_name = $t and not temporary",
+            {"t": table},
+        ).fetchall()[0][0]
+        return table if exists else None
+
+    async def _push_kind(self, target: _Target) -> None:
+        table = self._table()
+        if table is None:
+            return
+        size = min(
+            self.settings.batch_size or target.endpoint.batch_size, target.endpoint.batch_size
+        )
+        slots = asyncio.Semaphore(self.settings.concurrency)
+        running: set[asyncio.Task[None]] = set()
+        current_wave = None
+        for wave, chunk in stream_pending(
+            self.conn, table, self._params(target.kind), upsert=target.endpoint.upsert, chunk=size
+        ):
+            if self.halted:
+                break
+            if wave != current_wave:
+                # The next wave of an upsert kind starts once the previous one is answered.
+                await _drain(running)
+                current_wave = wave
+            rows = self._ready_rows(target.kind, chunk)
+            if not rows:
+                continue
+            if self.options.dry_run:
+                self.writer.rows(rows, "dry_run")
+                self.report.dry_run_rows += len(rows)
+                continue
+            await slots.acquire()
+            task = asyncio.create_task(self._guarded(target, rows))
+            running.add(task)
+            task.add_done_callback(lambda t: (running.discard(t), slots.release()))
+        await _drain(running)
+
+    def _ready_rows(self, kind: str, chunk: list[tuple[str, str, int, int]]) -> list[Row]:
+        """Rows to send; those too old by the time of sending are rejected unsent (one old
+        row would make Meta or Reddit refuse the whole request)."""
+        rows, old = [], []
+        for event_id, payload, attempts, event_ms in chunk:
+            row = Row(kind, event_id, payload, attempts)
+            if self.min_event_ms is not None and event_ms < self.min_event_ms:
+                old.append(row)
+            else:
+                rows.append(row)
+        if old:
+            message = "older than the platform's age limit at send time; not sent"
+            failure = Failure(TOO_OLD, "not_sent", message)
+            if self.options.dry_run:
+                self._log(old, "dry_run", failure)
+                self.report.dry_run_rows += len(old)
+            else:
+                self._log_final(old, "rejected", failure)
+        return rows
+
+    async def _guarded(self, target: _Target, rows: list[Row]) -> None:
+        try:
+            await self._send(target, rows)
+        except Exception as exc:  # a bug must not lose rows silently: log them as failed
+            message = self._scrub(f"{type(exc).__name__}: {exc}")
+            failure = Failure(PERMANENT, "client_error", message)
+            self._log_final(rows, "failed", failure)
+            self.report.errors.append(failure.message)
+
+    async def _send(self, target: _Target, rows: list[Row]) -> None:
+        tries = 0
+        while rows and not self.halted:
+            await self.bucket.acquire()
+            if self.halted:
+                return
+            tries += 1
+            request_id = uuid.uuid4().hex
+            body = request_body(target.endpoint, self.dest, [r.payload for r in rows])
+            sent_at = dt.datetime.now(dt.UTC)
+            self.report.requests += 1
+            if self.options.progress:
+                self.options.progress(self.report)
+            try:
+                answer = await self.sender.send(
+                    target.endpoint.method, target.url, target.headers, body
+                )
+            except TransportFailure as exc:
+                failure = Failure(RETRYABLE, exc.code, exc.message)
+                self._log_request(
+                    target,
+                    request_id,
+                    sent_at,
+                    rows,
+                    body,
+                    exc.latency_ms,
+                    None,
+                    failure,
+                    Verdict(),
+                )
+                rows = await self._request_failed(
+                    rows, failure, tries, request_id, None, exc.latency_ms
+                )
+                continue
+            verdict = parse_response(
+                self.dest.name,
+                target.kind,
+                answer.status,
+                answer.headers,
+                answer.content,
+                [r.payload for r in rows],
+            )
+            context = (request_id, answer.status, answer.latency_ms, verdict.trace_id)
+            self._log_request(
+                target,
+                request_id,
+                sent_at,
+                rows,
+                body,
+                answer.latency_ms,
+                answer.status,
+                verdict.request_failure,
+                verdict,
+            )
+            if verdict.batch_invalid:
+                await self._isolate(target, rows, verdict, context)
+                return
+            if verdict.request_failure:
+                rows = await self._request_failed(
+                    rows,
+                    verdict.request_failure,
+                    tries,
+                    request_id,
+                    answer.status,
+                    answer.latency_ms,
+                )
+                continue
+            rows = await self._per_row(rows, verdict, tries, context)
+
+    async def _per_row(
+        self, rows: list[Row], verdict: Verdict, tries: int, context: tuple
+    ) -> list[Row]:
+        """Log a request's per-row outcomes; returns the rows to try again (after waiting)."""
+        failures = verdict.row_failures
+        delivered = [r for i, r in enumerate(rows) if i not in failures]
+        if delivered:
+            self._log_final(delivered, "delivered", None, context)
+        again: list[Row] = []
+        for index, failure in sorted(failures.items()):
+            if index >= len(rows):
+                continue
+            if failure.error_class in RETRIED and tries < self.settings.max_attempts:
+                again.append(rows[index])
+                self._log(rows[index : index + 1], "retry_scheduled", failure, context)
+            else:
+                outcome = "failed" if failure.error_class in RETRIED else "rejected"
+                self._log_final(rows[index : index + 1], outcome, failure, context)
+        if again:
+            self.report.retries += 1
+            await asyncio.sleep(self._delay(tries, None))
+        return again
+
+    async def _request_failed(
+        self,
+        rows: list[Row],
+        failure: Failure,
+        tries: int,
+        request_id: str,
+        status: int | None,
+        latency_ms: float,
+    ) -> list[Row]:
+        """A request that delivered nothing: wait and return the rows, or end them."""
+        context = (request_id, status, latency_ms, None)
+        if failure.error_class in RETRIED and tries < self.settings.max_attempts:
+            delay = self._delay(tries, failure.retry_after)
+            if failure.error_class == RATE_LIMITED or failure.retry_after is not None:
+                self.bucket.pause(delay)
+            self._log(rows, "retry_scheduled", failure, context)
+            self.report.retries += 1
+            await asyncio.sleep(delay)
+            return rows
+        if failure.error_class in HALTS_DESTINATION:
+            self._halt(failure)
+        self._log_final(rows, "failed", failure, context)
+        return []
+
+    async def _isolate(
+        self, target: _Target, rows: list[Row], verdict: Verdict, context: tuple
+    ) -> None:
+        """A request refused because of some of its rows: reject those, resend the rest."""
+        named = {i: f for i, f in verdict.row_failures.items() if i < len(rows)}
+        for index, failure in named.items():
+            self._log_final(rows[index : index + 1], "rejected", failure, context)
+        rest = [r for i, r in enumerate(rows) if i not in named]
+        if not rest:
+            return
+        if len(rest) == 1 and not named:
+            failure = verdict.request_failure or Failure(PERMANENT, None, "rejected")
+            self._log_final(rest, "rejected", failure, context)
+            return
+        note = Failure(BATCH_REJECTED, None, "request refused because of other rows; resent")
+        self._log(rest, "retry_scheduled", note, context)
+        if named:
+            await self._send(target, rest)
+            return
+        self.report.splits += 1
+        half = len(rest) // 2
+        await asyncio.gather(self._send(target, rest[:half]), self._send(target, rest[half:]))
+
+    def _scrub(self, text: str) -> str:
+        """``text`` without any of this destination's secrets, shortened."""
+        for key in self.dest.settings:
+            secret = self.dest.secret(key) if key.endswith("_env") else None
+            if secret:
+                text = text.replace(secret, "***")
+        return text[:300]
+
+    def _delay(self, tries: int, retry_after: float | None) -> float:
+        return backoff_delay(
+            tries,
+            base=self.settings.retry_base_seconds,
+            cap=self.settings.retry_max_seconds,
+            retry_after=retry_after,
+        )
+
+    def _halt(self, failure: Failure) -> None:
+        if self.halted is None:
+            self.halted = failure
+
+    def _log(
+        self, rows: list[Row], outcome: str, failure: Failure | None, context: tuple = ()
+    ) -> None:
+        request_id, status, latency, trace = context or (None, None, None, None)
+        error = (
+            (failure.error_class, failure.code, failure.message) if failure else (None, None, None)
+        )
+        self.writer.rows(
+            rows,
+            outcome,
+            request_id=request_id,
+            http_status=status,
+            latency_ms=latency,
+            error=error,
+            trace_id=trace,
+        )
+
+    def _log_final(
+        self, rows: list[Row], outcome: str, failure: Failure | None, context: tuple = ()
+    ) -> None:
+        self._log(rows, outcome, failure, context)
+        setattr(self.report, outcome, getattr(self.report, outcome) + len(rows))
+        if failure is not None:
+            self.reasons[f"{outcome}:{failure.error_class}"] += len(rows)
+
+    def _log_request(
+        self,
+        target: _Target,
+        request_id: str,
+        sent_at: dt.datetime,
+        rows: list[Row],
+        body: bytes,
+        latency_ms: float,
+        status: int | None,
+        failure: Failure | None,
+        verdict: Verdict,
+    ) -> None:
+        if verdict.accepted is not None:
+            self.report.platform_accepted += verdict.accepted
+        self.writer.request(
+            request_id=request_id,
+            request_kind=target.kind,
+            sent_at=sent_at,
+            rows=len(rows),
+            bytes=len(body),
+            latency_ms=latency_ms,
+            http_status=status,
+            error_class=failure.error_class if failure else None,
+            error_code=failure.code if failure else None,
+            platform_accepted=verdict.accepted,
+            trace_id=verdict.trace_id,
+        )
+
+
+async def _drain(running: set[asyncio.Task[None]]) -> None:
+    if running:
+        await asyncio.gather(*list(running))

@@ -1,0 +1,207 @@
+"""The outbox: which payload rows still need sending, and the delivery log writer.
+
+A row is sent until it has a final outcome (``delivered``, ``rejected``; ``failed`` until
+someone asks to retry failures) in the same mode. The log is written in small
+transactions as answers come in, so a killed push loses at most the last fraction of a
+second of log, and those rows are sent again with the same dedup key (the platform drops
+the repeat).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+FINAL = ("delivered", "rejected")
+LOG_COLUMNS = (
+    "attempt_id", "request_id", "run_id", "destination", "request_kind", "event_id", "mode",
+    "attempt", "sent_at", "latency_ms", "http_status", "outcome", "error_class", "error_code",
+    "error_message", "trace_id",
+)  # fmt: skip
+REQUEST_COLUMNS = (
+    "request_id", "run_id", "destination", "request_kind", "mode", "sent_at", "rows", "bytes",
+    "latency_ms", "http_status", "error_class", "error_code", "platform_accepted", "trace_id",
+)  # fmt: skip
+
+
+@dataclass
+class Row:
+    """One payload row on its way out."""
+
+    kind: str
+    event_id: str
+    payload: str
+    attempts: int
+    """Log rows so far for this (destination, kind, event, mode)."""
+
+
+def pending_sql(table: str, *, upsert: bool) -> str:
+    """Rows of one kind still to send (with the attempts so far), for ``table``.
+
+    Upsert kinds (CRM records) come in waves: the n-th pending row of each record key in
+    wave n, so one request never holds a key twice and later rows land last.
+    """
+    wave = (
+        "row_number() over (partition by p.dedup_key order by p.event_time, p.event_id)"
+        if upsert
+        else "1"
+    )
+    return f"""
+with state as (
+    select event_id, max(attempt) as attempts, arg_max_null(outcome, attempt) as outcome
+    from delivery_log
+    where destination = $destination and request_kind = $kind and mode = $mode
+    group by event_id
+)
+select p.event_id, p.payload::varchar as payload, coalesce(s.attempts, 0) as attempts,
+    epoch_ms(p.event_time) as event_ms, {wave} as wave
+from {table} p
+left join state s on s.event_id = p.event_id
+where p.request_kind = $kind and p.status = 'ready'
+  and (s.outcome is null or s.outcome not in ('delivered', 'rejected')
+       and (s.outcome <> 'failed' or $retry_failed))
+  and ($since_s is null or p.event_time >= to_timestamp($since_s))
+{"order by wave" if upsert else ""}"""
+
+
+def stream_pending(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    params: dict[str, object],
+    *,
+    upsert: bool,
+    chunk: int,
+) -> Iterator[tuple[int, list[tuple[str, str, int, int]]]]:
+    """Chunks of ``(event_id, payload, attempts, event_ms)`` with their wave number,
+    streamed (memory stays flat however many rows are pending)."""
+    cursor = conn.cursor()
+    try:
+        reader = cursor.execute(pending_sql(table, upsert=upsert), params).to_arrow_reader(chunk)
+        for batch in reader:
+            columns = batch.to_pydict()
+            waves = columns["wave"]
+            rows = list(
+                zip(columns["event_id"], columns["payload"], columns["attempts"],
+                    columns["event_ms"], strict=True)
+            )  # fmt: skip
+            start = 0
+            for i in range(1, len(rows) + 1):
+                if i == len(rows) or waves[i] != waves[start]:
+                    yield waves[start], rows[start:i]
+                    start = i
+    finally:
+        cursor.close()
+
+
+class LogWriter:
+    """Buffers delivery_log and delivery_requests rows; flushes in small transactions."""
+
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        *,
+        run_id: str,
+        destination: str,
+        mode: str,
+        flush_rows: int = 5000,
+        flush_seconds: float = 0.2,
+    ) -> None:
+        self.conn = conn.cursor()
+        self.run_id, self.destination, self.mode = run_id, destination, mode
+        self.flush_rows, self.flush_seconds = flush_rows, flush_seconds
+        self.log: dict[str, list[object]] = {c: [] for c in LOG_COLUMNS}
+        self.requests: dict[str, list[object]] = {c: [] for c in REQUEST_COLUMNS}
+        self.last_flush = time.monotonic()
+
+    def rows(
+        self,
+        rows: list[Row],
+        outcome: str,
+        *,
+        request_id: str | None = None,
+        http_status: int | None = None,
+        latency_ms: float | None = None,
+        error: tuple[str | None, str | None, str | None] = (None, None, None),
+        trace_id: str | None = None,
+    ) -> None:
+        """Log one attempt for each row (their ``attempts`` go up by one)."""
+        now = dt.datetime.now(dt.UTC)
+        n = len(rows)
+        log = self.log
+        for row in rows:
+            row.attempts += 1
+            log["attempt_id"].append(uuid.uuid4().hex)
+            log["request_kind"].append(row.kind)
+            log["event_id"].append(row.event_id)
+            log["attempt"].append(row.attempts)
+        for column, value in (
+            ("request_id", request_id), ("run_id", self.run_id),
+            ("destination", self.destination), ("mode", self.mode), ("sent_at", now),
+            ("latency_ms", latency_ms), ("http_status", http_status), ("outcome", outcome),
+            ("error_class", error[0]), ("error_code", error[1]), ("error_message", error[2]),
+            ("trace_id", trace_id),
+        ):  # fmt: skip
+            log[column].extend([value] * n)
+        self._maybe_flush()
+
+    def request(self, **values: object) -> None:
+        """Log one HTTP request (``REQUEST_COLUMNS`` besides run, destination and mode)."""
+        values |= {"run_id": self.run_id, "destination": self.destination, "mode": self.mode}
+        for column in REQUEST_COLUMNS:
+            self.requests[column].append(values.get(column))
+
+    def _maybe_flush(self) -> None:
+        if (
+            len(self.log["event_id"]) >= self.flush_rows
+            or time.monotonic() - self.last_flush >= self.flush_seconds
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is buffered, in one transaction."""
+        self.last_flush = time.monotonic()
+        if not self.log["event_id"] and not self.requests["request_id"]:
+            return
+        log = pa.table(self.log, schema=LOG_SCHEMA)
+        requests = pa.table(self.requests, schema=REQUEST_SCHEMA)
+        self.conn.register("log_buffer", log)
+        self.conn.register("request_buffer", requests)
+        self.conn.execute("begin")
+        try:
+            self.conn.execute("insert into delivery_requests by name from request_buffer")
+            self.conn.execute("insert into delivery_log by name from log_buffer")
+            self.conn.execute("commit")
+        except BaseException:
+            self.conn.execute("rollback")
+            raise
+        finally:
+            self.conn.unregister("log_buffer")
+            self.conn.unregister("request_buffer")
+        for buffer in (self.log, self.requests):
+            for values in buffer.values():
+                values.clear()
+
+    def close(self) -> None:
+        self.flush()
+        self.conn.close()
+
+
+_TS = pa.timestamp("us", tz="UTC")
+LOG_SCHEMA = pa.schema(
+    [(c, pa.string()) for c in LOG_COLUMNS[:7]]
+    + [("attempt", pa.int32()), ("sent_at", _TS), ("latency_ms", pa.float64()),
+       ("http_status", pa.int32())]
+    + [(c, pa.string()) for c in LOG_COLUMNS[11:]]
+)  # fmt: skip
+REQUEST_SCHEMA = pa.schema(
+    [(c, pa.string()) for c in REQUEST_COLUMNS[:5]]
+    + [("sent_at", _TS), ("rows", pa.int32()), ("bytes", pa.int64()),
+       ("latency_ms", pa.float64()), ("http_status", pa.int32()), ("error_class", pa.string()),
+       ("error_code", pa.string()), ("platform_accepted", pa.int64()), ("trace_id", pa.string())]
+)  # fmt: skip

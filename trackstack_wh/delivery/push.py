@@ -1,0 +1,84 @@
+"""``push``: send every enabled destination's pending payload rows, side by side."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import datetime as dt
+import uuid
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from typing import Any, TypeVar
+
+import duckdb
+
+from trackstack_wh.delivery.engine import DestinationPush, PushOptions
+from trackstack_wh.delivery.report import DestinationReport, PushReport
+from trackstack_wh.delivery.settings import DeliverySettings
+from trackstack_wh.destinations.config import WorkspaceConfig
+from trackstack_wh.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def push(
+    conn: duckdb.DuckDBPyConnection,
+    config: WorkspaceConfig,
+    *,
+    destinations: Iterable[str] | None = None,
+    dry_run: bool = False,
+    retry_failed: bool = False,
+    since: dt.datetime | None = None,
+    as_of: dt.datetime | None = None,
+    delivery: Mapping[str, float] | None = None,
+    progress: Callable[[DestinationReport], None] | None = None,
+) -> PushReport:
+    """Send pending rows of the chosen (default: every enabled) destination.
+
+    ``retry_failed`` also resends rows whose last outcome was ``failed``; ``since`` limits
+    to events at or after it; ``as_of`` is the clock for the age limits (default now);
+    ``delivery`` overrides ``[destinations.<name>.delivery]`` settings for this run.
+    """
+    chosen = _choose(config, destinations)
+    options = PushOptions(
+        run_id=uuid.uuid4().hex,
+        as_of=as_of or dt.datetime.now(dt.UTC),
+        dry_run=dry_run,
+        retry_failed=retry_failed,
+        since=since,
+        progress=progress,
+    )
+    pushes = [
+        DestinationPush(conn, dest, options, DeliverySettings.for_destination(dest, delivery))
+        for dest in chosen
+    ]
+
+    async def run_all() -> PushReport:
+        reports = await asyncio.gather(*(p.run() for p in pushes))
+        return PushReport(options.run_id, list(reports))
+
+    return run_coroutine(run_all())
+
+
+def _choose(config: WorkspaceConfig, names: Iterable[str] | None) -> list[Any]:
+    if names is None:
+        return config.enabled()
+    chosen = []
+    for name in names:
+        dest = config.destinations.get(name)
+        if dest is None:
+            known = sorted(config.destinations)
+            raise ConfigError(f"unknown destination {name!r}; choose from {known}")
+        if not dest.enabled:
+            raise ConfigError(f"destination {name!r} is not enabled in the workspace config")
+        chosen.append(dest)
+    return chosen
+
+
+def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run to completion, also from inside a running loop (Jupyter) via a worker thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -1,0 +1,203 @@
+"""Reconciliation: every routable event accounted for, from payload row to platform.
+
+Per destination, day and event, each payload row lands in exactly one bucket:
+``delivered``, ``rejected``, ``failed``, ``in_flight`` (a retry was scheduled when the
+last push stopped), ``never_attempted`` (ready, no send yet; a dry run does not count),
+``skipped`` or ``duplicate``. The counts must add up to the rows built, routed events
+must all have rows, and the delivery log must point at no row that is gone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from trackstack_wh.payloads.inspect import existing_tables
+
+BUCKETS = ("delivered", "rejected", "failed", "in_flight", "never_attempted", "skipped",
+           "duplicate")  # fmt: skip
+
+ROWS_SQL = """
+with payload as ({payload_union}),
+state as (
+    select destination, request_kind, event_id,
+        arg_max_null(outcome, attempt) as outcome,
+        arg_max_null(error_class, attempt) as error_class,
+        arg_max_null(error_code, attempt) as error_code
+    from delivery_log
+    where mode = $mode
+    group by all
+)
+select p.destination, p.request_kind, p.event_id, e.event_name,
+    p.event_time::date as day, p.status,
+    case
+        when p.status <> 'ready' then p.status
+        when s.outcome in ('delivered', 'rejected', 'failed') then s.outcome
+        when s.outcome = 'retry_scheduled' then 'in_flight'
+        else 'never_attempted'
+    end as bucket,
+    case when p.status = 'skipped' then p.skip_reason
+         when p.status = 'ready' then s.error_class end as reason,
+    s.error_code
+from payload p
+join events e using (event_id)
+left join state s using (destination, request_kind, event_id)
+where $since_s is null or p.event_time >= to_timestamp($since_s)
+"""
+
+
+@dataclass
+class Reconciliation:
+    """Counts by destination, day and event; ``problems`` lists what does not add up."""
+
+    summary: pl.DataFrame
+    reasons: pl.DataFrame
+    problems: list[str]
+    mode: str
+    _conn: duckdb.DuckDBPyConnection
+    _rows_sql: str
+    _params: dict[str, object]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def totals(self) -> pl.DataFrame:
+        """One row per destination."""
+        numbers = [c for c in self.summary.columns if c not in ("destination", "day", "event_name")]
+        return self.summary.group_by("destination").agg(pl.col(numbers).sum()).sort("destination")
+
+    def rows(
+        self, destination: str, bucket: str | None = None, reason: str | None = None
+    ) -> pl.DataFrame:
+        """Drill down: the payload rows of one destination (and bucket, and reason)."""
+        return self._conn.sql(
+            f"select * from ({self._rows_sql}) where destination = $destination "
+            "and ($bucket is null or bucket = $bucket) and ($reason is null or reason = $reason) "
+            "order by day, event_name, event_id",
+            params={**self._params, "destination": destination, "bucket": bucket,
+                    "reason": reason},
+        ).pl()  # fmt: skip
+
+    def __repr__(self) -> str:
+        status = "everything accounted for" if self.ok else "; ".join(self.problems)
+        return f"Reconciliation ({self.mode}): {status}\n{self.totals()}"
+
+    def _repr_html_(self) -> str:
+        status = (
+            "everything accounted for"
+            if self.ok
+            else "<br>".join(html.escape(p) for p in self.problems)
+        )
+        return (
+            f"<div><b>Reconciliation ({self.mode})</b>: {status}{self.totals()._repr_html_()}</div>"
+        )
+
+
+def reconcile(
+    conn: duckdb.DuckDBPyConnection, *, since: dt.datetime | None = None, mode: str = "live"
+) -> Reconciliation:
+    """Reconcile routed events, payload rows and delivery outcomes (``mode``: live, test
+    or validate deliveries)."""
+    tables = existing_tables(conn)
+    params: dict[str, object] = {"mode": mode, "since_s": since.timestamp() if since else None}
+    if not tables:
+        union = (
+            "select null::varchar as destination, null::varchar as request_kind, "
+            "null::varchar as event_id, null::timestamptz as event_time, "
+            "null::varchar as status, null::varchar as skip_reason limit 0"
+        )
+    else:
+        union = " union all ".join(
+            f"select destination, request_kind, event_id, event_time, status, skip_reason from {t}"
+            for t in tables.values()
+        )
+    rows_sql = ROWS_SQL.format(payload_union=union)
+    counts = ", ".join(f"count(*) filter (bucket = '{b}')::bigint as {b}" for b in BUCKETS)
+    summary = conn.sql(
+        f"select destination, day, event_name, count(*)::bigint as rows, {counts} "
+        f"from ({rows_sql}) group by all order by destination, day, event_name",
+        params=params,
+    ).pl()
+    routed = (
+        conn.sql(
+            f"""
+select r.destination, e.event_date as day, e.event_name,
+    count(*)::bigint as routable,
+    count(*) filter (p.event_id is null)::bigint as not_built
+from event_routes r
+join events e using (event_id)
+left join (select distinct destination, event_id from ({union})) p using (destination, event_id)
+where r.reason is null and r.destination in (select unnest($destinations::varchar[]))
+  and ($since_s is null or e.ts >= to_timestamp($since_s))
+group by all""",
+            params={"destinations": list(tables), "since_s": params["since_s"]},
+        ).pl()
+        if tables and _has_table(conn, "event_routes")
+        else None
+    )
+    if routed is not None and routed.height:
+        summary = summary.join(routed, on=["destination", "day", "event_name"], how="full",
+                               coalesce=True).fill_null(0)  # fmt: skip
+    reasons = conn.sql(
+        f"select destination, bucket, reason, count(*)::bigint as rows from ({rows_sql}) "
+        "where reason is not null group by all order by destination, bucket, rows desc",
+        params=params,
+    ).pl()
+    problems = _problems(conn, summary, union, params)
+    return Reconciliation(summary, reasons, problems, mode, conn, rows_sql, params)
+
+
+def _has_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(
+        conn.execute(
+            "select count(*) from duckdb_tables() where table_name = $n", {"n": name}
+        ).fetchall()[0][0]
+    )
+
+
+def _problems(
+    conn: duckdb.DuckDBPyConnection,
+    summary: pl.DataFrame,
+    union: str,
+    params: dict[str, object],
+) -> list[str]:
+    problems = []
+    if summary.height:
+        buckets = summary.select(pl.sum_horizontal(list(BUCKETS))).to_series()
+        if (buckets != summary["rows"]).any():
+            problems.append("bucket counts do not add up to the payload rows")
+        if "not_built" in summary.columns:
+            for dest, n in summary.group_by("destination").agg(pl.col("not_built").sum()).rows():
+                if n:
+                    problems.append(f"{dest}: {n} routed event(s) without payload rows "
+                                    "(run build_payloads)")  # fmt: skip
+    orphans = conn.execute(
+        f"""
+select l.destination, count(distinct l.event_id)
+from delivery_log l
+left join ({union}) p using (destination, request_kind, event_id)
+where p.event_id is null and l.mode = $mode and l.outcome = 'delivered'
+group by all""",
+        {"mode": params["mode"]},
+    ).fetchall()
+    problems += [f"{d}: {n} delivered event(s) whose payload row is gone" for d, n in orphans]
+    accepted = conn.execute(
+        """
+select destination, sum(rows) filter (http_status = 200)::bigint,
+    sum(platform_accepted)::bigint
+from delivery_requests
+where platform_accepted is not null and mode = $mode
+group by all""",
+        {"mode": params["mode"]},
+    ).fetchall()
+    problems += [
+        f"{d}: platform reported {got:,} events received for {sent:,} sent in accepted requests"
+        for d, sent, got in accepted
+        if sent != got
+    ]
+    return problems
