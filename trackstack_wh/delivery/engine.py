@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import duckdb
 
 from trackstack_wh.delivery.http import Sender, TransportFailure
-from trackstack_wh.delivery.outbox import LogWriter, Row, pending_sql, stream_pending
+from trackstack_wh.delivery.outbox import Batch, LogWriter, pending_sql, stream_pending
 from trackstack_wh.delivery.ratelimit import TokenBucket, backoff_delay
 from trackstack_wh.delivery.report import DestinationReport
 from trackstack_wh.delivery.responses import Failure, Verdict, parse_response
@@ -151,6 +151,7 @@ class DestinationPush:
             "mode": self.mode,
             "retry_failed": self.options.retry_failed,
             "since_s": since.timestamp() if since else None,
+            "min_event_ms": self.min_event_ms,
         }
 
     def _count_pending(self) -> int:
@@ -185,8 +186,13 @@ class DestinationPush:
         slots = asyncio.Semaphore(self.settings.concurrency)
         running: set[asyncio.Task[None]] = set()
         current_wave = None
-        for wave, chunk in stream_pending(
-            self.conn, table, self._params(target.kind), upsert=target.endpoint.upsert, chunk=size
+        for wave, chunk, too_old in stream_pending(
+            self.conn,
+            table,
+            self._params(target.kind),
+            kind=target.kind,
+            upsert=target.endpoint.upsert,
+            chunk=size,
         ):
             if self.halted:
                 break
@@ -194,8 +200,8 @@ class DestinationPush:
                 # The next wave of an upsert kind starts once the previous one is answered.
                 await _drain(running)
                 current_wave = wave
-            rows = self._ready_rows(target.kind, chunk)
-            if not rows:
+            rows = self._ready_rows(chunk, too_old)
+            if not len(rows):
                 continue
             if self.options.dry_run:
                 self.writer.rows(rows, "dry_run")
@@ -207,27 +213,22 @@ class DestinationPush:
             task.add_done_callback(lambda t: (running.discard(t), slots.release()))
         await _drain(running)
 
-    def _ready_rows(self, kind: str, chunk: list[tuple[str, str, int, int]]) -> list[Row]:
+    def _ready_rows(self, chunk: Batch, too_old: list[bool]) -> Batch:
         """Rows to send; those too old by the time of sending are rejected unsent (one old
         row would make Meta or Reddit refuse the whole request)."""
-        rows, old = [], []
-        for event_id, payload, attempts, event_ms in chunk:
-            row = Row(kind, event_id, payload, attempts)
-            if self.min_event_ms is not None and event_ms < self.min_event_ms:
-                old.append(row)
-            else:
-                rows.append(row)
-        if old:
-            message = "older than the platform's age limit at send time; not sent"
-            failure = Failure(TOO_OLD, "not_sent", message)
-            if self.options.dry_run:
-                self._log(old, "dry_run", failure)
-                self.report.dry_run_rows += len(old)
-            else:
-                self._log_final(old, "rejected", failure)
-        return rows
+        if not any(too_old):
+            return chunk
+        old = chunk.take(i for i, flag in enumerate(too_old) if flag)
+        message = "older than the platform's age limit at send time; not sent"
+        failure = Failure(TOO_OLD, "not_sent", message)
+        if self.options.dry_run:
+            self._log(old, "dry_run", failure)
+            self.report.dry_run_rows += len(old)
+        else:
+            self._log_final(old, "rejected", failure)
+        return chunk.take(i for i, flag in enumerate(too_old) if not flag)
 
-    async def _guarded(self, target: _Target, rows: list[Row]) -> None:
+    async def _guarded(self, target: _Target, rows: Batch) -> None:
         try:
             await self._send(target, rows)
         except Exception as exc:  # a bug must not lose rows silently: log them as failed
@@ -236,15 +237,15 @@ class DestinationPush:
             self._log_final(rows, "failed", failure)
             self.report.errors.append(failure.message)
 
-    async def _send(self, target: _Target, rows: list[Row]) -> None:
+    async def _send(self, target: _Target, rows: Batch) -> None:
         tries = 0
-        while rows and not self.halted:
+        while len(rows) and not self.halted:
             await self.bucket.acquire()
             if self.halted:
                 return
             tries += 1
             request_id = uuid.uuid4().hex
-            body = request_body(target.endpoint, self.dest, [r.payload for r in rows])
+            body = request_body(target.endpoint, self.dest, rows.payloads)
             sent_at = dt.datetime.now(dt.UTC)
             self.report.requests += 1
             if self.options.progress:
@@ -276,7 +277,7 @@ class DestinationPush:
                 answer.status,
                 answer.headers,
                 answer.content,
-                [r.payload for r in rows],
+                rows.payloads,
             )
             context = (request_id, answer.status, answer.latency_ms, verdict.trace_id)
             self._log_request(
@@ -305,38 +306,35 @@ class DestinationPush:
                 continue
             rows = await self._per_row(rows, verdict, tries, context)
 
-    async def _per_row(
-        self, rows: list[Row], verdict: Verdict, tries: int, context: tuple
-    ) -> list[Row]:
+    async def _per_row(self, rows: Batch, verdict: Verdict, tries: int, context: tuple) -> Batch:
         """Log a request's per-row outcomes; returns the rows to try again (after waiting)."""
-        failures = verdict.row_failures
-        delivered = [r for i, r in enumerate(rows) if i not in failures]
-        if delivered:
+        failures = {i: f for i, f in verdict.row_failures.items() if i < len(rows)}
+        delivered = rows.without(failures)
+        if len(delivered):
             self._log_final(delivered, "delivered", None, context)
-        again: list[Row] = []
+        again: list[Batch] = []
         for index, failure in sorted(failures.items()):
-            if index >= len(rows):
-                continue
+            row = rows.take([index])
             if failure.error_class in RETRIED and tries < self.settings.max_attempts:
-                again.append(rows[index])
-                self._log(rows[index : index + 1], "retry_scheduled", failure, context)
+                self._log(row, "retry_scheduled", failure, context)
+                again.append(row)
             else:
                 outcome = "failed" if failure.error_class in RETRIED else "rejected"
-                self._log_final(rows[index : index + 1], outcome, failure, context)
+                self._log_final(row, outcome, failure, context)
         if again:
             self.report.retries += 1
             await asyncio.sleep(self._delay(tries, None))
-        return again
+        return Batch.concat(rows.kind, again)
 
     async def _request_failed(
         self,
-        rows: list[Row],
+        rows: Batch,
         failure: Failure,
         tries: int,
         request_id: str,
         status: int | None,
         latency_ms: float,
-    ) -> list[Row]:
+    ) -> Batch:
         """A request that delivered nothing: wait and return the rows, or end them."""
         context = (request_id, status, latency_ms, None)
         if failure.error_class in RETRIED and tries < self.settings.max_attempts:
@@ -353,14 +351,14 @@ class DestinationPush:
         return []
 
     async def _isolate(
-        self, target: _Target, rows: list[Row], verdict: Verdict, context: tuple
+        self, target: _Target, rows: Batch, verdict: Verdict, context: tuple
     ) -> None:
         """A request refused because of some of its rows: reject those, resend the rest."""
         named = {i: f for i, f in verdict.row_failures.items() if i < len(rows)}
         for index, failure in named.items():
-            self._log_final(rows[index : index + 1], "rejected", failure, context)
-        rest = [r for i, r in enumerate(rows) if i not in named]
-        if not rest:
+            self._log_final(rows.take([index]), "rejected", failure, context)
+        rest = rows.without(named)
+        if not len(rest):
             return
         if len(rest) == 1 and not named:
             failure = verdict.request_failure or Failure(PERMANENT, None, "rejected")
@@ -372,8 +370,8 @@ class DestinationPush:
             await self._send(target, rest)
             return
         self.report.splits += 1
-        half = len(rest) // 2
-        await asyncio.gather(self._send(target, rest[:half]), self._send(target, rest[half:]))
+        first, second = rest.halves()
+        await asyncio.gather(self._send(target, first), self._send(target, second))
 
     def _scrub(self, text: str) -> str:
         """``text`` without any of this destination's secrets, shortened."""
@@ -395,9 +393,7 @@ class DestinationPush:
         if self.halted is None:
             self.halted = failure
 
-    def _log(
-        self, rows: list[Row], outcome: str, failure: Failure | None, context: tuple = ()
-    ) -> None:
+    def _log(self, rows: Batch, outcome: str, failure: Failure | None, context: tuple = ()) -> None:
         request_id, status, latency, trace = context or (None, None, None, None)
         error = (
             (failure.error_class, failure.code, failure.message) if failure else (None, None, None)
@@ -413,7 +409,7 @@ class DestinationPush:
         )
 
     def _log_final(
-        self, rows: list[Row], outcome: str, failure: Failure | None, context: tuple = ()
+        self, rows: Batch, outcome: str, failure: Failure | None, context: tuple = ()
     ) -> None:
         self._log(rows, outcome, failure, context)
         setattr(self.report, outcome, getattr(self.report, outcome) + len(rows))
@@ -425,7 +421,7 @@ class DestinationPush:
         target: _Target,
         request_id: str,
         sent_at: dt.datetime,
-        rows: list[Row],
+        rows: Batch,
         body: bytes,
         latency_ms: float,
         status: int | None,

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import duckdb
@@ -31,14 +30,43 @@ REQUEST_COLUMNS = (
 
 
 @dataclass
-class Row:
-    """One payload row on its way out."""
+class Batch:
+    """Payload rows of one kind on their way out, column-wise."""
 
     kind: str
-    event_id: str
-    payload: str
-    attempts: int
-    """Log rows so far for this (destination, kind, event, mode)."""
+    event_ids: list[str]
+    payloads: list[str]
+    attempts: list[int]
+    """Log rows so far for each (destination, kind, event, mode)."""
+
+    def __len__(self) -> int:
+        return len(self.event_ids)
+
+    def take(self, indices: Iterable[int]) -> Batch:
+        chosen = list(indices)
+        return Batch(
+            self.kind,
+            [self.event_ids[i] for i in chosen],
+            [self.payloads[i] for i in chosen],
+            [self.attempts[i] for i in chosen],
+        )
+
+    def without(self, indices: Iterable[int]) -> Batch:
+        drop = set(indices)
+        return self.take(i for i in range(len(self)) if i not in drop)
+
+    def halves(self) -> tuple[Batch, Batch]:
+        half = len(self) // 2
+        return self.take(range(half)), self.take(range(half, len(self)))
+
+    @classmethod
+    def concat(cls, kind: str, parts: list[Batch]) -> Batch:
+        return cls(
+            kind,
+            [e for p in parts for e in p.event_ids],
+            [x for p in parts for x in p.payloads],
+            [a for p in parts for a in p.attempts],
+        )
 
 
 def pending_sql(table: str, *, upsert: bool) -> str:
@@ -60,7 +88,7 @@ with state as (
     group by event_id
 )
 select p.event_id, p.payload::varchar as payload, coalesce(s.attempts, 0) as attempts,
-    epoch_ms(p.event_time) as event_ms, {wave} as wave
+    coalesce(epoch_ms(p.event_time) < $min_event_ms, false) as too_old, {wave} as wave
 from {table} p
 left join state s on s.event_id = p.event_id
 where p.request_kind = $kind and p.status = 'ready'
@@ -75,25 +103,27 @@ def stream_pending(
     table: str,
     params: dict[str, object],
     *,
+    kind: str,
     upsert: bool,
     chunk: int,
-) -> Iterator[tuple[int, list[tuple[str, str, int, int]]]]:
-    """Chunks of ``(event_id, payload, attempts, event_ms)`` with their wave number,
-    streamed (memory stays flat however many rows are pending)."""
+) -> Iterator[tuple[int, Batch, list[bool]]]:
+    """Batches of at most ``chunk`` pending rows with their wave number and, per row,
+    whether it is past the age limit; streamed, so memory stays flat."""
     cursor = conn.cursor()
     try:
-        reader = cursor.execute(pending_sql(table, upsert=upsert), params).to_arrow_reader(chunk)
-        for batch in reader:
-            columns = batch.to_pydict()
+        reader = cursor.sql(pending_sql(table, upsert=upsert), params=params).to_arrow_reader(chunk)
+        for record_batch in reader:
+            columns = {
+                name: record_batch.column(name).to_pylist() for name in record_batch.schema.names
+            }
             waves = columns["wave"]
-            rows = list(
-                zip(columns["event_id"], columns["payload"], columns["attempts"],
-                    columns["event_ms"], strict=True)
-            )  # fmt: skip
             start = 0
-            for i in range(1, len(rows) + 1):
-                if i == len(rows) or waves[i] != waves[start]:
-                    yield waves[start], rows[start:i]
+            for i in range(1, len(waves) + 1):
+                if i == len(waves) or waves[i] != waves[start]:
+                    part = slice(start, i)
+                    batch = Batch(kind, columns["event_id"][part], columns["payload"][part],
+                                  columns["attempts"][part])  # fmt: skip
+                    yield waves[start], batch, columns["too_old"][part]
                     start = i
     finally:
         cursor.close()
@@ -109,19 +139,20 @@ class LogWriter:
         run_id: str,
         destination: str,
         mode: str,
-        flush_rows: int = 5000,
-        flush_seconds: float = 0.2,
+        flush_rows: int = 20000,
+        flush_seconds: float = 0.5,
     ) -> None:
         self.conn = conn.cursor()
         self.run_id, self.destination, self.mode = run_id, destination, mode
         self.flush_rows, self.flush_seconds = flush_rows, flush_seconds
-        self.log: dict[str, list[object]] = {c: [] for c in LOG_COLUMNS}
+        self.log: dict[str, list[object]] = {c: [] for c in GROUP_COLUMNS}
         self.requests: dict[str, list[object]] = {c: [] for c in REQUEST_COLUMNS}
+        self.pending_rows = 0
         self.last_flush = time.monotonic()
 
     def rows(
         self,
-        rows: list[Row],
+        batch: Batch,
         outcome: str,
         *,
         request_id: str | None = None,
@@ -130,24 +161,18 @@ class LogWriter:
         error: tuple[str | None, str | None, str | None] = (None, None, None),
         trace_id: str | None = None,
     ) -> None:
-        """Log one attempt for each row (their ``attempts`` go up by one)."""
-        now = dt.datetime.now(dt.UTC)
-        n = len(rows)
-        log = self.log
-        for row in rows:
-            row.attempts += 1
-            log["attempt_id"].append(uuid.uuid4().hex)
-            log["request_kind"].append(row.kind)
-            log["event_id"].append(row.event_id)
-            log["attempt"].append(row.attempts)
+        """Log one attempt for each row of ``batch`` (its ``attempts`` go up by one)."""
+        batch.attempts = [a + 1 for a in batch.attempts]
         for column, value in (
-            ("request_id", request_id), ("run_id", self.run_id),
-            ("destination", self.destination), ("mode", self.mode), ("sent_at", now),
-            ("latency_ms", latency_ms), ("http_status", http_status), ("outcome", outcome),
-            ("error_class", error[0]), ("error_code", error[1]), ("error_message", error[2]),
-            ("trace_id", trace_id),
+            ("event_ids", batch.event_ids), ("attempts", batch.attempts),
+            ("request_kind", batch.kind), ("request_id", request_id), ("run_id", self.run_id),
+            ("destination", self.destination), ("mode", self.mode),
+            ("sent_at", dt.datetime.now(dt.UTC)), ("latency_ms", latency_ms),
+            ("http_status", http_status), ("outcome", outcome), ("error_class", error[0]),
+            ("error_code", error[1]), ("error_message", error[2]), ("trace_id", trace_id),
         ):  # fmt: skip
-            log[column].extend([value] * n)
+            self.log[column].append(value)
+        self.pending_rows += len(batch)
         self._maybe_flush()
 
     def request(self, **values: object) -> None:
@@ -158,7 +183,7 @@ class LogWriter:
 
     def _maybe_flush(self) -> None:
         if (
-            len(self.log["event_id"]) >= self.flush_rows
+            self.pending_rows >= self.flush_rows
             or time.monotonic() - self.last_flush >= self.flush_seconds
         ):
             self.flush()
@@ -166,16 +191,16 @@ class LogWriter:
     def flush(self) -> None:
         """Write what is buffered, in one transaction."""
         self.last_flush = time.monotonic()
-        if not self.log["event_id"] and not self.requests["request_id"]:
+        if not self.log["event_ids"] and not self.requests["request_id"]:
             return
-        log = pa.table(self.log, schema=LOG_SCHEMA)
+        log = pa.table(self.log, schema=GROUP_SCHEMA)
         requests = pa.table(self.requests, schema=REQUEST_SCHEMA)
         self.conn.register("log_buffer", log)
         self.conn.register("request_buffer", requests)
         self.conn.execute("begin")
         try:
             self.conn.execute("insert into delivery_requests by name from request_buffer")
-            self.conn.execute("insert into delivery_log by name from log_buffer")
+            self.conn.execute(INSERT_LOG)
             self.conn.execute("commit")
         except BaseException:
             self.conn.execute("rollback")
@@ -186,6 +211,7 @@ class LogWriter:
         for buffer in (self.log, self.requests):
             for values in buffer.values():
                 values.clear()
+        self.pending_rows = 0
 
     def close(self) -> None:
         self.flush()
@@ -193,12 +219,25 @@ class LogWriter:
 
 
 _TS = pa.timestamp("us", tz="UTC")
-LOG_SCHEMA = pa.schema(
-    [(c, pa.string()) for c in LOG_COLUMNS[:7]]
-    + [("attempt", pa.int32()), ("sent_at", _TS), ("latency_ms", pa.float64()),
-       ("http_status", pa.int32())]
+GROUP_COLUMNS = ("event_ids", "attempts") + tuple(
+    c for c in LOG_COLUMNS if c not in ("attempt_id", "event_id", "attempt")
+)
+GROUP_SCHEMA = pa.schema(
+    [("event_ids", pa.list_(pa.string())), ("attempts", pa.list_(pa.int32()))]
+    + [(c, pa.string()) for c in ("request_id", "run_id", "destination", "request_kind", "mode")]
+    + [("sent_at", _TS), ("latency_ms", pa.float64()), ("http_status", pa.int32())]
     + [(c, pa.string()) for c in LOG_COLUMNS[11:]]
-)  # fmt: skip
+)
+"""Buffered log: one row per logged group (same outcome, request and time)."""
+INSERT_LOG = """
+insert into delivery_log by name
+select gen_random_uuid()::varchar as attempt_id, *
+from (
+    select unnest(event_ids) as event_id, unnest(attempts) as attempt,
+        * exclude (event_ids, attempts)
+    from log_buffer
+)
+"""
 REQUEST_SCHEMA = pa.schema(
     [(c, pa.string()) for c in REQUEST_COLUMNS[:5]]
     + [("sent_at", _TS), ("rows", pa.int32()), ("bytes", pa.int64()),

@@ -36,7 +36,7 @@ from trackstack_wh.payloads.spec import (
 )
 from trackstack_wh.sql import lit
 
-PAYLOAD_VERSION = "2026-11-v1"
+PAYLOAD_VERSION = "2026-11-v2"
 """Bumped when a builder's output changes, so existing rows are rebuilt."""
 
 TABLE_DDL = """

@@ -137,7 +137,7 @@ def spec(dest: Destination) -> PayloadSpec:
             PayloadKind(
                 name="contact",
                 payload=CONTACT,
-                dedup_key="event_id",
+                dedup_key=PLAIN_EMAIL,
                 where="event_name = 'Churned'",
                 event_name="'contact'",
                 gates=(NO_CONTACT,),

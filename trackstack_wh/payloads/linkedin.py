@@ -42,7 +42,9 @@ PAYLOAD = obj(
                 "userIds",
                 "coalesce("
                 + items(
-                    obj(("idType", const("SHA256_EMAIL")), ("idValue", val("email_sha256"))),
+                    "case when email_sha256 is not null then "
+                    + obj(("idType", const("SHA256_EMAIL")), ("idValue", val("email_sha256")))
+                    + " end",
                     "case when li_fat_id is not null then "
                     + obj(
                         ("idType", const("LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID")),

@@ -1,0 +1,305 @@
+"""Delivery against the platform emulator: exactly once, under faults, bad rows, restarts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+import pytest
+
+import trackstack_wh as tw
+from trackstack_wh.delivery.ratelimit import TokenBucket, backoff_delay
+from trackstack_wh.delivery.responses import parse_response, retry_after_seconds
+from trackstack_wh.destinations.config import load_config
+from trackstack_wh.emulator import EmulatorProcess, dedup_identity
+from trackstack_wh.payloads import PAYLOAD_TABLES
+
+ROOT = Path(__file__).parent.parent
+TOKEN = "tok-5ecret-value-xyz"
+FAST = {"retry_base_seconds": 0.01, "retry_max_seconds": 0.05, "timeout_seconds": 1.0,
+        "requests_per_second": 1000}  # fmt: skip
+DESTINATIONS = sorted(PAYLOAD_TABLES)
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dt.datetime]:
+    """The committed samples ingested, with payloads built at the samples' clock."""
+    db = tmp_path_factory.mktemp("delivery") / "source.duckdb"
+    with tw.connect(db, config=ROOT / "trackstack.toml") as wh:
+        wh.ingest(ROOT / "data" / "samples")
+        clock = wh.replay_clock()
+        wh.build_payloads(as_of=clock)
+    return db, clock
+
+
+@pytest.fixture(scope="module")
+def emulator(source: tuple[Path, dt.datetime]) -> Iterator[EmulatorProcess]:
+    with EmulatorProcess(clock=source[1]) as emu:
+        yield emu
+
+
+@pytest.fixture
+def env(
+    source: tuple[Path, dt.datetime],
+    emulator: EmulatorProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[tw.Warehouse, EmulatorProcess, dt.datetime]]:
+    """A fresh copy of the source warehouse pointed at a freshly reset emulator."""
+    emulator.reset()
+    emulator.set_clock(source[1])
+    config = load_config(ROOT / "trackstack.toml")
+    for dest in config.enabled():
+        for key, name in dest.settings.items():
+            if key.endswith("_env"):
+                monkeypatch.setenv(name, TOKEN)
+    db = tmp_path / "wh.duckdb"
+    shutil.copy(source[0], db)
+    with tw.connect(db, config=config.pointed_at(emulator.base_url)) as wh:
+        yield wh, emulator, source[1]
+
+
+def ready_counts(wh: tw.Warehouse) -> dict[str, int]:
+    summary = wh.payload_summary().filter(status="ready")
+    return dict(summary.group_by("destination").agg(pl.col("rows").sum()).iter_rows())
+
+
+def delivered_counts(wh: tw.Warehouse) -> dict[str, int]:
+    frame = wh.deliveries(outcome="delivered")
+    return dict(frame.group_by("destination").len().iter_rows())
+
+
+def identities(wh: tw.Warehouse, dest: str, outcome: str | None = None) -> Counter[str]:
+    """The platform's dedup identity of each ready row (with that delivery outcome)."""
+    rows = wh.sql(
+        f"select p.request_kind, p.payload::varchar as payload from {PAYLOAD_TABLES[dest]} p "
+        "left join delivery_status s using (destination, request_kind, event_id) "
+        "where p.status = 'ready' and ($o is null or s.outcome = $o)",
+        o=outcome,
+    )
+    return Counter(dedup_identity(dest, k, orjson.loads(p)) for k, p in rows.iter_rows())
+
+
+def assert_exactly_once(
+    wh: tw.Warehouse, emu: EmulatorProcess, dests: list[str] = DESTINATIONS, *, resent: bool = False
+) -> None:
+    """Every ready row delivered, and the platform holds each of them once. Without
+    ``resent`` (no timeouts or dropped answers) it also received each exactly once."""
+    ready, delivered = ready_counts(wh), delivered_counts(wh)
+    for dest in dests:
+        assert delivered.get(dest, 0) == ready[dest], (dest, delivered.get(dest), ready[dest])
+        expected, records = identities(wh, dest), emu.records(dest)
+        assert set(expected) == set(records), dest
+        assert emu.stats()[dest]["unique"] == len(expected), dest
+        if not resent:
+            assert dict(expected) == records, dest
+
+
+def test_clean_push_delivers_every_ready_row_exactly_once(env: Any) -> None:
+    wh, emu, clock = env
+    report = wh.push(as_of=clock, delivery=FAST)
+    assert report.ok, report
+    assert_exactly_once(wh, emu)
+    received = {d: s["received"] for d, s in emu.stats().items()}
+    again = wh.push(as_of=clock, delivery=FAST)
+    assert sum(d.requests for d in again.destinations) == 0
+    assert sum(d.pending for d in again.destinations) == 0
+    assert {d: s["received"] for d, s in emu.stats().items()} == received
+    meta = wh.sql("select * from delivery_requests where destination = 'meta'")
+    assert meta["platform_accepted"].sum() == ready_counts(wh)["meta"]
+    assert meta["trace_id"].null_count() == 0
+    assert wh.reconcile().ok
+
+
+@pytest.mark.parametrize("fault", ["429", "503", "timeout", "drop", "throttle"])
+def test_transient_faults_still_deliver_exactly_once(env: Any, fault: str) -> None:
+    wh, emu, clock = env
+    for dest in DESTINATIONS:
+        emu.inject(dest, fault, times=2, retry_after="0", delay=1.5)
+    report = wh.push(as_of=clock, delivery={**FAST, "batch_size": 100})
+    assert report.ok, report
+    assert_exactly_once(wh, emu, resent=fault in ("timeout", "drop"))
+    retried = wh.sql(
+        "select distinct destination from delivery_log where outcome = 'retry_scheduled'"
+    )
+    assert set(retried["destination"]) == set(DESTINATIONS)
+
+
+def test_retry_after_pauses_the_destination(env: Any) -> None:
+    wh, emu, clock = env
+    emu.inject("linkedin", "429", times=1, retry_after="1")
+    report = wh.push("linkedin", as_of=clock, delivery=FAST)
+    assert report.ok and report["linkedin"].seconds >= 1.0
+    assert_exactly_once(wh, emu, ["linkedin"])
+
+
+def _corrupt_first_row(wh: tw.Warehouse, dest: str) -> str:
+    """Give one ready row an identifier the platform refuses (not 64-hex)."""
+    table = PAYLOAD_TABLES[dest]
+    event_id, payload = wh.conn.execute(
+        f"select event_id, payload::varchar from {table} where status = 'ready' "
+        "and request_kind = 'event' order by event_id limit 1"
+    ).fetchall()[0]
+    element = orjson.loads(payload)
+    bad = "NOT-A-HASH"
+    if dest in ("meta", "snapchat"):
+        element["user_data"]["em"] = [bad]
+    elif dest == "tiktok":
+        element["user"]["email"] = bad
+    elif dest == "reddit":
+        element["user"]["external_id"] = bad
+    elif dest == "linkedin":
+        element["user"]["userIds"] = [{"idType": "SHA256_EMAIL", "idValue": bad}]
+    elif dest == "google_ads":
+        element["userData"] = {"userIdentifiers": [{"emailAddress": bad}]}
+    wh.conn.execute(
+        f"update {table} set payload = $p where event_id = $e and request_kind = 'event'",
+        {"p": orjson.dumps(element).decode(), "e": event_id},
+    )
+    return event_id
+
+
+@pytest.mark.parametrize("dest", ["meta", "google_ads", "linkedin", "tiktok", "snapchat", "reddit"])
+def test_one_invalid_row_rejects_only_that_row(env: Any, dest: str) -> None:
+    wh, emu, clock = env
+    bad = _corrupt_first_row(wh, dest)
+    report = wh.push(dest, as_of=clock, delivery={**FAST, "batch_size": 8})
+    assert report[dest].rejected == 1 and report[dest].failed == 0
+    status = wh.deliveries(dest)
+    assert status.filter(outcome="rejected")["event_id"].to_list() == [bad]
+    assert status.filter(outcome="rejected")["error_class"].item() in (
+        "bad_identifier",
+        "permanent",
+    )
+    assert delivered_counts(wh)[dest] == ready_counts(wh)[dest] - 1
+    assert identities(wh, dest, "delivered") == emu.records(dest)
+
+
+@pytest.mark.parametrize("dest", ["hubspot", "salesforce"])
+def test_crm_row_refused_by_the_platform_is_rejected_alone(env: Any, dest: str) -> None:
+    wh, emu, clock = env
+    emu.inject(dest, "reject", indices=[2])
+    report = wh.push(dest, as_of=clock, delivery=FAST)
+    assert report[dest].rejected == 1 and report[dest].failed == 0, report
+    assert delivered_counts(wh)[dest] == ready_counts(wh)[dest] - 1
+    assert identities(wh, dest, "delivered") == emu.records(dest)
+
+
+def test_auth_failure_halts_one_destination_and_retry_failed_recovers(env: Any) -> None:
+    wh, emu, clock = env
+    emu.inject("tiktok", "auth", times=1)
+    report = wh.push(as_of=clock, delivery={**FAST, "batch_size": 100, "concurrency": 1})
+    tiktok = report["tiktok"]
+    assert tiktok.halted and tiktok.halted.startswith("auth") and tiktok.delivered == 0
+    assert tiktok.failed == 100 and tiktok.not_sent == tiktok.pending - 100
+    for dest in DESTINATIONS:
+        if dest != "tiktok":
+            assert report[dest].delivered == ready_counts(wh)[dest], dest
+    rec = wh.reconcile().totals().filter(destination="tiktok")
+    assert rec["failed"].item() == 100 and rec["never_attempted"].item() == tiktok.not_sent
+    again = wh.retry_failed("tiktok", as_of=clock, delivery=FAST)
+    assert again.ok
+    assert_exactly_once(wh, emu)
+
+
+def test_exhausted_retries_end_failed_until_retry_failed(env: Any) -> None:
+    wh, emu, clock = env
+    emu.inject("reddit", "503", times=3)
+    report = wh.push("reddit", as_of=clock, delivery={**FAST, "max_attempts": 3})
+    assert report["reddit"].failed == ready_counts(wh)["reddit"] and not report.ok
+    last = wh.deliveries("reddit")
+    assert set(last["outcome"]) == {"failed"} and set(last["attempts"]) == {3}
+    assert wh.push("reddit", as_of=clock, delivery=FAST)["reddit"].requests == 0
+    assert wh.retry_failed("reddit", as_of=clock, delivery=FAST).ok
+    assert_exactly_once(wh, emu, ["reddit"])
+
+
+def test_dry_run_sends_nothing_and_leaves_rows_pending(env: Any) -> None:
+    wh, emu, clock = env
+    report = wh.push(dry_run=True, as_of=clock)
+    assert sum(d.dry_run_rows for d in report.destinations) == sum(ready_counts(wh).values())
+    assert all(s["requests"] == 0 for s in emu.stats().values())
+    assert wh.reconcile().totals()["delivered"].sum() == 0
+    assert wh.push(as_of=clock, delivery=FAST).ok
+    assert_exactly_once(wh, emu)
+
+
+def test_rows_too_old_at_send_time_are_rejected_unsent(env: Any) -> None:
+    wh, emu, clock = env
+    report = wh.push("meta", as_of=clock + dt.timedelta(days=30), delivery=FAST)
+    assert report["meta"].rejected == ready_counts(wh)["meta"] and report["meta"].requests == 0
+    assert set(wh.deliveries("meta")["error_class"]) == {"too_old"}
+
+
+def test_no_secret_reaches_the_warehouse(env: Any) -> None:
+    wh, emu, clock = env
+    emu.inject("meta", "auth")
+    emu.inject("snapchat", "drop")
+    wh.push(as_of=clock, delivery=FAST)
+    for table in ("delivery_log", "delivery_requests"):
+        text = wh.sql(f"select string_agg(t::varchar, '') as t from {table} t").item()
+        assert TOKEN not in text
+
+
+def test_reconcile_adds_up_and_drills_down(env: Any) -> None:
+    wh, emu, clock = env
+    before = wh.reconcile()
+    assert before.ok
+    never = dict(before.totals().select("destination", "never_attempted").iter_rows())
+    assert never == ready_counts(wh)
+    wh.push(as_of=clock, delivery=FAST)
+    after = wh.reconcile()
+    assert after.ok and after.totals()["never_attempted"].sum() == 0
+    skipped = after.rows("google_ads", "skipped", "original_conversion_not_found")
+    assert skipped.height > 0 and set(skipped["bucket"]) == {"skipped"}
+
+
+def test_token_bucket_paces_and_pauses() -> None:
+    import asyncio
+    import time
+
+    async def run() -> float:
+        bucket = TokenBucket(20, burst=1)
+        started = time.monotonic()
+        for _ in range(5):
+            await bucket.acquire()
+        bucket.pause(0.2)
+        await bucket.acquire()
+        return time.monotonic() - started
+
+    assert asyncio.run(run()) >= 0.2 + 4 / 20 - 0.01
+
+
+def test_backoff_grows_and_zero_retry_after_still_waits() -> None:
+    assert 0.25 <= backoff_delay(1, base=0.5, cap=8) <= 0.5
+    assert 2.0 <= backoff_delay(4, base=0.5, cap=8) <= 4.0
+    assert backoff_delay(1, base=0.5, cap=8, retry_after=0) > 0
+    assert backoff_delay(1, base=0.5, cap=8, retry_after=3) >= 3
+    assert retry_after_seconds({"retry-after": "2"}) == 2
+    assert retry_after_seconds({"retry-after-ms": "1500"}) == 1.5
+
+
+def test_google_partial_failure_maps_errors_to_rows() -> None:
+    body = {
+        "results": [{"conversionAction": "x"}, {}, {"conversionAction": "y"}],
+        "partialFailureError": {"code": 3, "message": "x", "details": [{"errors": [{
+            "errorCode": {"conversionUploadError": "EXPIRED_EVENT"}, "message": "too old",
+            "location": {"fieldPathElements": [{"fieldName": "conversions", "index": 1}]}}]}]},
+    }  # fmt: skip
+    verdict = parse_response(
+        "google_ads", "click_conversion", 200, {}, orjson.dumps(body), ["{}"] * 3
+    )
+    assert list(verdict.row_failures) == [1]
+    assert verdict.row_failures[1].error_class == "too_old"
+
+
+def test_html_error_page_is_retryable() -> None:
+    verdict = parse_response("meta", "event", 502, {}, b"<html>Bad gateway</html>", ["{}"])
+    assert verdict.request_failure is not None
+    assert verdict.request_failure.error_class == "retryable"

@@ -1,0 +1,89 @@
+"""The admin API under ``/_emulator``: health, stats, records, faults, reset and clock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from trackstack_wh.emulator.state import parse_fault
+from trackstack_wh.emulator.wire import Reply
+
+if TYPE_CHECKING:
+    from trackstack_wh.emulator.app import Emulator
+
+PREFIX = "/_emulator"
+
+
+def _error(status: int, message: str) -> Reply:
+    return Reply(status, {"ok": False, "error": message})
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        parsed = orjson.loads(body or b"{}")
+    except orjson.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _records(emulator: Emulator, query: dict[str, str]) -> Reply:
+    destination = query.get("destination", "")
+    state = emulator.states.get(destination)
+    if state is None:
+        return _error(404, f"unknown destination {destination!r}")
+    return Reply(200, {"identities": state.identities})
+
+
+def _faults(emulator: Emulator, body: dict[str, Any]) -> Reply:
+    try:
+        destination, fault = parse_fault(body)
+    except ValueError as exc:
+        return _error(400, str(exc))
+    state = emulator.states.get(destination)
+    if state is None:
+        return _error(404, f"unknown destination {destination!r}")
+    state.faults.append(fault)
+    return Reply(200, {"ok": True, "destination": destination, "queued": len(state.faults)})
+
+
+def _clock(emulator: Emulator, body: dict[str, Any]) -> Reply:
+    now = body.get("now")
+    try:
+        emulator.clock.set(None if now is None else datetime.fromisoformat(str(now)))
+    except ValueError:
+        return _error(400, "now must be an ISO 8601 date-time")
+    return Reply(200, {"ok": True, "clock": emulator.clock.iso()})
+
+
+def _reset(emulator: Emulator) -> Reply:
+    for state in emulator.states.values():
+        state.reset()
+    return Reply(200, {"ok": True})
+
+
+def handle_admin(
+    emulator: Emulator, method: str, path: str, query: dict[str, str], body: bytes
+) -> Reply:
+    """Answer one admin request."""
+    name = path[len(PREFIX) :].strip("/")
+    if method == "GET":
+        if name == "health":
+            return Reply(200, {"ok": True, "clock": emulator.clock.iso()})
+        if name == "stats":
+            return Reply(200, {d: s.stats() for d, s in emulator.states.items()})
+        if name == "records":
+            return _records(emulator, query)
+    elif method == "POST" and name in ("faults", "reset", "clock"):
+        if name == "reset":
+            return _reset(emulator)
+        parsed = _json_object(body)
+        if parsed is None:
+            return _error(400, "the body must be a JSON object")
+        return _faults(emulator, parsed) if name == "faults" else _clock(emulator, parsed)
+    known = {"health": "GET", "stats": "GET", "records": "GET"}
+    known.update(dict.fromkeys(("faults", "reset", "clock"), "POST"))
+    if name in known:
+        return Reply(405, {"ok": False, "error": "method not allowed"}, [("allow", known[name])])
+    return _error(404, f"no admin route {path}")

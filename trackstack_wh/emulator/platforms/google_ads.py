@@ -1,0 +1,27 @@
+"""Google Ads: the Data Manager ``events:ingest`` route and the two Google Ads API upload
+routes, all under one destination."""
+
+from __future__ import annotations
+
+from trackstack_wh.emulator.platforms import google_rpc
+from trackstack_wh.emulator.platforms.google_data_manager import handle_ingest
+from trackstack_wh.emulator.platforms.google_uploads import (
+    handle_adjustments,
+    handle_click_conversions,
+)
+from trackstack_wh.emulator.wire import Platform, route
+
+CUSTOMER = r"/(?P<version>[^/]+)/customers/(?P<cid>\d+)"
+
+PLATFORM = Platform(
+    name="google_ads",
+    routes=(
+        route(r"/(?P<version>[^/]+)/events:ingest", post=handle_ingest),
+        route(CUSTOMER + ":uploadClickConversions", post=handle_click_conversions),
+        route(CUSTOMER + ":uploadConversionAdjustments", post=handle_adjustments),
+    ),
+    auth_error=google_rpc.auth_error,
+    rate_limited=google_rpc.rate_limited,
+    throttled=google_rpc.rate_limited,
+    server_error=google_rpc.server_error,
+)
