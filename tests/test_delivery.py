@@ -99,6 +99,11 @@ def assert_exactly_once(
         assert emu.stats()[dest]["unique"] == len(expected), dest
         if not resent:
             assert dict(expected) == records, dest
+    repeated = wh.sql(
+        "select destination, request_kind, event_id, mode, attempt from delivery_log "
+        "where attempt > 0 group by all having count(*) > 1"
+    )
+    assert repeated.is_empty(), repeated
 
 
 def test_clean_push_delivers_every_ready_row_exactly_once(env: Any) -> None:
@@ -139,12 +144,13 @@ def test_retry_after_pauses_the_destination(env: Any) -> None:
     assert_exactly_once(wh, emu, ["linkedin"])
 
 
-def _corrupt_first_row(wh: tw.Warehouse, dest: str) -> str:
+def _corrupt_first_row(wh: tw.Warehouse, dest: str, offset: int = 0) -> str:
     """Give one ready row an identifier the platform refuses (not 64-hex)."""
     table = PAYLOAD_TABLES[dest]
     event_id, payload = wh.conn.execute(
         f"select event_id, payload::varchar from {table} where status = 'ready' "
-        "and request_kind = 'event' order by event_id limit 1"
+        "and request_kind = 'event' order by event_id limit 1 offset $o",
+        {"o": offset},
     ).fetchall()[0]
     element = orjson.loads(payload)
     bad = "NOT-A-HASH"
@@ -179,6 +185,38 @@ def test_one_invalid_row_rejects_only_that_row(env: Any, dest: str) -> None:
     )
     assert delivered_counts(wh)[dest] == ready_counts(wh)[dest] - 1
     assert identities(wh, dest, "delivered") == emu.records(dest)
+
+
+def test_several_bad_rows_in_one_batch_are_all_isolated(env: Any) -> None:
+    wh, emu, clock = env
+    bad = {_corrupt_first_row(wh, "snapchat", offset) for offset in (0, 7, 300)}
+    report = wh.push("snapchat", as_of=clock, delivery=FAST)
+    assert report["snapchat"].rejected == 3 and report["snapchat"].requests <= 4, report
+    assert set(wh.deliveries("snapchat", outcome="rejected")["event_id"]) == bad
+    assert identities(wh, "snapchat", "delivered") == emu.records("snapchat")
+
+
+def test_hubspot_partial_207_rejects_only_the_named_record(env: Any) -> None:
+    wh, emu, clock = env
+    events = wh.sql("select count(*) from crm_hubspot where status = 'ready' "
+                    "and request_kind = 'custom_event'").item()  # fmt: skip
+    emu.inject("hubspot", "slow", times=-(-events // 500), delay=0)
+    emu.inject("hubspot", "reject", indices=[1])  # the first deal upsert
+    report = wh.push("hubspot", as_of=clock, delivery=FAST)
+    assert report["hubspot"].rejected == 1, report
+    rejected = wh.deliveries("hubspot", outcome="rejected")
+    assert rejected["request_kind"].to_list() == ["deal"]
+    codes = wh.sql("select distinct http_status from delivery_requests where request_kind = 'deal'")
+    assert 207 in codes["http_status"].to_list()
+
+
+def test_dry_run_never_changes_what_a_push_sends(env: Any) -> None:
+    wh, emu, clock = env
+    emu.inject("reddit", "503", times=2)
+    assert wh.push("reddit", as_of=clock, delivery={**FAST, "max_attempts": 2})["reddit"].failed
+    wh.push("reddit", as_of=clock, dry_run=True, retry_failed=True)
+    assert wh.push("reddit", as_of=clock, delivery=FAST)["reddit"].requests == 0
+    assert set(wh.deliveries("reddit")["outcome"]) == {"failed"}
 
 
 @pytest.mark.parametrize("dest", ["hubspot", "salesforce"])
@@ -283,6 +321,16 @@ def test_backoff_grows_and_zero_retry_after_still_waits() -> None:
     assert backoff_delay(1, base=0.5, cap=8, retry_after=3) >= 3
     assert retry_after_seconds({"retry-after": "2"}) == 2
     assert retry_after_seconds({"retry-after-ms": "1500"}) == 1.5
+    assert retry_after_seconds({"retry-after": "soon"}) is None
+    assert retry_after_seconds({"retry-after": "Wed, 21 Oct 2015 07:28:00 -0000"}) == 0
+
+
+def test_platform_messages_are_stored_without_emails_or_phone_numbers() -> None:
+    text = "Email: invalid email address: grace.593@acme33.example, +1 415 555 0100"
+    body = [{"success": False, "errors": [{"statusCode": "INVALID_EMAIL", "message": text}]}]
+    verdict = parse_response("salesforce", "lead", 200, {}, orjson.dumps(body), ["{}"])
+    message = verdict.row_failures[0].message
+    assert "grace" not in message and "555" not in message and "<email>" in message
 
 
 def test_google_partial_failure_maps_errors_to_rows() -> None:
@@ -303,3 +351,27 @@ def test_html_error_page_is_retryable() -> None:
     verdict = parse_response("meta", "event", 502, {}, b"<html>Bad gateway</html>", ["{}"])
     assert verdict.request_failure is not None
     assert verdict.request_failure.error_class == "retryable"
+
+
+def test_cli_push_uploads_refunds_and_churn_to_the_crms(
+    source: tuple[Path, dt.datetime], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trackstack_wh.cli import main
+
+    db, clock = tmp_path / "crm.duckdb", source[1]
+    shutil.copy(source[0], db)
+    args = ["--db", str(db), "--config", str(ROOT / "trackstack.toml"), "push", "--emulator",
+            "--destination", "hubspot", "--destination", "salesforce",
+            "--as-of", clock.isoformat()]  # fmt: skip
+    assert main(args) == 0, capsys.readouterr().err
+    assert "push" in capsys.readouterr().out
+    with tw.connect(db, config=ROOT / "trackstack.toml") as wh:
+        delivered = wh.sql(
+            "select s.destination, e.event_name, count(*) as n from delivery_status s "
+            "join events e using (event_id) where s.outcome = 'delivered' group by all"
+        )
+        for dest in ("hubspot", "salesforce"):
+            names = set(delivered.filter(destination=dest)["event_name"])
+            assert {"Refund", "Churned", "Purchase"} <= names, (dest, names)
+        assert set(delivered["destination"]) == {"hubspot", "salesforce"}
+        assert wh.push(["hubspot", "salesforce"], as_of=clock, dry_run=True)["hubspot"].pending == 0

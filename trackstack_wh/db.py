@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import duckdb
@@ -10,9 +11,12 @@ import polars as pl
 
 from trackstack_wh import sql
 from trackstack_wh.contract import CANONICAL_EVENTS, Route
+from trackstack_wh.errors import ConfigError
 
 DEFAULT_DB = Path("data") / "warehouse.duckdb"
 DB_ENV = "TRACKSTACK_DB"
+MEMORY_LIMIT_ENV = "TRACKSTACK_MEMORY_LIMIT"
+MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)")
 
 
 def resolve_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -32,6 +36,15 @@ def connect(
     conn = duckdb.connect(str(target), read_only=read_only)
     conn.execute("set timezone = 'UTC'")
     conn.execute("set enable_progress_bar = false")
+    memory_limit = os.environ.get(MEMORY_LIMIT_ENV)
+    if memory_limit:
+        # DuckDB caches pages up to 80% of RAM by default: RSS then grows with the data
+        # read even though the work streams. A limit (e.g. 512MB) keeps it flat.
+        if not MEMORY_SIZE.fullmatch(memory_limit):
+            raise ConfigError(
+                f"${MEMORY_LIMIT_ENV} = {memory_limit!r}; use a size like 512MB or 2GB"
+            )
+        conn.execute(f"set memory_limit = '{memory_limit}'")
     if not read_only:
         migrate(conn)
     return conn

@@ -17,6 +17,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import duckdb
 
@@ -107,16 +108,22 @@ class DestinationPush:
         self.writer = LogWriter(
             self.conn, run_id=self.options.run_id, destination=self.dest.name, mode=self.mode
         )
-        self.bucket = TokenBucket(self.settings.requests_per_second)
-        self.sender = Sender(
-            timeout=self.settings.timeout_seconds, concurrency=self.settings.concurrency
-        )
         try:
-            for target in self._targets():
-                await self._push_kind(target)
+            self.bucket = TokenBucket(self.settings.requests_per_second)
+            self.sender = Sender(
+                timeout=self.settings.timeout_seconds, concurrency=self.settings.concurrency
+            )
+            try:
+                for target in self._targets():
+                    await self._push_kind(target)
+            finally:
+                await self.sender.aclose()
+        except Exception as exc:  # this destination stops; the others go on
+            message = self._scrub(f"{type(exc).__name__}: {exc}")
+            self._halt(Failure(PERMANENT, "client_error", message))
+            self.report.errors.append(message)
         finally:
             self.writer.close()
-            await self.sender.aclose()
         self.report.finish(self.reasons, self.halted, time.perf_counter() - started)
         if self.options.progress:
             self.options.progress(self.report)
@@ -204,7 +211,7 @@ class DestinationPush:
             if not len(rows):
                 continue
             if self.options.dry_run:
-                self.writer.rows(rows, "dry_run")
+                self.writer.rows(rows, "dry_run", counts_as_attempt=False)
                 self.report.dry_run_rows += len(rows)
                 continue
             await slots.acquire()
@@ -222,7 +229,8 @@ class DestinationPush:
         message = "older than the platform's age limit at send time; not sent"
         failure = Failure(TOO_OLD, "not_sent", message)
         if self.options.dry_run:
-            self._log(old, "dry_run", failure)
+            self.writer.rows(old, "dry_run", error=(failure.error_class, failure.code,
+                             failure.message), counts_as_attempt=False)  # fmt: skip
             self.report.dry_run_rows += len(old)
         else:
             self._log_final(old, "rejected", failure)
@@ -231,11 +239,32 @@ class DestinationPush:
     async def _guarded(self, target: _Target, rows: Batch) -> None:
         try:
             await self._send(target, rows)
-        except Exception as exc:  # a bug must not lose rows silently: log them as failed
+        except Exception as exc:  # a bug must not lose rows: end the open ones as failed
             message = self._scrub(f"{type(exc).__name__}: {exc}")
-            failure = Failure(PERMANENT, "client_error", message)
-            self._log_final(rows, "failed", failure)
-            self.report.errors.append(failure.message)
+            self.report.errors.append(message)
+            open_rows = self._still_open(rows)
+            if len(open_rows):
+                self._log_final(open_rows, "failed", Failure(PERMANENT, "client_error", message))
+
+    def _still_open(self, rows: Batch) -> Batch:
+        """Rows of ``rows`` without a final outcome yet, with their logged attempts."""
+        self.writer.flush()
+        state = dict(
+            (event_id, (attempts, outcome))
+            for event_id, attempts, outcome in self.conn.execute(
+                "select event_id, max(attempt), arg_max_null(outcome, attempt) "
+                "from delivery_log where destination = $d and request_kind = $k and mode = $m "
+                "and event_id in (select unnest($ids::varchar[])) group by event_id",
+                {"d": self.dest.name, "k": rows.kind, "m": self.mode, "ids": rows.event_ids},
+            ).fetchall()
+        )
+        keep = [
+            i for i, e in enumerate(rows.event_ids)
+            if state.get(e, (0, None))[1] not in ("delivered", "rejected", "failed")
+        ]  # fmt: skip
+        open_rows = rows.take(keep)
+        open_rows.attempts = [state.get(e, (0, None))[0] or 0 for e in open_rows.event_ids]
+        return open_rows
 
     async def _send(self, target: _Target, rows: Batch) -> None:
         tries = 0
@@ -292,8 +321,9 @@ class DestinationPush:
                 verdict,
             )
             if verdict.batch_invalid:
-                await self._isolate(target, rows, verdict, context)
-                return
+                rows = await self._isolate(target, rows, verdict, context)
+                tries = 0
+                continue
             if verdict.request_failure:
                 rows = await self._request_failed(
                     rows,
@@ -318,11 +348,16 @@ class DestinationPush:
             if failure.error_class in RETRIED and tries < self.settings.max_attempts:
                 self._log(row, "retry_scheduled", failure, context)
                 again.append(row)
+            elif failure.error_class in RETRIED or failure.error_class in HALTS_DESTINATION:
+                # Not the row's fault: failed (resent by retry_failed), never rejected.
+                self._log_final(row, "failed", failure, context)
+                if failure.error_class in HALTS_DESTINATION:
+                    self._halt(failure)
             else:
-                outcome = "failed" if failure.error_class in RETRIED else "rejected"
-                self._log_final(row, outcome, failure, context)
+                self._log_final(row, "rejected", failure, context)
         if again:
             self.report.retries += 1
+            self.writer.flush()
             await asyncio.sleep(self._delay(tries, None))
         return Batch.concat(rows.kind, again)
 
@@ -343,6 +378,7 @@ class DestinationPush:
                 self.bucket.pause(delay)
             self._log(rows, "retry_scheduled", failure, context)
             self.report.retries += 1
+            self.writer.flush()
             await asyncio.sleep(delay)
             return rows
         if failure.error_class in HALTS_DESTINATION:
@@ -352,33 +388,35 @@ class DestinationPush:
 
     async def _isolate(
         self, target: _Target, rows: Batch, verdict: Verdict, context: tuple
-    ) -> None:
-        """A request refused because of some of its rows: reject those, resend the rest."""
+    ) -> Batch:
+        """A request refused because of some of its rows: reject those and return the rest
+        to send again; when the platform named none, send the first half here and return
+        the second (halves in turn, so concurrency stays bounded)."""
         named = {i: f for i, f in verdict.row_failures.items() if i < len(rows)}
         for index, failure in named.items():
             self._log_final(rows.take([index]), "rejected", failure, context)
         rest = rows.without(named)
         if not len(rest):
-            return
+            return rest
         if len(rest) == 1 and not named:
             failure = verdict.request_failure or Failure(PERMANENT, None, "rejected")
             self._log_final(rest, "rejected", failure, context)
-            return
+            return rest.take([])
         note = Failure(BATCH_REJECTED, None, "request refused because of other rows; resent")
         self._log(rest, "retry_scheduled", note, context)
         if named:
-            await self._send(target, rest)
-            return
+            return rest
         self.report.splits += 1
         first, second = rest.halves()
-        await asyncio.gather(self._send(target, first), self._send(target, second))
+        await self._send(target, first)
+        return second
 
     def _scrub(self, text: str) -> str:
         """``text`` without any of this destination's secrets, shortened."""
         for key in self.dest.settings:
             secret = self.dest.secret(key) if key.endswith("_env") else None
             if secret:
-                text = text.replace(secret, "***")
+                text = text.replace(secret, "***").replace(quote(secret, safe=""), "***")
         return text[:300]
 
     def _delay(self, tries: int, retry_after: float | None) -> float:

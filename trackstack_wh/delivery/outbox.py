@@ -85,6 +85,7 @@ with state as (
     select event_id, max(attempt) as attempts, arg_max_null(outcome, attempt) as outcome
     from delivery_log
     where destination = $destination and request_kind = $kind and mode = $mode
+      and outcome <> 'dry_run'
     group by event_id
 )
 select p.event_id, p.payload::varchar as payload, coalesce(s.attempts, 0) as attempts,
@@ -160,11 +161,19 @@ class LogWriter:
         latency_ms: float | None = None,
         error: tuple[str | None, str | None, str | None] = (None, None, None),
         trace_id: str | None = None,
+        counts_as_attempt: bool = True,
     ) -> None:
-        """Log one attempt for each row of ``batch`` (its ``attempts`` go up by one)."""
-        batch.attempts = [a + 1 for a in batch.attempts]
+        """Log one attempt for each row of ``batch`` (its ``attempts`` go up by one).
+
+        A dry run is logged as attempt 0: it never shadows a real attempt's outcome.
+        """
+        if counts_as_attempt:
+            batch.attempts = [a + 1 for a in batch.attempts]
+            attempts = batch.attempts
+        else:
+            attempts = [0] * len(batch)
         for column, value in (
-            ("event_ids", batch.event_ids), ("attempts", batch.attempts),
+            ("event_ids", batch.event_ids), ("attempts", attempts),
             ("request_kind", batch.kind), ("request_id", request_id), ("run_id", self.run_id),
             ("destination", self.destination), ("mode", self.mode),
             ("sent_at", dt.datetime.now(dt.UTC)), ("latency_ms", latency_ms),

@@ -53,7 +53,7 @@ def push(
     ]
 
     async def run_all() -> PushReport:
-        reports = await asyncio.gather(*(p.run() for p in pushes))
+        reports = await asyncio.gather(*(p.run() for p in pushes))  # each catches its own
         return PushReport(options.run_id, list(reports))
 
     return run_coroutine(run_all())

@@ -149,6 +149,14 @@ group by all""",
         params=params,
     ).pl()
     problems = _problems(conn, summary, union, params)
+    if _has_table(conn, "event_routes"):
+        unbuilt = conn.execute(
+            "select distinct destination from event_routes where reason is null "
+            "and destination not in (select unnest($built::varchar[])) order by 1",
+            {"built": list(tables)},
+        ).fetchall()
+        problems += [f"{d}: routed events but no payload table (run build_payloads)"
+                     for (d,) in unbuilt]  # fmt: skip
     return Reconciliation(summary, reasons, problems, mode, conn, rows_sql, params)
 
 

@@ -19,6 +19,7 @@ import orjson
 
 from trackstack_wh.delivery.taxonomy import (
     BAD_IDENTIFIER,
+    CONFIG,
     PERMANENT,
     RETRYABLE,
     TOO_OLD,
@@ -64,8 +65,15 @@ class Verdict:
 Parser = Callable[[int, Mapping[str, str], Any, Sequence[str]], Verdict]
 
 
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+LONG_NUMBER = re.compile(r"\+?\d[\d ()-]{6,}\d")
+
+
 def _message(text: Any) -> str:
-    return str(text or "")[:MAX_MESSAGE]
+    """Platform text, shortened, with e-mail addresses and phone-like numbers masked (CRMs
+    echo the values they refuse)."""
+    masked = EMAIL.sub("<email>", str(text or ""))
+    return LONG_NUMBER.sub("<number>", masked)[:MAX_MESSAGE]
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
@@ -82,10 +90,14 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        when = email.utils.parsedate_to_datetime(value) if value else None
-        if when is None:
-            return None
-        return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None  # unreadable: back off as if there were none
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 def _failure(
@@ -232,12 +244,21 @@ def _snapchat(status: int, headers: Mapping[str, str], body: Any, rows: Sequence
             if log.get("status") == "INVALID"
         }
         return Verdict(row_failures=failures)
-    codes = (body.get("errors") or {}).get("codes") or [None]
+    errors = body.get("errors") or {}
+    codes = errors.get("codes") or [None]
     failure = _failure("snapchat", status, codes[0], body.get("reason") or _text(body), headers)
-    index = body.get("event")
-    if isinstance(index, int) and failure.error_class in ROW_FAULTS:
-        return Verdict(batch_invalid=True, row_failures={index: failure})
-    return _request_or_batch(failure)
+    if failure.error_class not in ROW_FAULTS:
+        return Verdict(request_failure=failure)
+    indices: dict[int, Failure] = {}
+    for text in errors.get("error_msgs") or []:
+        match = re.match(r"event (\d+)", str(text))
+        if match:
+            indices[int(match.group(1))] = Failure(
+                failure.error_class, failure.code, _message(text)
+            )
+    if isinstance(body.get("event"), int):
+        indices.setdefault(body["event"], failure)
+    return _request_or_batch(failure, indices)
 
 
 def _reddit(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[str]) -> Verdict:
@@ -348,6 +369,13 @@ def parse_response(
         body: Any = orjson.loads(content) if content else None
     except orjson.JSONDecodeError:
         body = content
+    if isinstance(body, bytes) and 200 <= status < 300:
+        # Accepted or not? Unknown: send again (same dedup keys, so the platform drops
+        # repeats) rather than guess.
+        failure = Failure(RETRYABLE, f"unreadable_{status}", _text(body))
+        return Verdict(request_failure=failure)
+    if 300 <= status < 400:
+        return Verdict(request_failure=Failure(CONFIG, str(status), "redirected: check base_url"))
     if isinstance(body, bytes) and status >= 400:
         # HTML error pages and the like: a gateway problem, not an answer about the rows.
         cls = class_for_status(status)

@@ -36,6 +36,12 @@ class DeliverySettings:
     retry_base_seconds: float = 0.5
     retry_max_seconds: float = 30.0
 
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is not None and (isinstance(value, bool) or value <= 0):
+                raise ConfigError(f"delivery.{f.name} must be a positive number, got {value!r}")
+
     @classmethod
     def for_destination(
         cls, dest: Destination, overrides: Mapping[str, float] | None = None

@@ -53,7 +53,13 @@ PLATFORM_RULES: dict[str, tuple[Rule, ...]] = {
         *_codes(RETRYABLE, "TOO_RECENT_EVENT", "TOO_RECENT_CONVERSION_ACTION", "INTERNAL"),
         *_codes(RATE_LIMITED, "RESOURCE_EXHAUSTED", "RATE_EXCEEDED"),
         *_codes(AUTH, "UNAUTHENTICATED", "PERMISSION_DENIED", "DEVELOPER_TOKEN_NOT_APPROVED"),
-        *_codes(CONFIG, "NO_CONVERSION_ACTION_FOUND", "INVALID_CUSTOMER_ID", "NOT_FOUND"),
+        *_codes(
+            CONFIG,
+            "NO_CONVERSION_ACTION_FOUND",
+            "INVALID_CUSTOMER_ID",
+            "NOT_FOUND",
+            "PARTIAL_FAILURE_MODE_REQUIRED",
+        ),
         *_codes(
             BAD_IDENTIFIER,
             "UNPARSEABLE_GCLID",
@@ -65,6 +71,7 @@ PLATFORM_RULES: dict[str, tuple[Rule, ...]] = {
     ),
     "linkedin": (
         *_codes(AUTH, "INVALID_ACCESS_TOKEN", "REVOKED_ACCESS_TOKEN", "65600", "65601"),
+        *_codes(CONFIG, "VERSION_MISSING", "NONEXISTENT_VERSION"),
         Rule(TOO_OLD, pattern=r"(?i)90 days|too old|older than"),
         Rule(BAD_IDENTIFIER, pattern=r"(?i)/user\b|idValue|SHA256"),
     ),
@@ -109,7 +116,7 @@ def class_for_status(status: int | None) -> str:
         return RATE_LIMITED
     if status in (401, 403):
         return AUTH
-    if status in (404, 405, 410):
+    if status in (404, 405, 410, 426) or 300 <= status < 400:
         return CONFIG
     return PERMANENT
 
