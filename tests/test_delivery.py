@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 from collections import Counter
@@ -375,3 +376,19 @@ def test_cli_push_uploads_refunds_and_churn_to_the_crms(
             assert {"Refund", "Churned", "Purchase"} <= names, (dest, names)
         assert set(delivered["destination"]) == {"hubspot", "salesforce"}
         assert wh.push(["hubspot", "salesforce"], as_of=clock, dry_run=True)["hubspot"].pending == 0
+
+
+def test_test_and_validate_modes_are_passed_through_and_kept_apart(env: Any) -> None:
+    wh, emu, clock = env
+    dests = dict(wh.config.destinations)
+    dests["meta"] = dataclasses.replace(dests["meta"], test_event_code="TEST123")
+    dests["snapchat"] = dataclasses.replace(dests["snapchat"], validate_only=True)
+    wh.config = dataclasses.replace(wh.config, destinations=dests)
+    report = wh.push(["meta", "snapchat"], as_of=clock, delivery=FAST)
+    assert report.ok and report["meta"].mode == "test" and report["snapchat"].mode == "validate"
+    stats = emu.stats()
+    assert stats["meta"]["test_events"] == ready_counts(wh)["meta"]
+    assert stats["snapchat"]["unique"] == 0 and stats["snapchat"]["requests"] > 0
+    assert set(wh.deliveries("meta")["mode"]) == {"test"}
+    assert wh.reconcile(mode="live").totals().filter(destination="meta")["delivered"].item() == 0
+    assert wh.reconcile(mode="test").totals().filter(destination="meta")["delivered"].item() > 0
