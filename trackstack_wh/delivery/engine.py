@@ -15,14 +15,26 @@ import datetime as dt
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
-from urllib.parse import quote
 
 import duckdb
 
 from trackstack_wh.delivery.http import Sender, TransportFailure
-from trackstack_wh.delivery.outbox import Batch, LogWriter, pending_sql, stream_pending
+from trackstack_wh.delivery.outbox import (
+    Batch,
+    LogWriter,
+    existing_table,
+    pending_sql,
+    still_open,
+    stream_pending,
+)
+from trackstack_wh.delivery.plan import (
+    PushOptions,
+    Target,
+    kinds,
+    missing_secrets,
+    scrub,
+    targets,
+)
 from trackstack_wh.delivery.ratelimit import TokenBucket, backoff_delay
 from trackstack_wh.delivery.report import DestinationReport
 from trackstack_wh.delivery.responses import Failure, Verdict, parse_response
@@ -38,35 +50,10 @@ from trackstack_wh.delivery.taxonomy import (
     TOO_OLD,
 )
 from trackstack_wh.destinations.config import Destination
-from trackstack_wh.payloads.registry import PAYLOAD_TABLES, payload_spec
+from trackstack_wh.payloads.registry import payload_spec
 from trackstack_wh.payloads.requests import (
-    ENDPOINTS,
-    Endpoint,
-    endpoint_headers,
-    endpoint_url,
     request_body,
 )
-
-
-@dataclass(frozen=True)
-class PushOptions:
-    """What one push run does, shared by every destination in it."""
-
-    run_id: str
-    as_of: dt.datetime
-    dry_run: bool = False
-    retry_failed: bool = False
-    since: dt.datetime | None = None
-    progress: Callable[[DestinationReport], None] | None = None
-    """Called with the destination's running report after each answer and at the end."""
-
-
-@dataclass(frozen=True)
-class _Target:
-    kind: str
-    endpoint: Endpoint
-    url: str
-    headers: dict[str, str]
 
 
 class DestinationPush:
@@ -92,7 +79,7 @@ class DestinationPush:
 
     async def run(self) -> DestinationReport:
         started = time.perf_counter()
-        missing = [] if self.options.dry_run else self._missing_secrets()
+        missing = [] if self.options.dry_run else missing_secrets(self.dest)
         if missing:
             self._halt(
                 Failure(
@@ -114,12 +101,12 @@ class DestinationPush:
                 timeout=self.settings.timeout_seconds, concurrency=self.settings.concurrency
             )
             try:
-                for target in self._targets():
+                for target in targets(self.dest):
                     await self._push_kind(target)
             finally:
                 await self.sender.aclose()
         except Exception as exc:  # this destination stops; the others go on
-            message = self._scrub(f"{type(exc).__name__}: {exc}")
+            message = scrub(self.dest, f"{type(exc).__name__}: {exc}")
             self._halt(Failure(PERMANENT, "client_error", message))
             self.report.errors.append(message)
         finally:
@@ -128,27 +115,6 @@ class DestinationPush:
         if self.options.progress:
             self.options.progress(self.report)
         return self.report
-
-    def _targets(self) -> list[_Target]:
-        return [
-            _Target(
-                kind,
-                ENDPOINTS[(self.dest.name, kind)],
-                endpoint_url(ENDPOINTS[(self.dest.name, kind)], self.dest, reveal_secrets=True),
-                endpoint_headers(ENDPOINTS[(self.dest.name, kind)], self.dest, reveal_secrets=True),
-            )
-            for kind in self._kinds()
-        ]
-
-    def _missing_secrets(self) -> list[str]:
-        needed = ["access_token_env"]
-        if self.dest.name == "google_ads":
-            needed.append("developer_token_env")
-        return [
-            self.dest.settings[key]
-            for key in needed
-            if self.dest.settings.get(key) and not self.dest.secret(key)
-        ]
 
     def _params(self, kind: str) -> dict[str, object]:
         since = self.options.since
@@ -162,29 +128,18 @@ class DestinationPush:
         }
 
     def _count_pending(self) -> int:
-        table = self._table()
+        table = existing_table(self.conn, self.dest.name)
         if table is None:
             return 0
         return sum(
             self.conn.execute(
                 f"select count(*) from ({pending_sql(table, upsert=False)})", self._params(kind)
             ).fetchall()[0][0]
-            for kind in self._kinds()
+            for kind in kinds(self.dest)
         )
 
-    def _kinds(self) -> list[str]:
-        return [k for (d, k) in ENDPOINTS if d == self.dest.name]
-
-    def _table(self) -> str | None:
-        table = PAYLOAD_TABLES[self.dest.name]
-        exists = self.conn.execute(
-            "select count(*) from duckdb_tables() where table_name = $t and not temporary",
-            {"t": table},
-        ).fetchall()[0][0]
-        return table if exists else None
-
-    async def _push_kind(self, target: _Target) -> None:
-        table = self._table()
+    async def _push_kind(self, target: Target) -> None:
+        table = existing_table(self.conn, self.dest.name)
         if table is None:
             return
         size = min(
@@ -236,37 +191,18 @@ class DestinationPush:
             self._log_final(old, "rejected", failure)
         return chunk.take(i for i, flag in enumerate(too_old) if not flag)
 
-    async def _guarded(self, target: _Target, rows: Batch) -> None:
+    async def _guarded(self, target: Target, rows: Batch) -> None:
         try:
             await self._send(target, rows)
         except Exception as exc:  # a bug must not lose rows: end the open ones as failed
-            message = self._scrub(f"{type(exc).__name__}: {exc}")
+            message = scrub(self.dest, f"{type(exc).__name__}: {exc}")
             self.report.errors.append(message)
-            open_rows = self._still_open(rows)
+            self.writer.flush()
+            open_rows = still_open(self.conn, self.dest.name, self.mode, rows)
             if len(open_rows):
                 self._log_final(open_rows, "failed", Failure(PERMANENT, "client_error", message))
 
-    def _still_open(self, rows: Batch) -> Batch:
-        """Rows of ``rows`` without a final outcome yet, with their logged attempts."""
-        self.writer.flush()
-        state = dict(
-            (event_id, (attempts, outcome))
-            for event_id, attempts, outcome in self.conn.execute(
-                "select event_id, max(attempt), arg_max_null(outcome, attempt) "
-                "from delivery_log where destination = $d and request_kind = $k and mode = $m "
-                "and event_id in (select unnest($ids::varchar[])) group by event_id",
-                {"d": self.dest.name, "k": rows.kind, "m": self.mode, "ids": rows.event_ids},
-            ).fetchall()
-        )
-        keep = [
-            i for i, e in enumerate(rows.event_ids)
-            if state.get(e, (0, None))[1] not in ("delivered", "rejected", "failed")
-        ]  # fmt: skip
-        open_rows = rows.take(keep)
-        open_rows.attempts = [state.get(e, (0, None))[0] or 0 for e in open_rows.event_ids]
-        return open_rows
-
-    async def _send(self, target: _Target, rows: Batch) -> None:
+    async def _send(self, target: Target, rows: Batch) -> None:
         tries = 0
         while len(rows) and not self.halted:
             await self.bucket.acquire()
@@ -387,7 +323,7 @@ class DestinationPush:
         return []
 
     async def _isolate(
-        self, target: _Target, rows: Batch, verdict: Verdict, context: tuple
+        self, target: Target, rows: Batch, verdict: Verdict, context: tuple
     ) -> Batch:
         """A request refused because of some of its rows: reject those and return the rest
         to send again; when the platform named none, send the first half here and return
@@ -410,14 +346,6 @@ class DestinationPush:
         first, second = rest.halves()
         await self._send(target, first)
         return second
-
-    def _scrub(self, text: str) -> str:
-        """``text`` without any of this destination's secrets, shortened."""
-        for key in self.dest.settings:
-            secret = self.dest.secret(key) if key.endswith("_env") else None
-            if secret:
-                text = text.replace(secret, "***").replace(quote(secret, safe=""), "***")
-        return text[:300]
 
     def _delay(self, tries: int, retry_after: float | None) -> float:
         return backoff_delay(
@@ -456,7 +384,7 @@ class DestinationPush:
 
     def _log_request(
         self,
-        target: _Target,
+        target: Target,
         request_id: str,
         sent_at: dt.datetime,
         rows: Batch,

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from trackstack_wh.payloads.registry import PAYLOAD_TABLES
+
 FINAL = ("delivered", "rejected")
 LOG_COLUMNS = (
     "attempt_id", "request_id", "run_id", "destination", "request_kind", "event_id", "mode",
@@ -97,6 +99,37 @@ where p.request_kind = $kind and p.status = 'ready'
        and (s.outcome <> 'failed' or $retry_failed))
   and ($since_s is null or p.event_time >= to_timestamp($since_s))
 {"order by wave" if upsert else ""}"""
+
+
+def existing_table(conn: duckdb.DuckDBPyConnection, destination: str) -> str | None:
+    """The destination's payload table, if built."""
+    table = PAYLOAD_TABLES[destination]
+    exists = conn.execute(
+        "select count(*) from duckdb_tables() where table_name = $t and not temporary",
+        {"t": table},
+    ).fetchall()[0][0]
+    return table if exists else None
+
+
+def still_open(conn: duckdb.DuckDBPyConnection, destination: str, mode: str, rows: Batch) -> Batch:
+    """Rows of ``rows`` without a final outcome in the log, with their logged attempts."""
+    state = {
+        event_id: (attempts, outcome)
+        for event_id, attempts, outcome in conn.execute(
+            "select event_id, max(attempt), arg_max_null(outcome, attempt) "
+            "from delivery_log where destination = $d and request_kind = $k and mode = $m "
+            "and outcome <> 'dry_run' and event_id in (select unnest($ids::varchar[])) "
+            "group by event_id",
+            {"d": destination, "k": rows.kind, "m": mode, "ids": rows.event_ids},
+        ).fetchall()
+    }
+    keep = [
+        i for i, e in enumerate(rows.event_ids)
+        if state.get(e, (0, None))[1] not in ("delivered", "rejected", "failed")
+    ]  # fmt: skip
+    open_rows = rows.take(keep)
+    open_rows.attempts = [state.get(e, (0, None))[0] or 0 for e in open_rows.event_ids]
+    return open_rows
 
 
 def stream_pending(

@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from trackstack_wh.delivery.engine import DestinationPush, PushOptions
+from trackstack_wh.delivery.engine import DestinationPush
+from trackstack_wh.delivery.plan import PushOptions
 from trackstack_wh.delivery.report import DestinationReport, PushReport
 from trackstack_wh.delivery.settings import DeliverySettings
 from trackstack_wh.destinations.config import WorkspaceConfig
