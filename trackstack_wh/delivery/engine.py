@@ -22,7 +22,6 @@ from trackstack_wh.delivery.http import Sender, TransportFailure
 from trackstack_wh.delivery.outbox import (
     Batch,
     LogWriter,
-    existing_table,
     pending_sql,
     still_open,
     stream_pending,
@@ -50,6 +49,7 @@ from trackstack_wh.delivery.taxonomy import (
     TOO_OLD,
 )
 from trackstack_wh.destinations.config import Destination
+from trackstack_wh.payloads.inspect import existing_tables
 from trackstack_wh.payloads.registry import payload_spec
 from trackstack_wh.payloads.requests import (
     request_body,
@@ -128,7 +128,7 @@ class DestinationPush:
         }
 
     def _count_pending(self) -> int:
-        table = existing_table(self.conn, self.dest.name)
+        table = existing_tables(self.conn).get(self.dest.name)
         if table is None:
             return 0
         return sum(
@@ -139,7 +139,7 @@ class DestinationPush:
         )
 
     async def _push_kind(self, target: Target) -> None:
-        table = existing_table(self.conn, self.dest.name)
+        table = existing_tables(self.conn).get(self.dest.name)
         if table is None:
             return
         size = min(

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from trackstack_wh.payloads.registry import PAYLOAD_TABLES
-
 FINAL = ("delivered", "rejected")
 LOG_COLUMNS = (
     "attempt_id", "request_id", "run_id", "destination", "request_kind", "event_id", "mode",
@@ -99,16 +97,6 @@ where p.request_kind = $kind and p.status = 'ready'
        and (s.outcome <> 'failed' or $retry_failed))
   and ($since_s is null or p.event_time >= to_timestamp($since_s))
 {"order by wave" if upsert else ""}"""
-
-
-def existing_table(conn: duckdb.DuckDBPyConnection, destination: str) -> str | None:
-    """The destination's payload table, if built."""
-    table = PAYLOAD_TABLES[destination]
-    exists = conn.execute(
-        "select count(*) from duckdb_tables() where table_name = $t and not temporary",
-        {"t": table},
-    ).fetchall()[0][0]
-    return table if exists else None
 
 
 def still_open(conn: duckdb.DuckDBPyConnection, destination: str, mode: str, rows: Batch) -> Batch:

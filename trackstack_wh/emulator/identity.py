@@ -37,12 +37,23 @@ def _missing(value: Any) -> bool:
     return value is None or value == ""
 
 
-def meta_event(e: dict[str, Any]) -> str:
-    """Meta: ``event_name`` + ``event_id``."""
-    event_id = e.get("event_id")
-    if _missing(event_id):
-        return _unkeyed("event", e)
-    return f"event:{e.get('event_name')}|{event_id}"
+def _name_and_id(name_field: str, id_field: str) -> Callable[[dict[str, Any]], str]:
+    """A rule keyed on an event name (or conversion rule) plus an event ID."""
+
+    def identity(e: dict[str, Any]) -> str:
+        event_id = e.get(id_field)
+        if _missing(event_id):
+            return _unkeyed("event", e)
+        return f"event:{e.get(name_field)}|{event_id}"
+
+    identity.__doc__ = f"``{name_field}`` + ``{id_field}``."
+    return identity
+
+
+meta_event = _name_and_id("event_name", "event_id")
+linkedin_event = _name_and_id("conversion", "eventId")
+tiktok_event = _name_and_id("event", "event_id")
+snapchat_event = _name_and_id("event_name", "event_id")
 
 
 def data_manager_event(e: dict[str, Any]) -> str:
@@ -73,30 +84,6 @@ def conversion_adjustment(e: dict[str, Any]) -> str:
     if _missing(target):
         return _unkeyed("conversion_adjustment", e)
     return f"conversion_adjustment:{target}|{e.get('adjustmentType')}|{e.get('adjustmentDateTime')}"
-
-
-def linkedin_event(e: dict[str, Any]) -> str:
-    """LinkedIn: conversion rule + ``eventId``."""
-    event_id = e.get("eventId")
-    if _missing(event_id):
-        return _unkeyed("event", e)
-    return f"event:{e.get('conversion')}|{event_id}"
-
-
-def tiktok_event(e: dict[str, Any]) -> str:
-    """TikTok: ``event`` + ``event_id``."""
-    event_id = e.get("event_id")
-    if _missing(event_id):
-        return _unkeyed("event", e)
-    return f"event:{e.get('event')}|{event_id}"
-
-
-def snapchat_event(e: dict[str, Any]) -> str:
-    """Snapchat: ``event_name`` + ``event_id``."""
-    event_id = e.get("event_id")
-    if _missing(event_id):
-        return _unkeyed("event", e)
-    return f"event:{e.get('event_name')}|{event_id}"
 
 
 def reddit_event(e: dict[str, Any]) -> str:

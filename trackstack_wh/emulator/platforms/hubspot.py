@@ -102,8 +102,8 @@ def check_event(e: Any, now: float, sink: Sink) -> Problem | None:
     return _properties_problem(e.get("properties"))
 
 
-def handle_send_batch(call: Call) -> Reply:
-    """Validate a batch of event occurrences; record it all or refuse it all."""
+def _inputs(call: Call, limit: int) -> list[Any] | Reply:
+    """The batch's ``inputs`` after the auth, JSON and size checks, or the error reply."""
     if not token_ok(bearer(call.headers)):
         return auth_error()
     try:
@@ -113,9 +113,17 @@ def handle_send_batch(call: Call) -> Reply:
     inputs = body.get("inputs") if type(body) is dict else None
     if type(inputs) is not list or not inputs:
         return error(400, "inputs is required and must be a non-empty array", VALIDATION)
-    if len(inputs) > MAX_EVENTS:
-        message = f"Batch size {len(inputs)} exceeds the limit of {MAX_EVENTS} inputs"
+    if len(inputs) > limit:
+        message = f"Batch size {len(inputs)} exceeds the limit of {limit} inputs"
         return error(400, message, VALIDATION, len(inputs), errors=[])
+    return inputs
+
+
+def handle_send_batch(call: Call) -> Reply:
+    """Validate a batch of event occurrences; record it all or refuse it all."""
+    inputs = _inputs(call, MAX_EVENTS)
+    if isinstance(inputs, Reply):
+        return inputs
     bad = scan(inputs, check_event, call.now, call.reject, REJECTED)
     if bad:
         errors = [{"message": p.message, "context": {"index": [str(i)]}} for i, p in bad]
@@ -151,20 +159,11 @@ def object_id(kind: str, id_property: str, value: str) -> str:
 
 def handle_upsert(call: Call) -> Reply:
     """Upsert records one by one: good ones recorded, bad ones listed in ``errors``."""
-    if not token_ok(bearer(call.headers)):
-        return auth_error()
     kind = OBJECT_KINDS[call.match["object"]]
     started = iso(call.now)
-    try:
-        body = load_json(call.body)
-    except ValueError:
-        return error(400, "Invalid input JSON on line 1", VALIDATION)
-    inputs = body.get("inputs") if type(body) is dict else None
-    if type(inputs) is not list or not inputs:
-        return error(400, "inputs is required and must be a non-empty array", VALIDATION)
-    if len(inputs) > MAX_UPSERTS:
-        message = f"Batch size {len(inputs)} exceeds the limit of {MAX_UPSERTS} inputs"
-        return error(400, message, VALIDATION, len(inputs))
+    inputs = _inputs(call, MAX_UPSERTS)
+    if isinstance(inputs, Reply):
+        return inputs
     if not all(type(e) is dict and is_text(e.get("id")) for e in inputs):
         return error(400, "Every input needs an id (a non-empty string)", VALIDATION, len(inputs))
     duplicates = sorted(i for i, n in Counter(e["id"] for e in inputs).items() if n > 1)
