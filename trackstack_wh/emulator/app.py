@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime
-from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
@@ -22,11 +20,7 @@ from trackstack_wh.emulator.admin import PREFIX, handle_admin
 from trackstack_wh.emulator.platforms import PLATFORMS
 from trackstack_wh.emulator.state import Clock, DestinationState, Fault
 from trackstack_wh.emulator.wire import Call, Handler, Platform, Reply
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+from trackstack_wh.serving import ClientGone, Message, Receive, Scope, Send, lifespan_noop
 
 log = logging.getLogger(__name__)
 NO_REJECTS: frozenset[int] = frozenset()
@@ -38,16 +32,12 @@ class DroppedConnection(Exception):
     """Raised after a response has started, so the server closes the connection."""
 
 
-class _ClientGone(Exception):
-    """The client disconnected before its request body arrived."""
-
-
 async def _read_body(receive: Receive) -> bytes:
     chunks: list[bytes] = []
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise _ClientGone
+            raise ClientGone
         chunks.append(message.get("body", b""))
         if not message.get("more_body"):
             return b"".join(chunks)
@@ -77,16 +67,6 @@ async def _respond(send: Send, reply: Reply) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-
-
 def _fault_reply(platform: Platform, fault: Fault) -> Reply:
     """The answer a refusing fault gives instead of running the handler."""
     if fault.kind == "auth":
@@ -112,13 +92,13 @@ class Emulator:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan_noop(receive, send)
             return
         if scope["type"] != "http":
             return
         try:
             body = await _read_body(receive)
-        except _ClientGone:
+        except ClientGone:
             return
         method, path = scope["method"], scope["path"]
         query = dict(parse_qsl(scope["query_string"].decode("latin-1")))
