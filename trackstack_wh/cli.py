@@ -17,6 +17,8 @@ from trackstack_wh.errors import ConfigError
 from trackstack_wh.ingest.report import IngestReport
 from trackstack_wh.payloads import PAYLOAD_TABLES
 from trackstack_wh.quality import SUMMARY_GROUPS
+from trackstack_wh.sink.cli import add_arguments as add_sink_arguments
+from trackstack_wh.sink.cli import run as run_sink
 from trackstack_wh.warehouse import Warehouse, connect
 
 SAMPLES = Path("data") / "samples"
@@ -37,10 +39,19 @@ def _connect(args: argparse.Namespace) -> Warehouse:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    if not args.paths and args.landing is None:
+        print("error: give files or directories to ingest, or --landing DIR", file=sys.stderr)
+        return 2
     with _connect(args) as wh:
-        report = wh.ingest(args.paths)
+        report = wh.ingest(args.paths) if args.paths else IngestReport([])
+        if args.landing is not None:
+            report = IngestReport(report.files + wh.ingest_landing(args.landing).files)
     _print_report(report, args.json)
     return 0 if report.ok else 1
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    return run_sink(args, args.config)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -195,7 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     ingest = sub.add_parser("ingest", help="load event files into the warehouse")
-    ingest.add_argument("paths", nargs="+", help="files or directories")
+    ingest.add_argument("paths", nargs="*", help="files or directories")
+    ingest.add_argument(
+        "--landing",
+        type=Path,
+        help="also load the HTTP sink's closed segments from this directory, exactly once",
+    )
     ingest.add_argument("--db", default=argparse.SUPPRESS, help="warehouse file")
     ingest.add_argument("--json", action="store_true", help="machine-readable accounting")
     ingest.set_defaults(func=cmd_ingest)
@@ -235,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     payloads.add_argument("--json", action="store_true", help="machine-readable summary")
     payloads.set_defaults(func=cmd_payloads)
     add_commands(sub)
+    serve = sub.add_parser("serve", help="serve the HTTP event sink (POST /events)")
+    add_sink_arguments(serve)
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 

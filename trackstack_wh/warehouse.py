@@ -24,6 +24,12 @@ from trackstack_wh.payloads import PAYLOAD_TABLES, BuildResult, build_payloads
 from trackstack_wh.payloads.inspect import existing_tables, preview_requests, summary_sql
 from trackstack_wh.payloads.requests import HttpRequest
 from trackstack_wh.quality import quality_summary_sql
+from trackstack_wh.sink.segments import (
+    DEFAULT_LANDING,
+    closed_segments,
+    loaded_path,
+    mark_loaded,
+)
 
 PathLike = str | os.PathLike[str]
 _FROM_ENV = object()
@@ -61,6 +67,31 @@ class Warehouse:
             except UnreadableFileError as exc:
                 files.append(FileReport(str(path), None, "unreadable", error=exc.problem))
         return IngestReport(files)
+
+    def ingest_landing(self, landing: PathLike | None = None) -> IngestReport:
+        """Load the HTTP sink's closed landing segments (default ``data/landing``), each
+        exactly once: a segment is recorded in the same transaction as its rows, then moved
+        to ``loaded/``. Open segments (still being written) are left alone."""
+        root = Path(landing) if landing is not None else DEFAULT_LANDING
+        files: list[FileReport] = []
+        for segment in closed_segments(root):
+            loaded = loaded_path(segment)
+            try:
+                files.append(ingest_file(self.conn, segment, source=str(loaded)))
+            except UnreadableFileError as exc:
+                files.append(FileReport(str(segment), None, "unreadable", error=exc.problem))
+                continue
+            mark_loaded(segment)
+        return IngestReport(files)
+
+    def sink_usage(self, project: str | None = None) -> pl.DataFrame:
+        """Per project and UTC day: requests, events and body bytes the sink accepted
+        (from the landing segments ingested so far)."""
+        return self.sql(
+            "select * from sink_daily_usage where $project is null or project_id = $project "
+            "order by day, project_id",
+            project=project,
+        )
 
     def sql(self, query: str, **params: Any) -> pl.DataFrame:
         """Run a query with ``$name`` parameters bound from keyword arguments."""

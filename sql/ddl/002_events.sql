@@ -78,6 +78,12 @@ create table if not exists events (
     user_agent varchar,
     consent json,
     project_key varchar,
+    project_id varchar,
+    edge_batch_id varchar,
+    edge_received_at timestamptz,
     session_id varchar,
     user_id varchar
 );
+alter table events add column if not exists project_id varchar;
+alter table events add column if not exists edge_batch_id varchar;
+alter table events add column if not exists edge_received_at timestamptz;

@@ -33,14 +33,24 @@ FIELD_COLUMNS: tuple[tuple[str, str], ...] = tuple(
 )
 
 
+ADDED_COLUMNS: tuple[str, ...] = ("project_id", "edge_batch_id", "edge_received_at")
+"""Field columns added after the first release: older warehouse files gain them."""
+
+
 def events_ddl() -> str:
-    """CREATE TABLE statement for `events`: one row per event_id."""
+    """CREATE TABLE statement for `events` (one row per event_id), then the ALTERs that
+    bring a warehouse file made by an older version up to date."""
     cols = ",\n".join(
         f"    {name} {sql_type}" for name, sql_type in EVENT_META_COLUMNS + FIELD_COLUMNS
     )
+    types = dict(FIELD_COLUMNS)
+    alters = "".join(
+        f"alter table events add column if not exists {name} {types[name]};\n"
+        for name in ADDED_COLUMNS
+    )
     return (
         "-- Generated from the contract by trackstack_wh.contract.ddl; do not edit by hand.\n"
-        f"create table if not exists events (\n{cols}\n);\n"
+        f"create table if not exists events (\n{cols}\n);\n{alters}"
     )
 
 

@@ -181,6 +181,9 @@ FIELDS: tuple[FieldSpec, ...] = (
     _f("userAgent", "user_agent", S, G.CLIENT, "Client user agent", "user_agent"),
     _f("consent", "consent", O, G.CLIENT, "Consent signals (ad storage, ad user data, ...)"),
     _f("projectKey", "project_key", S, G.TENANCY, "Project / workspace key", "workspaceKey"),
+    _f("projectId", "project_id", S, G.TENANCY, "Project, set by the HTTP sink from the key"),
+    _f("edgeBatchId", "edge_batch_id", S, G.TENANCY, "HTTP sink request the event came in"),
+    _f("edgeReceivedAt", "edge_received_at", T, G.TENANCY, "When the HTTP sink received it"),
     _f("sessionId", "session_id", S, G.SESSION, "Session ID (seed 002)"),
     _f("userId", "user_id", S, G.SESSION, "Signed-in user ID (seed 002)"),
 )

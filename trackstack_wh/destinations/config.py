@@ -18,16 +18,14 @@ from typing import Any
 from trackstack_wh.contract import EVENTS_BY_NAME, is_extension_name
 from trackstack_wh.destinations.mapping import DESTINATIONS, ID_MAPPED
 from trackstack_wh.errors import ConfigError
+from trackstack_wh.sink.settings import Project, SinkSettings, parse_projects, parse_sink
+from trackstack_wh.tomlcheck import KeyTypes, domains, env_name, only_keys, strings
 
 CONFIG_ENV = "TRACKSTACK_CONFIG"
 DEFAULT_CONFIG = Path("trackstack.toml")
 VALUE_UNITS = ("major", "minor")
-ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
-DOMAIN = re.compile(
-    r"(?:\*\.)?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+"
-)
 
-COMMON_KEYS: dict[str, type | tuple[type, ...]] = {
+COMMON_KEYS: KeyTypes = {
     "enabled": bool,
     "api_version": str,
     "base_url": str,
@@ -40,7 +38,7 @@ COMMON_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 """Keys every destination accepts."""
 
-DELIVERY_KEYS: dict[str, type | tuple[type, ...]] = {
+DELIVERY_KEYS: KeyTypes = {
     "requests_per_second": (int, float),
     "concurrency": int,
     "batch_size": int,
@@ -51,7 +49,7 @@ DELIVERY_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 """``[destinations.<name>.delivery]``: pacing and retries (defaults per platform)."""
 
-DESTINATION_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
+DESTINATION_KEYS: dict[str, KeyTypes] = {
     "meta": {"pixel_id": str, "access_token_env": str},
     "google_ads": {
         "customer_id": str, "login_customer_id": str, "conversion_actions": dict,
@@ -84,7 +82,7 @@ REQUIRED_ACCOUNT_KEY = {
 """The account identifier an enabled destination must have (LinkedIn's is per rule)."""
 
 GOOGLE_ADS_APIS = ("data_manager", "upload_click_conversions")
-WORKSPACE_KEYS: dict[str, type | tuple[type, ...]] = {
+WORKSPACE_KEYS: KeyTypes = {
     "allowed_domains": list,
     "phone_region": str,
     "value_unit": str,
@@ -122,6 +120,8 @@ class WorkspaceConfig:
     allowed_domains: tuple[str, ...] = ()
     phone_region: str | None = "US"
     value_unit: str = "minor"
+    sink: SinkSettings = field(default_factory=SinkSettings)
+    projects: dict[str, Project] = field(default_factory=dict)
 
     def enabled(self) -> list[Destination]:
         return [d for d in self.destinations.values() if d.enabled]
@@ -159,21 +159,15 @@ def load_config(path: str | os.PathLike[str] | None = None) -> WorkspaceConfig:
 def parse_config(data: dict[str, Any], path: Path | None = None) -> WorkspaceConfig:
     """Validate a parsed TOML document."""
     where = str(path or "<config>")
-    _only_keys(where, "", data, {"workspace": dict, "destinations": dict})
+    only_keys(
+        where, "", data, {"workspace": dict, "destinations": dict, "sink": dict, "projects": dict}
+    )
     workspace = data.get("workspace", {})
-    _only_keys(where, "workspace.", workspace, WORKSPACE_KEYS)
+    only_keys(where, "workspace.", workspace, WORKSPACE_KEYS)
     unit = workspace.get("value_unit", "minor")
     if unit not in VALUE_UNITS:
         raise ConfigError(f"{where}: workspace.value_unit = {unit!r}; allowed: {VALUE_UNITS}")
-    domains = tuple(
-        _strings(where, "workspace.allowed_domains", workspace.get("allowed_domains", []))
-    )
-    for domain in domains:
-        if not DOMAIN.fullmatch(domain):
-            raise ConfigError(
-                f"{where}: workspace.allowed_domains: {domain!r} is not a lowercase domain "
-                "(e.g. acme.com or *.acme.com)"
-            )
+    allowed = domains(where, "workspace.allowed_domains", workspace.get("allowed_domains", []))
     region = workspace.get("phone_region", "US")
     if not re.fullmatch(r"[A-Z]{2}|none", region):
         raise ConfigError(
@@ -189,23 +183,28 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> WorkspaceCon
     destinations = {
         name: _destination(where, name, raw_destinations.get(name, {})) for name in DESTINATIONS
     }
-    return WorkspaceConfig(path, destinations, domains, None if region == "none" else region, unit)
+    return WorkspaceConfig(
+        path,
+        destinations,
+        allowed,
+        None if region == "none" else region,
+        unit,
+        parse_sink(where, data.get("sink", {})),
+        parse_projects(where, data.get("projects", {}), allowed),
+    )
 
 
 def _destination(where: str, name: str, raw: dict[str, Any]) -> Destination:
     prefix = f"destinations.{name}."
     allowed = {**COMMON_KEYS, **DESTINATION_KEYS[name]}
-    _only_keys(where, prefix, raw, allowed)
+    only_keys(where, prefix, raw, allowed)
     settings = {k: v for k, v in raw.items() if k not in COMMON_KEYS}
     for key, value in settings.items():
-        if key.endswith("_env") and not ENV_NAME.fullmatch(value):
-            raise ConfigError(
-                f"{where}: {prefix}{key} must name an environment variable (like "
-                "TRACKSTACK_META_TOKEN), not hold the secret itself"
-            )
+        if key.endswith("_env"):
+            env_name(where, prefix + key, value)
     events = raw.get("events")
     if events is not None:
-        events = tuple(_strings(where, prefix + "events", events))
+        events = tuple(strings(where, prefix + "events", events))
         for event in events:
             _known_event(where, prefix + "events", event)
     mapping = raw.get("event_names", {})
@@ -224,7 +223,7 @@ def _destination(where: str, name: str, raw: dict[str, Any]) -> Destination:
     if age is not None and (isinstance(age, bool) or age <= 0):
         raise ConfigError(f"{where}: {prefix}max_event_age_days must be a positive number of days")
     delivery = raw.get("delivery", {})
-    _only_keys(where, prefix + "delivery.", delivery, DELIVERY_KEYS)
+    only_keys(where, prefix + "delivery.", delivery, DELIVERY_KEYS)
     for key, value in delivery.items():
         if isinstance(value, bool) or value <= 0:
             raise ConfigError(f"{where}: {prefix}delivery.{key} must be a positive number")
@@ -250,26 +249,6 @@ def _destination(where: str, name: str, raw: dict[str, Any]) -> Destination:
         age,
         dict(delivery),
     )
-
-
-def _only_keys(
-    where: str, prefix: str, raw: dict[str, Any], allowed: dict[str, type | tuple[type, ...]]
-) -> None:
-    for key, value in raw.items():
-        if key not in allowed:
-            raise ConfigError(
-                f"{where}: unknown key {prefix}{key}; allowed: {', '.join(sorted(allowed))}"
-            )
-        if not isinstance(value, allowed[key]):
-            expected = allowed[key]
-            names = expected.__name__ if isinstance(expected, type) else str(expected)
-            raise ConfigError(f"{where}: {prefix}{key} must be {names}, got {type(value).__name__}")
-
-
-def _strings(where: str, key: str, values: list[Any]) -> list[str]:
-    if not all(isinstance(v, str) for v in values):
-        raise ConfigError(f"{where}: {key} must be a list of strings")
-    return values
 
 
 def _known_event(where: str, key: str, event: str) -> None:

@@ -249,7 +249,8 @@ def checked_sql() -> str:
 def insert_events_sql() -> str:
     """INSERT into ``events`` of the records of ``chunk`` listed in ``kept_lines`` (they
     passed validation and dedup), every field typed and warnings computed on the way
-    (parameters ``$received_at`` and ``$batch_id``)."""
+    (parameters ``$received_at`` and ``$batch_id``). A missing ``ts`` is taken from the
+    HTTP sink's receive time when the event came through it, else from ``$received_at``."""
     page_view = Family.PAGE_VIEW.value
     warnings = [
         "case when s.ts_missing then 'ts_inferred' end",
@@ -263,8 +264,8 @@ def insert_events_sql() -> str:
     return f"""
 insert into events by name
 select s.* exclude (ts, ts_missing, has_unknown_keys, type_errors),
-    coalesce(s.ts, $received_at) as ts,
-    cast(coalesce(s.ts, $received_at) as date) as event_date,
+    coalesce(s.ts, s.edge_received_at, $received_at) as ts,
+    cast(coalesce(s.ts, s.edge_received_at, $received_at) as date) as event_date,
     coalesce(c.stage, '{CUSTOM_STAGE}') as stage,
     c.event_name is not null as is_canonical,
     $received_at as received_at, $batch_id as batch_id, s.ts_missing as ts_inferred,

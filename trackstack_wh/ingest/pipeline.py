@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import orjson
 import polars as pl
 import pyarrow as pa
 
@@ -30,8 +31,21 @@ from trackstack_wh.ingest.normalize import (
 )
 from trackstack_wh.ingest.readers import file_format, read_chunks_ahead
 from trackstack_wh.ingest.report import FileReport
+from trackstack_wh.sink.segments import is_segment
 from trackstack_wh.validation import validate_events
 
+EDGE_BATCHES_SQL = """
+insert into sink_batches
+select h.batchId, $batch_id, $segment, h.project, h.keyKind, h.receivedAt::timestamptz,
+    h.origin, h.sdkVersion, h.clientIp, h.userAgent, h.events, h.bytes, h.context
+from (
+    select json_transform(header -> '$._edgeBatch', '{"batchId": "VARCHAR",
+        "project": "VARCHAR", "keyKind": "VARCHAR", "receivedAt": "VARCHAR",
+        "origin": "VARCHAR", "sdkVersion": "VARCHAR", "clientIp": "VARCHAR",
+        "userAgent": "VARCHAR", "events": "BIGINT", "bytes": "BIGINT", "context": "JSON"}') as h
+    from edge_headers
+)
+"""
 HASH_BLOCK = 8 << 20
 SCAN_BATCH_ROWS = 16_384
 """Chunks are handed to DuckDB in record batches of this size so its scan runs parallel."""
@@ -52,13 +66,20 @@ def file_sha256(path: Path) -> str:
 
 
 def ingest_file(
-    conn: duckdb.DuckDBPyConnection, path: Path, *, received_at: dt.datetime | None = None
+    conn: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    received_at: dt.datetime | None = None,
+    source: str | None = None,
 ) -> FileReport:
-    """Load one file; returns its accounting. Raises UnreadableFileError if unreadable."""
+    """Load one file; returns its accounting. Raises UnreadableFileError if unreadable.
+
+    ``source`` is the name the rows record for the file (default: ``path``); landing
+    pickup gives the place the segment is moved to once loaded."""
     started = time.perf_counter()
     fmt, _ = file_format(path)
     sha = file_sha256(path)
-    source = str(path)
+    source = source or str(path)
     previous = conn.execute(
         "select batch_id from ingest_batches where content_sha256 = ?", [sha]
     ).fetchall()
@@ -73,13 +94,14 @@ def ingest_file(
         for chunk in read_chunks_ahead(path):
             batch.load_chunk(chunk)
         batch.count_warnings()
+        batch.write_edge_batches()
         conn.execute(
             "insert into ingest_batches values (?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?)",
             [
                 batch.batch_id,
                 source,
                 sha,
-                fmt.lstrip("."),
+                "landing" if is_segment(path) else fmt.lstrip("."),
                 batch.received_at,
                 batch.rows_in,
                 batch.rows_valid,
@@ -122,13 +144,17 @@ class _Batch:
         self.blank_lines = 0
         self.reasons: Counter[str] = Counter()
         self.warnings: Counter[str] = Counter()
+        self.edge_headers: list[str] = []
 
     def load_chunk(self, chunk: pa.Table) -> None:
         """Validate and dedup the chunk's records on a narrow parse, then append only the
         kept ones to ``events`` (nothing is ever deleted, so DuckDB never has to rewrite
         the rows it already wrote)."""
         conn = self.conn
-        self.blank_lines += int((chunk.schema.metadata or {}).get(b"blank_lines", 0))
+        metadata = chunk.schema.metadata or {}
+        self.blank_lines += int(metadata.get(b"blank_lines", 0))
+        if b"edge_batches" in metadata:
+            self.edge_headers += orjson.loads(metadata[b"edge_batches"])
         self.rows_in += chunk.num_rows
         if chunk.num_rows == 0:
             return
@@ -167,6 +193,14 @@ class _Batch:
             [self.batch_id],
         ).fetchall()
         self.warnings.update(dict(rows))
+
+    def write_edge_batches(self) -> None:
+        """Record the HTTP sink batches of a landing segment (from their header lines)."""
+        if not self.edge_headers:
+            return
+        headers = pa.table({"header": pa.array(self.edge_headers, pa.string())})
+        with _registered(self.conn, "edge_headers", headers):
+            self.conn.execute(EDGE_BATCHES_SQL, {"batch_id": self.batch_id, "segment": self.source})
 
     def _split_duplicates(self, valid: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Duplicates of an earlier line of this batch or of an event already loaded."""

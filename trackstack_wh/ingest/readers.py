@@ -27,6 +27,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from trackstack_wh.errors import UnreadableFileError
+from trackstack_wh.sink.segments import HEADER_PREFIX, is_segment
 
 BLOCK_BYTES = 64 << 20
 """NDJSON is read in blocks of this size (cut at the last newline)."""
@@ -70,7 +71,10 @@ def read_chunks(path: Path) -> Iterator[pa.Table]:
     """Yield the records of one file as chunks; raise UnreadableFileError if it can't be read."""
     fmt, gzipped = file_format(path)
     try:
-        if fmt in (".ndjson", ".jsonl"):
+        if is_segment(path):
+            with _open(path, gzipped) as stream:
+                yield from _landing_chunks(stream)
+        elif fmt in (".ndjson", ".jsonl"):
             with _open(path, gzipped) as stream:
                 yield from _ndjson_chunks(stream)
         elif fmt == ".json":
@@ -154,6 +158,17 @@ def _ndjson_chunks(stream: IO[bytes]) -> Iterator[pa.Table]:
         yield chunk
     if carry.size:
         yield _lines_chunk(carry, np.flatnonzero(carry == 10), next_line)[0]
+
+
+def _landing_chunks(stream: IO[bytes]) -> Iterator[pa.Table]:
+    """A landing segment: its event lines as records; each batch header line is moved
+    into the chunk's metadata (``edge_batches``, a JSON array of the header texts)."""
+    for chunk in _ndjson_chunks(stream):
+        is_header = pc.starts_with(chunk["raw"], HEADER_PREFIX.decode())
+        headers = chunk["raw"].filter(is_header).to_pylist()
+        events = chunk.filter(pc.invert(is_header))
+        metadata = {**(chunk.schema.metadata or {}), b"edge_batches": orjson.dumps(headers)}
+        yield events.replace_schema_metadata(metadata)
 
 
 def _lines_chunk(buf: np.ndarray, newlines: np.ndarray, first_line: int) -> tuple[pa.Table, int]:

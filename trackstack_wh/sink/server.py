@@ -1,0 +1,34 @@
+"""``trackstack-wh serve``: the sink under uvicorn, with a graceful shutdown.
+
+The landing directory is locked and recovered before the port opens, so a second sink on
+the same directory, a missing key variable or an unwritable directory fails at once with
+a clear message. On SIGTERM/SIGINT the server stops accepting, lets in-flight requests
+finish, writes what is queued and closes the open segment (ready for ingest).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trackstack_wh.destinations.config import WorkspaceConfig
+from trackstack_wh.serving import serve_app
+from trackstack_wh.sink.app import create_app
+from trackstack_wh.sink.settings import load_keys
+
+DEFAULT_PORT = 8787
+GRACEFUL_SECONDS = 10.0
+
+
+def serve(config: WorkspaceConfig, landing: Path, host: str = "127.0.0.1", port: int = 0) -> None:
+    """Serve POST /events until SIGINT/SIGTERM (prints ``sink listening on URL`` first)."""
+    keys = load_keys(config.projects)
+    app = create_app(config, landing, keys)
+    serve_app(
+        "sink",
+        app,
+        host,
+        port,
+        lifespan="on",
+        graceful_seconds=GRACEFUL_SECONDS,
+        forwarded_allow_ips=config.sink.forwarded_allow_ips,
+    )

@@ -1,0 +1,186 @@
+"""The HTTP sink's settings and projects, from ``[sink]`` and ``[projects.<id>]``.
+
+    [sink]
+    max_body_bytes = 1048576          # larger requests get 413
+    max_events_per_request = 1000     # more events in one request get 413
+    segment_max_bytes = 67108864      # a landing segment is closed at this size ...
+    segment_max_age_seconds = 60      # ... or this age, whichever comes first
+    forwarded_allow_ips = []          # proxies whose X-Forwarded-For is trusted
+
+    [projects.acme]
+    allowed_origins = ["app.acme.com", "*.acme.com"]   # default: workspace.allowed_domains
+    daily_event_quota = 5000000       # events per UTC day; omit for no quota
+    client_ip = "truncate"            # truncate (default) | full | drop
+    publishable_key_env = "TRACKSTACK_ACME_PUBLISHABLE_KEY"   # browsers (SDK publicKey)
+    secret_key_env = "TRACKSTACK_ACME_SECRET_KEY"             # servers
+
+Keys are read from the named environment variables when the sink starts (a list of
+names allows rotation); the file never holds a key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from trackstack_wh.errors import ConfigError
+from trackstack_wh.tomlcheck import KeyTypes, domains, env_name, only_keys
+
+PROJECT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+KEY_TEXT = re.compile(r"[A-Za-z0-9_.~-]{16,256}")
+"""What a key may look like: at least 16 URL-safe characters (so it is never JSON-escaped)."""
+
+SINK_KEYS: KeyTypes = {
+    "max_body_bytes": int,
+    "max_events_per_request": int,
+    "segment_max_bytes": int,
+    "segment_max_age_seconds": (int, float),
+    "forwarded_allow_ips": list,
+}
+PROJECT_KEYS: KeyTypes = {
+    "allowed_origins": list,
+    "daily_event_quota": int,
+    "client_ip": str,
+    "publishable_key_env": (str, list),
+    "secret_key_env": (str, list),
+}
+
+
+class KeyKind(StrEnum):
+    """Publishable keys ship in browser code; secret keys stay on servers."""
+
+    PUBLISHABLE = "publishable"
+    SECRET = "secret"
+
+
+class IpPolicy(StrEnum):
+    """What happens to client IP addresses before they are written to landing."""
+
+    TRUNCATE = "truncate"
+    """IPv4 to /24, IPv6 to /48 (the default)."""
+    FULL = "full"
+    """Kept whole, e.g. for Meta's client_ip_address match key."""
+    DROP = "drop"
+
+
+@dataclass(frozen=True)
+class SinkSettings:
+    """Limits of the HTTP sink and its landing segments."""
+
+    max_body_bytes: int = 1 << 20
+    max_events_per_request: int = 1000
+    segment_max_bytes: int = 64 << 20
+    segment_max_age_seconds: float = 60.0
+    forwarded_allow_ips: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Project:
+    """A tenant of the sink: its origins, quota, IP policy and key variable names."""
+
+    project_id: str
+    allowed_origins: tuple[str, ...] = ()
+    daily_event_quota: int | None = None
+    client_ip: IpPolicy = IpPolicy.TRUNCATE
+    key_envs: dict[KeyKind, tuple[str, ...]] = field(default_factory=dict)
+
+
+def parse_sink(where: str, raw: dict[str, Any]) -> SinkSettings:
+    """Validate ``[sink]``."""
+    only_keys(where, "sink.", raw, SINK_KEYS)
+    for key, value in raw.items():
+        if key != "forwarded_allow_ips" and value <= 0:
+            raise ConfigError(f"{where}: sink.{key} must be a positive number")
+    ips = raw.get("forwarded_allow_ips", [])
+    if not all(isinstance(v, str) and v for v in ips):
+        raise ConfigError(f"{where}: sink.forwarded_allow_ips must be a list of IPs or networks")
+    defaults = SinkSettings()
+    return SinkSettings(
+        raw.get("max_body_bytes", defaults.max_body_bytes),
+        raw.get("max_events_per_request", defaults.max_events_per_request),
+        raw.get("segment_max_bytes", defaults.segment_max_bytes),
+        float(raw.get("segment_max_age_seconds", defaults.segment_max_age_seconds)),
+        tuple(ips),
+    )
+
+
+def parse_projects(
+    where: str, raw: dict[str, Any], default_origins: tuple[str, ...]
+) -> dict[str, Project]:
+    """Validate ``[projects.<id>]`` tables."""
+    projects = {}
+    for project_id, table in raw.items():
+        prefix = f"projects.{project_id}."
+        if not PROJECT_ID.fullmatch(project_id):
+            raise ConfigError(
+                f"{where}: projects.{project_id}: a project id is lowercase letters, digits, "
+                "'-' and '_' (up to 63 characters)"
+            )
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: projects.{project_id} must be a table")
+        only_keys(where, prefix, table, PROJECT_KEYS)
+        origins = domains(where, prefix + "allowed_origins", table.get("allowed_origins", []))
+        quota = table.get("daily_event_quota")
+        if quota is not None and quota <= 0:
+            raise ConfigError(f"{where}: {prefix}daily_event_quota must be a positive integer")
+        policy = table.get("client_ip", IpPolicy.TRUNCATE.value)
+        if policy not in IpPolicy.__members__.values():
+            allowed = [p.value for p in IpPolicy]
+            raise ConfigError(f"{where}: {prefix}client_ip = {policy!r}; allowed: {allowed}")
+        key_envs = {}
+        for kind in KeyKind:
+            value = table.get(f"{kind.value}_key_env", [])
+            names = [value] if isinstance(value, str) else value
+            key_envs[kind] = tuple(env_name(where, f"{prefix}{kind}_key_env", n) for n in names)
+        if not any(key_envs.values()):
+            raise ConfigError(
+                f"{where}: projects.{project_id} needs publishable_key_env or secret_key_env"
+            )
+        if key_envs[KeyKind.PUBLISHABLE] and not (origins or default_origins):
+            raise ConfigError(
+                f"{where}: projects.{project_id} has a publishable key but no allowed_origins "
+                "(nor workspace.allowed_domains): browsers could not send from anywhere"
+            )
+        projects[project_id] = Project(
+            project_id, origins or default_origins, quota, IpPolicy(policy), key_envs
+        )
+    return projects
+
+
+@dataclass(frozen=True)
+class ProjectKey:
+    """One key as the sink holds it in memory."""
+
+    secret: bytes
+    project: Project
+    kind: KeyKind
+
+
+def load_keys(projects: dict[str, Project], env: dict[str, str] | None = None) -> list[ProjectKey]:
+    """Every project's keys from the environment; a missing or malformed variable is a
+    ConfigError naming the variable (never its value)."""
+    env = dict(os.environ) if env is None else env
+    keys, problems = [], []
+    for project in projects.values():
+        for kind, names in project.key_envs.items():
+            for name in names:
+                value = env.get(name, "")
+                if not value:
+                    problems.append(f"${name} ({project.project_id} {kind} key) is not set")
+                elif not KEY_TEXT.fullmatch(value):
+                    problems.append(f"${name} must be 16-256 characters of A-Z a-z 0-9 _ . ~ -")
+                else:
+                    keys.append(ProjectKey(value.encode(), project, kind))
+    if problems:
+        raise ConfigError("the sink cannot start: " + "; ".join(problems))
+    if not keys:
+        raise ConfigError(
+            "the sink cannot start: no project has a key; add [projects.<id>] with "
+            "publishable_key_env / secret_key_env to trackstack.toml"
+        )
+    if len({k.secret for k in keys}) != len(keys):
+        raise ConfigError("the sink cannot start: two key variables hold the same key")
+    return keys
