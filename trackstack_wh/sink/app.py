@@ -151,7 +151,7 @@ class SinkApp:
             parsed, key = self._parse(body, key)
             project_scope = [key.project]
             envelope = self._admit(scope, headers, parsed, key)
-            accepted = await self._land(parsed, envelope, len(body))
+            accepted = await self._land(parsed, envelope, len(body), key.secret)
         except ClientGone:
             return
         except Refusal as refusal:
@@ -307,12 +307,12 @@ class SinkApp:
             user_agent=agent.decode("latin-1") if agent else None,
         )
 
-    async def _land(self, parsed: Parsed, envelope: Envelope, size: int) -> int:
+    async def _land(self, parsed: Parsed, envelope: Envelope, size: int, key: bytes) -> int:
         count = len(parsed.events)
         if count == 0:
             return 0
         day = envelope.received_at[:10]
-        blob = batch_blob(parsed, envelope, size)
+        blob = batch_blob(parsed, envelope, size, key)
         try:
             if self.committer is None:
                 raise LandingError("the sink is not started")

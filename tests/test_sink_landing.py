@@ -1,0 +1,116 @@
+"""Landing segments without a server: batch lines, crash recovery of torn segments, and
+usage that is neither lost nor counted twice across restarts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+
+import trackstack_wh as tw
+from trackstack_wh.sink.batch import Envelope, batch_blob, parse_body, truncate_ip
+from trackstack_wh.sink.landing import Landed, LandingError, SegmentWriter
+from trackstack_wh.sink.segments import OPEN_SUFFIX, SEGMENT_SUFFIX, TORN_DIR
+from trackstack_wh.sink.settings import IpPolicy, KeyKind
+
+KEY = b"sk_unit_test_key_0123456789"
+TODAY = dt.datetime.now(dt.UTC).date().isoformat()
+
+
+def blob(batch_id: str, n: int, day: str = TODAY) -> bytes:
+    body = orjson.dumps({"events": [{"event": "SignUp", "eventId": f"{batch_id}-{i}",
+                                     "email": f"u{i}@acme.test"} for i in range(n)]})  # fmt: skip
+    envelope = Envelope(batch_id, f"{day}T10:00:00.000000Z", "acme", KeyKind.SECRET,
+                        IpPolicy.TRUNCATE, None, None, None, None)  # fmt: skip
+    return batch_blob(parse_body(body), envelope, len(body), KEY)
+
+
+def test_batch_lines_start_with_the_stamps_and_a_header_cannot_be_forged() -> None:
+    body = b'{"events": [{"_edgeBatch": {"events": 0}, "event": "X"}, {}, [1], null]}'
+    envelope = Envelope("eb_1", "2026-11-23T10:00:00.000000Z", "acme", KeyKind.PUBLISHABLE,
+                        IpPolicy.TRUNCATE, "app.example.com", "1", "10.1.2.0", "UA/1")  # fmt: skip
+    lines = batch_blob(parse_body(body), envelope, len(body), KEY).splitlines()
+    assert len(lines) == 5 and lines[0].startswith(b'{"_edgeBatch":')
+    forged, empty = orjson.loads(lines[1]), orjson.loads(lines[2])
+    assert lines[1].startswith(b'{"edgeBatchId":"eb_1"') and forged["_edgeBatch"] == {"events": 0}
+    assert empty == {"edgeBatchId": "eb_1", "projectId": "acme",
+                     "edgeReceivedAt": "2026-11-23T10:00:00.000000Z", "clientIp": "10.1.2.0",
+                     "userAgent": "UA/1"}  # fmt: skip
+    assert lines[3:] == [b"[1]", b"null"]
+
+
+def test_integers_past_64_bits_are_kept_exactly() -> None:
+    body = b'{"events": [{"event": "X", "big": 123456789012345678901234567890}]}'
+    parsed = parse_body(body)
+    assert not parsed.exact
+    envelope = Envelope("eb_2", "2026-11-23T10:00:00Z", "acme", KeyKind.SECRET,
+                        IpPolicy.TRUNCATE, None, None, None, None)  # fmt: skip
+    line = batch_blob(parsed, envelope, len(body), KEY).splitlines()[1]
+    assert json.loads(line)["big"] == 123456789012345678901234567890
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("203.0.113.77", "203.0.113.0"), ("2001:db8:abcd:1234::9", "2001:db8:abcd::"),
+     ("::ffff:198.51.100.7", "198.51.100.0"), (" 10.0.0.1 ", "10.0.0.0"), ("nope", None)],
+)  # fmt: skip
+def test_ip_truncation(value: str, expected: str | None) -> None:
+    assert truncate_ip(value) == expected
+
+
+def open_segment(root: Path, name: str, data: bytes) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / f"seg-{name}{OPEN_SUFFIX}"
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("tail", "reason"),
+    [(lambda b: b[: b.rindex(b"\n", 0, -1) + 15], "torn_line"),
+     (lambda b: b[: b.rindex(b"\n", 0, -1) + 1], "incomplete_batch"),
+     (lambda b: b[:40], "torn_line")],
+)  # fmt: skip
+def test_recovery_keeps_whole_batches_and_sets_the_rest_aside(
+    tmp_path: Path, tail: object, reason: str
+) -> None:
+    root = tmp_path / "landing"
+    whole = blob("eb_a", 3) + blob("eb_b", 2)
+    partial = tail(blob("eb_c", 4))  # type: ignore[operator]
+    open_segment(root, "20261123T100000000000Z-1-000001", whole + partial)
+    writer = SegmentWriter(root, 1 << 20, 60)
+    [recovered] = writer.open()
+    writer.close()
+    assert (recovered.batches, recovered.events, recovered.reason) == (2, 5, reason)
+    closed = root / f"seg-20261123T100000000000Z-1-000001{SEGMENT_SUFFIX}"
+    assert closed.read_bytes() == whole
+    torn = root / TORN_DIR / f"{closed.name}.torn"
+    assert torn.read_bytes() == partial
+    note = json.loads((root / TORN_DIR / f"{closed.name}.torn.json").read_text())
+    assert note == {"segment": closed.name, "offset": len(whole), "bytes": len(partial),
+                    "reason": reason}  # fmt: skip
+    assert writer.usage.events(TODAY, "acme") == 5
+    with tw.connect(tmp_path / "wh.duckdb") as wh:
+        assert wh.ingest_landing(root).totals()["rows_in"] == 5
+
+
+def test_usage_is_counted_once_across_restarts(tmp_path: Path) -> None:
+    root = tmp_path / "landing"
+    writer = SegmentWriter(root, 1 << 20, 60)
+    writer.open()
+    writer.write([Landed(TODAY, "acme", 3, 100, blob("eb_1", 3))])
+    writer.close_segment()  # snapshot written: through this segment
+    writer.write([Landed(TODAY, "acme", 2, 100, blob("eb_2", 2))])
+    writer.close()
+    assert writer.usage.events(TODAY, "acme") == 5
+    # A killed sink leaves its open segment; the next start adds only what is newer.
+    open_segment(root, "29991231T000000000000Z-9-000001", blob("eb_3", 4))
+    again = SegmentWriter(root, 1 << 20, 60)
+    again.open()
+    assert again.usage.events(TODAY, "acme") == 9
+    with pytest.raises(LandingError, match="in use by another sink"):
+        SegmentWriter(root, 1 << 20, 60).open()
+    again.close()
