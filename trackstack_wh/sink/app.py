@@ -36,6 +36,12 @@ from trackstack_wh.tomlcheck import host_allowed
 ALLOWED_HEADERS = b"content-type, content-encoding, x-ts-key, x-ts-domain, x-sdk-version"
 PREFLIGHT_MAX_AGE = b"600"
 LANDING_RETRY_AFTER = "5"
+ROUTES = {
+    "/events": ("POST", "OPTIONS"),
+    "/healthz": ("GET",),
+    "/metrics": ("GET",),
+    "/openapi.json": ("GET",),
+}
 
 
 class SinkApp:
@@ -60,27 +66,27 @@ class SinkApp:
             return
         method, path = scope["method"], scope["path"]
         headers = dict(scope["headers"])
-        if path == "/events":
+        methods = ROUTES.get(path)
+        if methods is None:
+            await _respond(send, 404, _error_body("not_found", f"no route for {path}"))
+        elif method not in methods:
+            allow = ", ".join(methods).encode()
+            message = f"{path} answers {', '.join(methods)}"
+            await _respond(
+                send, 405, _error_body("method_not_allowed", message), [(b"allow", allow)]
+            )
+        elif path == "/events":
             if method == "POST":
                 await self._post_events(scope, headers, receive, send)
-            elif method == "OPTIONS":
-                await self._preflight(headers, send)
             else:
-                await _respond(
-                    send,
-                    405,
-                    _error_body("method_not_allowed", "use POST"),
-                    [(b"allow", b"POST, OPTIONS")],
-                )
-        elif path == "/healthz" and method == "GET":
+                await self._preflight(headers, send)
+        elif path == "/healthz":
             await self._health(send)
-        elif path == "/metrics" and method == "GET":
+        elif path == "/metrics":
             text = self.metrics.render(self.writer).encode()
             await _respond(send, 200, text, content_type=b"text/plain; version=0.0.4")
-        elif path == "/openapi.json" and method == "GET":
-            await _respond(send, 200, self._openapi)
         else:
-            await _respond(send, 404, _error_body("not_found", f"no route for {method} {path}"))
+            await _respond(send, 200, self._openapi)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
