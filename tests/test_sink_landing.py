@@ -11,7 +11,8 @@ import orjson
 import pytest
 
 import trackstack_wh as tw
-from trackstack_wh.sink.batch import Envelope, batch_blob, parse_body, truncate_ip
+from trackstack_wh.sink.batch import Envelope, batch_blob, truncate_ip
+from trackstack_wh.sink.body import parse_body
 from trackstack_wh.sink.landing import Landed, LandingError, SegmentWriter
 from trackstack_wh.sink.segments import OPEN_SUFFIX, SEGMENT_SUFFIX, TORN_DIR
 from trackstack_wh.sink.settings import IpPolicy, KeyKind
@@ -23,33 +24,61 @@ TODAY = dt.datetime.now(dt.UTC).date().isoformat()
 def blob(batch_id: str, n: int, day: str = TODAY) -> bytes:
     body = orjson.dumps({"events": [{"event": "SignUp", "eventId": f"{batch_id}-{i}",
                                      "email": f"u{i}@acme.test"} for i in range(n)]})  # fmt: skip
-    envelope = Envelope(batch_id, f"{day}T10:00:00.000000Z", "acme", KeyKind.SECRET,
-                        IpPolicy.TRUNCATE, None, None, None, None)  # fmt: skip
-    return batch_blob(parse_body(body), envelope, len(body), KEY)
+    env = Envelope(batch_id, f"{day}T10:00:00.000000Z", "acme", KeyKind.SECRET,
+                   IpPolicy.TRUNCATE, None, None, None, None)  # fmt: skip
+    return batch_blob(parse_body(body), env, len(body), KEY)
 
 
-def test_batch_lines_start_with_the_stamps_and_a_header_cannot_be_forged() -> None:
-    body = b'{"events": [{"_edgeBatch": {"events": 0}, "event": "X"}, {}, [1], null]}'
-    envelope = Envelope("eb_1", "2026-11-23T10:00:00.000000Z", "acme", KeyKind.PUBLISHABLE,
-                        IpPolicy.TRUNCATE, "app.example.com", "1", "10.1.2.0", "UA/1")  # fmt: skip
-    lines = batch_blob(parse_body(body), envelope, len(body), KEY).splitlines()
-    assert len(lines) == 5 and lines[0].startswith(b'{"_edgeBatch":')
-    forged, empty = orjson.loads(lines[1]), orjson.loads(lines[2])
-    assert lines[1].startswith(b'{"edgeBatchId":"eb_1"') and forged["_edgeBatch"] == {"events": 0}
-    assert empty == {"edgeBatchId": "eb_1", "projectId": "acme",
-                     "edgeReceivedAt": "2026-11-23T10:00:00.000000Z", "clientIp": "10.1.2.0",
-                     "userAgent": "UA/1"}  # fmt: skip
-    assert lines[3:] == [b"[1]", b"null"]
+def envelope(policy: IpPolicy = IpPolicy.TRUNCATE, kind: KeyKind = KeyKind.SECRET) -> Envelope:
+    return Envelope("eb_1", "2026-11-23T10:00:00.000000Z", "acme", kind, policy,
+                    "app.example.com", "1", "10.1.2.0", "UA/1")  # fmt: skip
 
 
-def test_integers_past_64_bits_are_kept_exactly() -> None:
-    body = b'{"events": [{"event": "X", "big": 123456789012345678901234567890}]}'
-    parsed = parse_body(body)
-    assert not parsed.exact
-    envelope = Envelope("eb_2", "2026-11-23T10:00:00Z", "acme", KeyKind.SECRET,
-                        IpPolicy.TRUNCATE, None, None, None, None)  # fmt: skip
-    line = batch_blob(parsed, envelope, len(body), KEY).splitlines()[1]
-    assert json.loads(line)["big"] == 123456789012345678901234567890
+def lines_of(body: bytes, env: Envelope) -> list[bytes]:
+    return batch_blob(parse_body(body), env, len(body), KEY).splitlines()
+
+
+def test_events_land_as_sent_one_per_line() -> None:
+    body = b'{"events": [\n {"event": "SignUp",\n  "n": 123456789012345678901234567890},\n 17]}'
+    header, first, second = lines_of(body, envelope())
+    assert orjson.loads(header)["_edgeBatch"]["events"] == 2
+    assert first == b'{"event": "SignUp",   "n": 123456789012345678901234567890}'
+    assert second == b"17"
+
+
+def test_a_header_cannot_be_forged_by_an_event() -> None:
+    body = b'{"events": [{"_edgeBatch": {"events": 0}, "event": "X"}, {"event": "Y"}]}'
+    lines = lines_of(body, envelope())
+    assert len(lines) == 3 and not lines[1].startswith(b'{"_edgeBatch"')
+    assert orjson.loads(lines[1]) == {"edgeBatchId": "eb_1", "_edgeBatch": {"events": 0},
+                                      "event": "X"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("event", "policy", "landed"),
+    [
+        (b'{"ip":"203.0.113.77","userData":{"clientIp":"2001:db8:1:2::3"}}', IpPolicy.TRUNCATE,
+         {"ip": "203.0.113.0", "userData": {"clientIp": "2001:db8:1::"}}),
+        (b'{"clientIp" : "203.0.113.77"}', IpPolicy.TRUNCATE, {"clientIp": "203.0.113.0"}),
+        (b'{"clientIp":"not an ip","x":1}', IpPolicy.TRUNCATE, {"x": 1}),
+        (b'{"clientIpAddress":null}', IpPolicy.TRUNCATE, {}),
+        (b'{"ip":"203.0.113.77"}', IpPolicy.FULL, {"ip": "203.0.113.77"}),
+        (b'{"ip":"203.0.113.77","e":1}', IpPolicy.DROP, {"e": 1}),
+    ],
+)  # fmt: skip
+def test_client_ip_policy_on_every_ip_field(event: bytes, policy: IpPolicy, landed: dict) -> None:
+    [_, line] = lines_of(b'{"events": [' + event + b"]}", envelope(policy))
+    assert orjson.loads(line) == landed
+
+
+def test_browser_requests_fill_in_their_own_ip_and_user_agent() -> None:
+    body = (
+        b'{"events": [{}, {"event": "A", "userAgent": "Own/1"}, {"userData": {"ip": "9.9.9.9"}}]}'
+    )
+    _, empty, own, nested = lines_of(body, envelope(kind=KeyKind.PUBLISHABLE))
+    assert orjson.loads(empty) == {"clientIp": "10.1.2.0", "userAgent": "UA/1"}
+    assert orjson.loads(own) == {"clientIp": "10.1.2.0", "event": "A", "userAgent": "Own/1"}
+    assert orjson.loads(nested) == {"userAgent": "UA/1", "userData": {"ip": "9.9.9.0"}}
 
 
 @pytest.mark.parametrize(

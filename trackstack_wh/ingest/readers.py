@@ -27,7 +27,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from trackstack_wh.errors import UnreadableFileError
-from trackstack_wh.sink.segments import HEADER_PREFIX, is_segment
+from trackstack_wh.sink.segments import HEADER_KEY, HEADER_PREFIX, is_segment
 
 BLOCK_BYTES = 64 << 20
 """NDJSON is read in blocks of this size (cut at the last newline)."""
@@ -161,14 +161,45 @@ def _ndjson_chunks(stream: IO[bytes]) -> Iterator[pa.Table]:
 
 
 def _landing_chunks(stream: IO[bytes]) -> Iterator[pa.Table]:
-    """A landing segment: its event lines as records; each batch header line is moved
-    into the chunk's metadata (``edge_batches``, a JSON array of the header texts)."""
+    """A landing segment: its event lines as records, each event object stamped with its
+    batch's id, project and receive time (from the header line before it). The header
+    lines themselves go into the chunk's metadata (``edge_batches``, a JSON array)."""
+    stamps: str | None = None  # of the batch the next lines belong to (across chunks)
     for chunk in _ndjson_chunks(stream):
-        is_header = pc.starts_with(chunk["raw"], HEADER_PREFIX.decode())
-        headers = chunk["raw"].filter(is_header).to_pylist()
-        events = chunk.filter(pc.invert(is_header))
+        raw = chunk["raw"]
+        is_header = pc.starts_with(raw, HEADER_PREFIX.decode()).to_numpy(zero_copy_only=False)
+        header_rows = np.flatnonzero(is_header)
+        headers = raw.take(pa.array(header_rows)).to_pylist()
+        prefixes = [stamps, *map(_stamp_prefix, headers)]
+        event_rows = np.flatnonzero(~is_header)
+        owner = np.searchsorted(header_rows, event_rows, side="right")
+        events = chunk.take(pa.array(event_rows))
+        prefix = pa.array(prefixes, pa.string()).take(pa.array(owner))
+        events = events.set_column(1, "raw", _stamped(events["raw"], prefix))
+        stamps = prefixes[-1]
         metadata = {**(chunk.schema.metadata or {}), b"edge_batches": orjson.dumps(headers)}
         yield events.replace_schema_metadata(metadata)
+
+
+def _stamp_prefix(header_line: str) -> str:
+    """``{"edgeBatchId":..,"projectId":..,"edgeReceivedAt":..`` for a batch header."""
+    header = orjson.loads(header_line)[HEADER_KEY]
+    stamps = {
+        "edgeBatchId": header["batchId"],
+        "projectId": header["project"],
+        "edgeReceivedAt": header["receivedAt"],
+    }
+    return orjson.dumps(stamps)[:-1].decode()
+
+
+def _stamped(raw: pa.ChunkedArray, prefix: pa.Array) -> pa.ChunkedArray:
+    """Each JSON object in ``raw`` with ``prefix``'s keys first (the first of two equal
+    keys is the one JSON readers keep); anything else unchanged."""
+    rest = pc.utf8_slice_codeunits(raw, 1)
+    separator = pc.if_else(pc.starts_with(pc.utf8_ltrim_whitespace(rest), "}"), "", ",")
+    joined = pc.binary_join_element_wise(prefix, separator, rest, "")
+    use = pc.and_kleene(pc.starts_with(raw, "{"), pc.is_valid(prefix))
+    return pc.if_else(use, joined, raw)
 
 
 def _lines_chunk(buf: np.ndarray, newlines: np.ndarray, first_line: int) -> tuple[pa.Table, int]:

@@ -24,8 +24,8 @@ import orjson
 from trackstack_wh.destinations.config import WorkspaceConfig
 from trackstack_wh.serving import ClientGone, Receive, Scope, Send
 from trackstack_wh.sink.auth import KeyRing, Refusal, check_origin, origin_host
-from trackstack_wh.sink.batch import BodyError, Envelope, Parsed, apply_ip_policy, batch_blob
-from trackstack_wh.sink.batch import parse_body as parse_events
+from trackstack_wh.sink.batch import Envelope, apply_ip_policy, batch_blob
+from trackstack_wh.sink.body import BodyError, InvalidJson, Parsed, parse_body
 from trackstack_wh.sink.landing import GroupCommitter, Landed, LandingError, SegmentWriter
 from trackstack_wh.sink.metrics import SinkMetrics
 from trackstack_wh.sink.openapi import openapi_document
@@ -225,20 +225,19 @@ class SinkApp:
 
     def _parse(self, body: bytes, key: ProjectKey | None) -> tuple[Parsed, ProjectKey]:
         try:
-            parsed = parse_events(body)
-        except ValueError as exc:
+            parsed = parse_body(body)
+        except (BodyError, InvalidJson) as exc:
             if key is None:
                 raise _missing_key() from None
             if isinstance(exc, BodyError):
                 raise Refusal(400, exc.code, str(exc), **exc.detail) from None
-            pos = getattr(exc, "pos", None)
             raise Refusal(
                 400,
                 "invalid_json",
-                f"the body is not valid JSON: {exc}",
-                position=pos,
-                line=getattr(exc, "lineno", None),
-                column=getattr(exc, "colno", None),
+                str(exc),
+                position=exc.position,
+                line=exc.line,
+                column=exc.column,
             ) from None
         if key is None:
             body_key = parsed.single.get("projectKey") if parsed.single else None

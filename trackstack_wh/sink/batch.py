@@ -1,102 +1,47 @@
-"""From a request body to the bytes of one landing batch.
+"""From parsed raw events to the bytes of one landing batch.
 
-The body is parsed once (orjson). Events are written as sent, apart from what the sink
-owns: its stamps (``edgeBatchId``, ``projectId``, ``edgeReceivedAt``) go first, a
-``projectKey`` is never written (it may be a credential), client IPs follow the
-project's policy, and a browser request's own IP and user agent fill in where an event
-has none. Anything that is not an event object is still written, as it came, for ingest
-to quarantine with its reason.
+Events are written as sent, apart from what the sink owns: the request's key is never
+written (replaced wherever it appears), client IPs follow the project's policy, and a
+browser request's own IP and user agent fill in where an event has none. Anything that is
+not an event object is still written, as it came, for ingest to quarantine with its
+reason. The sink's stamps (batch id, project, receive time) are added by ingest from the
+batch header, so nothing here touches an event it has no reason to.
+
+The usual case is handled on bytes: IP values are found as ``"clientIp":"..."`` in the
+joined events and rewritten in place. Anything unusual (an IP key written with spaces, a
+value that is not an IP, the ``drop`` policy, an event that would start like a batch
+header) sends the batch down the slow path, which decodes each event.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import orjson
+import msgspec
 
 from trackstack_wh.contract import FIELDS_BY_NAME
-from trackstack_wh.sink.segments import HEADER_KEY
+from trackstack_wh.sink.body import Parsed
+from trackstack_wh.sink.segments import HEADER_KEY, HEADER_PREFIX
 from trackstack_wh.sink.settings import IpPolicy, KeyKind
 
-STAMPS = ("edgeBatchId", "projectId", "edgeReceivedAt")
-KEY_FIELDS = ("projectKey", *FIELDS_BY_NAME["projectKey"].aliases)
 IP_FIELDS = ("clientIp", *FIELDS_BY_NAME["clientIp"].aliases)
 UA_FIELDS = ("userAgent", *FIELDS_BY_NAME["userAgent"].aliases)
-SINGLE_EVENT_KEYS = frozenset({"event", "event_name", "eventId", "projectKey"})
-"""A body object without ``events`` is one event when it has one of these keys."""
-
-
-class BodyError(ValueError):
-    """The body is JSON but not a batch the sink accepts (a 400)."""
-
-    def __init__(self, code: str, message: str, **detail: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.detail = detail
-
-
-@dataclass(frozen=True)
-class Parsed:
-    """A request body as a list of events."""
-
-    events: list[Any]
-    context: dict[str, Any] | None
-    """Keys of a batch body besides ``events`` (kept in the batch header)."""
-    single: dict[str, Any] | None
-    """The event, when the body is one event object (the seed 002 shape)."""
-    exact: bool = True
-    """False when orjson could not read the body (integers past 64 bits) and the standard
-    library did: the events are then written with it."""
-
-
-_DIGITS_TO_NUL = bytes.maketrans(b"0123456789", b"\0" * 10)
-_LONG_DIGIT_RUN = b"\0" * 19
-"""Nineteen digits in a row: the shortest integer literal past 64 bits (-2**63 - 1)."""
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def parse_body(body: bytes) -> Parsed:
-    """The events of a body; raises ``json.JSONDecodeError`` (with its position) or
-    ``BodyError``."""
-    doc = orjson.loads(body)
-    exact = body.translate(_DIGITS_TO_NUL).find(_LONG_DIGIT_RUN) < 0
-    if not exact:
-        # orjson reads integers past 64 bits as floats (losing digits); the standard
-        # library keeps them exact, at a few times the cost, for bodies that may hold one.
-        doc = json.loads(body, parse_constant=_reject_constant)
-    if isinstance(doc, list):
-        return Parsed(doc, None, None, exact)
-    if not isinstance(doc, dict):
-        raise BodyError(
-            "invalid_body",
-            'the body must be {"events": [...]}, an array of events or one event object',
-        )
-    if "events" in doc:
-        events = doc["events"]
-        if not isinstance(events, list):
-            raise BodyError("invalid_body", '"events" must be an array of event objects')
-        context = {k: v for k, v in doc.items() if k != "events"} or None
-        return Parsed(events, context, None, exact)
-    if SINGLE_EVENT_KEYS.isdisjoint(doc):
-        raise BodyError(
-            "invalid_body",
-            'the body has no "events" array and is not an event (no "event" or '
-            '"event_name"); send {"events": [...]}',
-        )
-    return Parsed([doc], None, doc, exact)
+REDACTED = b"[redacted-key]"
+_QUOTED_IP = tuple(f'"{name}"'.encode() for name in IP_FIELDS)
+_QUOTED_UA = tuple(f'"{name}"'.encode() for name in UA_FIELDS)
+_encode = msgspec.json.encode
+_decode = msgspec.json.Decoder().decode
 
 
 @lru_cache(maxsize=65_536)
 def truncate_ip(value: str) -> str | None:
     """IPv4 to its /24, IPv6 to its /48 (None when ``value`` is not an IP address)."""
+    octets = value.split(".")
+    if len(octets) == 4 and all(_octet(o) for o in octets):
+        return f"{octets[0]}.{octets[1]}.{octets[2]}.0"
     try:
         address = ipaddress.ip_address(value.strip())
     except ValueError:
@@ -105,6 +50,17 @@ def truncate_ip(value: str) -> str | None:
         address = address.ipv4_mapped
     prefix = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+def _octet(text: str) -> bool:
+    """A canonical IPv4 octet: 0-255 without leading zeros (fast path of truncate_ip)."""
+    return (
+        0 < len(text) <= 3
+        and text.isascii()
+        and text.isdigit()
+        and (text == "0" or text[0] != "0")
+        and int(text) <= 255
+    )
 
 
 def apply_ip_policy(value: Any, policy: IpPolicy) -> str | None:
@@ -130,34 +86,8 @@ class Envelope:
     user_agent: str | None
 
 
-def _scrub_ips(event: dict[str, Any], policy: IpPolicy) -> None:
-    for obj in (event, event.get("userData")):
-        if not isinstance(obj, dict):
-            continue
-        for name in IP_FIELDS:
-            if name in obj:
-                kept = apply_ip_policy(obj[name], policy)
-                if kept is None:
-                    del obj[name]
-                else:
-                    obj[name] = kept
-
-
-def _has_any(event: dict[str, Any], names: tuple[str, ...]) -> bool:
-    nested = event.get("userData")
-    return any(n in event for n in names) or (
-        isinstance(nested, dict) and any(n in nested for n in names)
-    )
-
-
-REDACTED = b"[redacted-key]"
-
-
 def batch_blob(parsed: Parsed, envelope: Envelope, body_bytes: int, key: bytes) -> bytes:
-    """The landing bytes of one batch: its header line, then one line per event.
-
-    ``key`` (the request's key) is replaced wherever it still appears, e.g. pasted into
-    some other field: keys are URL-safe text, so this never breaks the JSON."""
+    """The landing bytes of one batch: its header line, then one line per event."""
     header: dict[str, Any] = {
         "batchId": envelope.batch_id,
         "receivedAt": envelope.received_at,
@@ -171,34 +101,130 @@ def batch_blob(parsed: Parsed, envelope: Envelope, body_bytes: int, key: bytes) 
         "bytes": body_bytes,
     }
     if parsed.context:
-        header["context"] = {k: v for k, v in parsed.context.items() if k not in KEY_FIELDS}
-    dumps: Callable[[Any], bytes] = orjson.dumps if parsed.exact else _std_dumps
-    stamps = {
-        "edgeBatchId": envelope.batch_id,
-        "projectId": envelope.project,
-        "edgeReceivedAt": envelope.received_at,
-    }
-    prefix = orjson.dumps(stamps)[:-1]
+        header["context"] = parsed.context
+    events = _fast_lines(parsed, envelope)
+    if events is None:
+        events = _slow_lines(parsed, envelope)
+    blob = b"".join((_encode({HEADER_KEY: header}), b"\n", events, b"\n"))
+    return blob.replace(key, REDACTED) if key in blob else blob
+
+
+def _fast_lines(parsed: Parsed, envelope: Envelope) -> bytes | None:
+    """The events joined by newlines, IPs rewritten on the bytes; None when the batch
+    needs the slow path."""
+    policy = envelope.ip_policy
+    if policy is IpPolicy.DROP:
+        return None
+    raws: list[Any] = parsed.events
+    if envelope.key_kind is KeyKind.PUBLISHABLE:
+        raws = [_fill_browser_context(bytes(raw), envelope) for raw in raws]
+    joined = b"\n".join(raws)
+    if joined.startswith(HEADER_PREFIX) or b"\n" + HEADER_PREFIX in joined:
+        return None
+    if policy is IpPolicy.FULL:
+        return joined
+    for quoted in _QUOTED_IP:
+        if quoted in joined:
+            rewritten = _truncate_ip_values(joined, quoted)
+            if rewritten is None:
+                return None
+            joined = rewritten
+    return joined
+
+
+def _truncate_ip_values(data: bytes, quoted: bytes) -> bytes | None:
+    """Every ``"<name>":"<ip>"`` in ``data`` with the IP truncated; None when an
+    occurrence of the name is anything else (spaced, escaped, not a string, not an IP)."""
+    compact = quoted + b':"'
+    parts: list[bytes] = []
+    done = rewritten = 0
+    at = data.find(compact)
+    while at >= 0:
+        start = at + len(compact)
+        end = data.find(b'"', start)
+        if end < 0 or (at and data[at - 1] == 0x5C):
+            return None
+        kept = _truncated_bytes(data[start:end])
+        if kept is None:
+            return None
+        parts += (data[done:start], kept)
+        done = end
+        rewritten += 1
+        at = data.find(compact, end)
+    if rewritten != data.count(quoted):
+        return None
+    parts.append(data[done:])
+    return b"".join(parts)
+
+
+_TRUNCATED: dict[bytes, bytes | None] = {}
+
+
+def _truncated_bytes(value: bytes) -> bytes | None:
+    """``truncate_ip`` on bytes, remembered (the cache is cleared when it grows large)."""
+    kept = _TRUNCATED.get(value, b"")
+    if kept == b"":
+        if len(_TRUNCATED) > 65_536:
+            _TRUNCATED.clear()
+        text = None if b"\\" in value else truncate_ip(value.decode("utf-8", "replace"))
+        kept = _TRUNCATED[value] = None if text is None else text.encode()
+    return kept
+
+
+def _fill_browser_context(raw: bytes, envelope: Envelope) -> bytes:
+    """A browser's own IP and user agent, added to an event object that has none."""
+    if not raw.startswith(b"{"):
+        return raw
+    added = []
+    if envelope.client_ip is not None and not any(q in raw for q in _QUOTED_IP):
+        added.append(b'"clientIp":' + _encode(envelope.client_ip))
+    if envelope.user_agent is not None and not any(q in raw for q in _QUOTED_UA):
+        added.append(b'"userAgent":' + _encode(envelope.user_agent))
+    if not added:
+        return raw
+    rest = raw[1:]
+    separator = b"" if rest.lstrip().startswith(b"}") else b","
+    return b"{" + b",".join(added) + separator + rest
+
+
+def _slow_lines(parsed: Parsed, envelope: Envelope) -> bytes:
+    """Decode every event and apply the same rules on its objects."""
+    policy = envelope.ip_policy
     browser = envelope.key_kind is KeyKind.PUBLISHABLE
-    lines = [dumps({HEADER_KEY: header})]
-    for event in parsed.events:
-        if not isinstance(event, dict):
-            lines.append(dumps(event))
+    lines = []
+    for raw in parsed.events:
+        event = _decode(raw)
+        if type(event) is not dict:
+            lines.append(bytes(raw))
             continue
-        for name in STAMPS + KEY_FIELDS:
-            event.pop(name, None)
-        _scrub_ips(event, envelope.ip_policy)
+        if policy is not IpPolicy.FULL:
+            _scrub_ips(event, policy)
+            nested = event.get("userData")
+            if type(nested) is dict:
+                _scrub_ips(nested, policy)
         if browser:
             if envelope.client_ip is not None and not _has_any(event, IP_FIELDS):
                 event["clientIp"] = envelope.client_ip
             if envelope.user_agent is not None and not _has_any(event, UA_FIELDS):
                 event["userAgent"] = envelope.user_agent
-        body = dumps(event)
-        lines.append(prefix + (b"," + body[1:] if len(body) > 2 else b"}"))
-    lines.append(b"")
-    blob = b"\n".join(lines)
-    return blob.replace(key, REDACTED) if key in blob else blob
+        if HEADER_KEY in event:
+            event = {"edgeBatchId": envelope.batch_id, **event}  # never mistaken for a header
+        lines.append(_encode(event))
+    return b"\n".join(lines)
 
 
-def _std_dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
+def _scrub_ips(obj: dict[str, Any], policy: IpPolicy) -> None:
+    for name in IP_FIELDS:
+        if name in obj:
+            kept = apply_ip_policy(obj[name], policy)
+            if kept is None:
+                del obj[name]
+            else:
+                obj[name] = kept
+
+
+def _has_any(event: dict[str, Any], names: tuple[str, ...]) -> bool:
+    nested = event.get("userData")
+    return any(n in event for n in names) or (
+        type(nested) is dict and any(n in nested for n in names)
+    )

@@ -10,9 +10,11 @@
 
 A segment is NDJSON. Each accepted request is one *batch*: a header line
 ``{"_edgeBatch": {...}}`` (batch id, receive time, project, key kind, origin, client
-metadata, event count) followed by one line per event as sent, with the sink's stamps
-(``edgeBatchId``, ``projectId``, ``edgeReceivedAt``) as its first keys. Every event object
-therefore starts ``{"edgeBatchId"``, so a header can never be forged by a client.
+metadata, event count) followed by one line per event, as sent (line breaks blanked, IPs
+per the project's policy, the key redacted). Ingest stamps each event object with its
+batch's ``edgeBatchId``, ``projectId`` and ``edgeReceivedAt`` from the header. An event
+that would start like a header is written with a leading ``edgeBatchId`` key instead, so
+a client can never forge one.
 """
 
 from __future__ import annotations

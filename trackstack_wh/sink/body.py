@@ -1,0 +1,101 @@
+"""Reading a request body into raw events, without building Python objects for them.
+
+msgspec checks the whole body is valid JSON but hands each event back as ``Raw`` (its
+bytes, exactly as sent, big integers included): the sink never pays for decoding and
+freeing every event's dicts. Line breaks in a valid JSON body can only be whitespace, so
+they are blanked first and every event fits on one NDJSON line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+SINGLE_EVENT_KEYS = frozenset({"event", "event_name", "eventId", "projectKey"})
+"""A body object without ``events`` is one event when it has one of these keys."""
+
+_TOP = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+_ANY = msgspec.json.Decoder()
+_BYTE_AT = re.compile(r"\(byte (\d+)\)")
+_WHITESPACE = b" \t\r\n"
+
+
+class BodyError(ValueError):
+    """The body is JSON but not a batch the sink accepts (a 400)."""
+
+    def __init__(self, code: str, message: str, **detail: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.detail = detail
+
+
+class InvalidJson(ValueError):
+    """The body is not valid JSON; ``position`` is the byte offset of the problem."""
+
+    def __init__(self, message: str, body: bytes, position: int) -> None:
+        self.position = position
+        self.line = body.count(b"\n", 0, position) + 1
+        self.column = position - body.rfind(b"\n", 0, position)
+        super().__init__(f"{message} (line {self.line}, column {self.column})")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A request body as raw events (slices of ``body``)."""
+
+    body: bytes
+    """The body with its line breaks blanked."""
+    events: list[msgspec.Raw]
+    context: dict[str, msgspec.Raw] | None
+    """Keys of a batch body besides ``events`` (kept, as sent, in the batch header)."""
+    single: dict[str, Any] | None
+    """The decoded event, when the body is one event object (the seed 002 shape)."""
+
+
+def _invalid(exc: msgspec.DecodeError, body: bytes) -> InvalidJson:
+    text = str(exc)
+    found = _BYTE_AT.search(text)
+    position = int(found.group(1)) if found else len(body)
+    return InvalidJson(f"the body is not valid JSON: {text}", body, position)
+
+
+def parse_body(body: bytes) -> Parsed:
+    """Raw events of ``{"events": [...]}``, ``[...]`` or one event object; raises
+    ``InvalidJson`` or ``BodyError``."""
+    flat = body.replace(b"\n", b" ").replace(b"\r", b" ") if b"\n" in body else body
+    start = flat.lstrip(_WHITESPACE)[:1]
+    try:
+        if start == b"[":
+            return Parsed(flat, _LIST.decode(flat), None, None)
+        if start != b"{":
+            _ANY.decode(flat)
+            raise BodyError(
+                "invalid_body",
+                'the body must be {"events": [...]}, an array of events or one event object',
+            )
+        top = _TOP.decode(flat)
+        if "events" in top:
+            try:
+                events = _LIST.decode(top.pop("events"))
+            except msgspec.ValidationError:
+                raise BodyError(
+                    "invalid_body", '"events" must be an array of event objects'
+                ) from None
+            context = dict(top) or None
+            return Parsed(flat, events, context, None)
+    except msgspec.ValidationError as exc:
+        raise BodyError("invalid_body", f"unexpected body: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise _invalid(exc, body) from None
+    if SINGLE_EVENT_KEYS.isdisjoint(top):
+        raise BodyError(
+            "invalid_body",
+            'the body has no "events" array and is not an event (no "event" or '
+            '"event_name"); send {"events": [...]}',
+        )
+    single = {k: _ANY.decode(v) for k, v in top.items()}
+    return Parsed(flat, [msgspec.Raw(flat)], None, single)
