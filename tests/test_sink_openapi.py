@@ -30,7 +30,7 @@ def test_the_live_sink_serves_this_document(live_sink: SinkProcess) -> None:
 
 
 @schema.parametrize()
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_sink_conforms_to_its_openapi_document(
     case: schemathesis.Case, live_sink: SinkProcess
 ) -> None:

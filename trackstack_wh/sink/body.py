@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-SINGLE_EVENT_KEYS = frozenset({"event", "event_name", "eventId", "projectKey"})
+SINGLE_EVENT_KEYS = frozenset({"event", "event_name"})
 """A body object without ``events`` is one event when it has one of these keys."""
 
 _TOP = msgspec.json.Decoder(dict[str, msgspec.Raw])

@@ -22,21 +22,23 @@ _ERROR = {
 _EVENT = {
     "type": "object",
     "description": "A TrackStack event: flat, nested (userData / customData) or seed 002 "
-    "(event_name / event_data / projectKey). Unknown keys are kept.",
+    "(event_name / event_data / projectKey). Fields are checked by ingest, not here: an "
+    "event with a wrong or missing field is landed and quarantined with its reason.",
     "anyOf": [{"required": ["event"]}, {"required": ["event_name"]}],
     "properties": {
-        "event": {"type": "string"},
-        "event_name": {"type": "string"},
-        "eventId": {"type": "string"},
-        "ts": {"type": ["string", "number"]},
-        "email": {"type": "string"},
-        "value": {"type": "number"},
-        "currency": {"type": "string"},
-        "userData": {"type": "object"},
-        "customData": {"type": "object"},
-        "event_data": {"type": "object"},
-        "projectKey": {"type": "string"},
+        name: {"description": text}
+        for name, text in {
+            "event": "Canonical or PascalCase extension event name",
+            "event_name": "Event name (seed 002 shape)",
+            "eventId": "Idempotency key (duplicates are dropped by ingest)",
+            "ts": "ISO-8601, epoch seconds or milliseconds (the receive time if absent)",
+            "projectKey": "The key, when sent without x-ts-key (never stored)",
+        }.items()
     },
+}
+_ITEM = {
+    "description": "An event object. Any other item is accepted too: it is landed as sent "
+    "and quarantined by ingest with its reason, so a bad event never sinks its batch.",
 }
 
 
@@ -87,7 +89,9 @@ def openapi_document() -> dict[str, Any]:
             "/events": {
                 "post": {
                     "summary": "Send a batch of events",
-                    "security": [{"tsKey": []}],
+                    "security": [{"tsKey": []}, {}],
+                    "description": "The key goes in x-ts-key, or as projectKey in a single "
+                    "seed 002 event.",
                     "parameters": [
                         {
                             **header,
@@ -104,11 +108,9 @@ def openapi_document() -> dict[str, Any]:
                                     {
                                         "type": "object",
                                         "required": ["events"],
-                                        "properties": {
-                                            "events": {"type": "array", "items": _EVENT}
-                                        },
+                                        "properties": {"events": {"type": "array", "items": _ITEM}},
                                     },
-                                    {"type": "array", "items": _EVENT},
+                                    {"type": "array", "items": _ITEM},
                                     {**_EVENT, "not": {"required": ["events"]}},
                                 ]
                             }
