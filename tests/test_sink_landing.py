@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import orjson
 import pytest
 
 import trackstack_wh as tw
+from trackstack_wh.destinations.config import parse_config
+from trackstack_wh.errors import ConfigError
 from trackstack_wh.sink.batch import Envelope, batch_blob, truncate_ip
 from trackstack_wh.sink.body import parse_body
 from trackstack_wh.sink.landing import Landed, LandingError, SegmentWriter
 from trackstack_wh.sink.segments import OPEN_SUFFIX, SEGMENT_SUFFIX, TORN_DIR
-from trackstack_wh.sink.settings import IpPolicy, KeyKind
+from trackstack_wh.sink.settings import IpPolicy, KeyKind, load_keys
 
 KEY = b"sk_unit_test_key_0123456789"
 TODAY = dt.datetime.now(dt.UTC).date().isoformat()
@@ -143,3 +146,30 @@ def test_usage_is_counted_once_across_restarts(tmp_path: Path) -> None:
     with pytest.raises(LandingError, match="in use by another sink"):
         SegmentWriter(root, 1 << 20, 60).open()
     again.close()
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ({"sink": {"max_body_bytes": 0}}, "sink.max_body_bytes must be a positive number"),
+        ({"sink": {"max_events": 5}}, "unknown key sink.max_events"),
+        ({"projects": {"Acme!": {"secret_key_env": "K"}}}, "a project id is lowercase"),
+        ({"projects": {"a": {}}}, "needs publishable_key_env or secret_key_env"),
+        ({"projects": {"a": {"secret_key_env": "sk_live_abc"}}}, "must name an environment"),
+        ({"projects": {"a": {"publishable_key_env": "K"}}}, "no allowed_origins"),
+        ({"projects": {"a": {"secret_key_env": "K", "client_ip": "hash"}}}, "allowed: ["),
+        ({"projects": {"a": {"secret_key_env": "K", "daily_event_quota": True}}}, "must be int"),
+    ],
+)
+def test_sink_config_errors_name_the_key(toml: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_config(toml, Path("ts.toml"))
+
+
+def test_keys_come_from_the_environment_and_must_look_like_keys() -> None:
+    projects = parse_config({"projects": {"a": {"secret_key_env": "K1"}}}).projects
+    [key] = load_keys(projects, {"K1": "sk_0123456789abcdef"})
+    assert key.project.project_id == "a" and key.kind is KeyKind.SECRET
+    with pytest.raises(ConfigError, match=r"\$K1 must be 16-256 characters") as err:
+        load_keys(projects, {"K1": "short"})
+    assert "short" not in str(err.value)
