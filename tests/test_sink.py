@@ -25,6 +25,7 @@ from tests.sink_support import (
     server_headers,
     write_config,
 )
+from trackstack_wh import cli
 from trackstack_wh.sink.process import SinkProcess
 from trackstack_wh.sink.segments import OPEN_SUFFIX, SEGMENT_SUFFIX
 
@@ -336,3 +337,21 @@ def test_other_routes(client: httpx.Client) -> None:
     assert wrong.status_code == 405 and wrong.headers["allow"] == "POST, OPTIONS"
     document = client.get("/openapi.json").json()
     assert "/events" in document["paths"]
+
+
+def test_command_line_serve_and_ingest_landing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path / "sink.toml")
+    landing = tmp_path / "landing"
+    assert cli.main(["--config", str(config), "serve", "--landing", str(landing)]) == 2
+    assert "$TS_TEST_SECRET (acme secret key) is not set" in capsys.readouterr().err
+    with SinkProcess(landing, config, env=KEY_ENV) as sink:
+        assert post(sink.client, {"events": events(4)}, server_headers()).status_code == 202
+    db = str(tmp_path / "cli.duckdb")
+    args = ["--db", db, "--config", str(config), "ingest", "--landing", str(landing), "--json"]
+    assert cli.main(args) == 0
+    assert orjson.loads(capsys.readouterr().out)["totals"]["rows_valid"] == 4
+    assert cli.main(args) == 0
+    assert orjson.loads(capsys.readouterr().out)["totals"]["rows_in"] == 0
+    assert cli.main(["--db", db, "ingest"]) == 2
