@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from trackstack_wh.sink.process import SinkProcess
 
 SECRET = "sk_test_0123456789abcdefSECRET"
 PUBLISHABLE = "pk_test_0123456789abcdefPUBLIC"
@@ -59,6 +63,14 @@ def write_config(
         )
     )
     return path
+
+
+@contextmanager
+def running_sink(root: Path, **config: Any) -> Iterator[SinkProcess]:
+    """A sink process over ``root/landing`` with the test config (``config`` overrides)."""
+    with SinkProcess(root / "landing", write_config(root / "sink.toml", **config),
+                     env=KEY_ENV) as process:  # fmt: skip
+        yield process
 
 
 def server_headers(key: str = SECRET, **extra: str) -> dict[str, str]:

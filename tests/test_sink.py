@@ -22,6 +22,7 @@ from tests.sink_support import (
     SECRET,
     events,
     post,
+    running_sink,
     server_headers,
     write_config,
 )
@@ -32,9 +33,7 @@ from trackstack_wh.sink.segments import OPEN_SUFFIX, SEGMENT_SUFFIX
 
 @pytest.fixture(scope="module")
 def sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SinkProcess]:
-    root = tmp_path_factory.mktemp("sink")
-    config = write_config(root / "sink.toml")
-    with SinkProcess(root / "landing", config, env=KEY_ENV) as process:
+    with running_sink(tmp_path_factory.mktemp("sink")) as process:
         yield process
 
 

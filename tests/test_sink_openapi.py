@@ -10,7 +10,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from tests.sink_support import KEY_ENV, SECRET, write_config
+from tests.sink_support import SECRET, running_sink
 from trackstack_wh.sink.openapi import openapi_document
 from trackstack_wh.sink.process import SinkProcess
 
@@ -19,9 +19,7 @@ schema = schemathesis.openapi.from_dict(openapi_document())
 
 @pytest.fixture(scope="module")
 def live_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SinkProcess]:
-    root = tmp_path_factory.mktemp("openapi")
-    config = write_config(root / "sink.toml")
-    with SinkProcess(root / "landing", config, env=KEY_ENV) as process:
+    with running_sink(tmp_path_factory.mktemp("openapi")) as process:
         yield process
 
 

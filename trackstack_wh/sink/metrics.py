@@ -26,80 +26,48 @@ class SinkMetrics:
     def render(self, writer: SegmentWriter) -> str:
         """The exposition text, with landing gauges read now."""
         pending, pending_bytes, lag = writer.pending()
+        labelled = [
+            (
+                "ts_sink_requests_total",
+                "HTTP requests answered, by status.",
+                "status",
+                self.requests,
+            ),
+            (
+                "ts_sink_events_accepted_total",
+                "Events acknowledged (202) and on disk, by project.",
+                "project",
+                self.events_accepted,
+            ),
+            (
+                "ts_sink_rejected_requests_total",
+                "Requests refused, by reason.",
+                "reason",
+                self.rejections,
+            ),
+        ]
+        plain = [
+            ("ts_sink_landing_bytes_total", "counter", "Bytes written to landing segments.",
+             writer.bytes_written),
+            ("ts_sink_landing_commits_total", "counter",
+             "Group commits (one write and one fdatasync each).", writer.commits),
+            ("ts_sink_landing_commit_seconds_total", "counter",
+             "Time spent writing and syncing landing segments.", writer.commit_seconds),
+            ("ts_sink_landing_segments_closed_total", "counter",
+             "Segments closed (ready for ingest).", writer.segments_closed),
+            ("ts_sink_landing_open_segment_bytes", "gauge",
+             "Size of the segment being written.", writer.open_bytes),
+            ("ts_sink_landing_pending_segments", "gauge",
+             "Closed segments not yet picked up by ingest.", pending),
+            ("ts_sink_landing_pending_bytes", "gauge",
+             "Bytes in closed segments not yet picked up.", pending_bytes),
+            ("ts_sink_landing_lag_seconds", "gauge",
+             "Age of the oldest closed segment not yet picked up (0 when none).", lag),
+        ]  # fmt: skip
         out: list[str] = []
-
-        def metric(name: str, kind: str, help_text: str, rows: list[tuple[str, float]]) -> None:
-            out.append(f"# HELP {name} {help_text}")
-            out.append(f"# TYPE {name} {kind}")
-            out.extend(f"{name}{labels} {value:g}" for labels, value in rows)
-
-        def labelled(label: str, counts: Counter[str]) -> list[tuple[str, float]]:
-            return [(f'{{{label}="{_label(k)}"}}', v) for k, v in sorted(counts.items())]
-
-        metric(
-            "ts_sink_requests_total",
-            "counter",
-            "HTTP requests answered, by status.",
-            labelled("status", self.requests),
-        )
-        metric(
-            "ts_sink_events_accepted_total",
-            "counter",
-            "Events acknowledged (202) and on disk, by project.",
-            labelled("project", self.events_accepted),
-        )
-        metric(
-            "ts_sink_rejected_requests_total",
-            "counter",
-            "Requests refused, by reason.",
-            labelled("reason", self.rejections),
-        )
-        metric(
-            "ts_sink_landing_bytes_total",
-            "counter",
-            "Bytes written to landing segments.",
-            [("", writer.bytes_written)],
-        )
-        metric(
-            "ts_sink_landing_commits_total",
-            "counter",
-            "Group commits (one write and one fdatasync each).",
-            [("", writer.commits)],
-        )
-        metric(
-            "ts_sink_landing_commit_seconds_total",
-            "counter",
-            "Time spent writing and syncing landing segments.",
-            [("", writer.commit_seconds)],
-        )
-        metric(
-            "ts_sink_landing_segments_closed_total",
-            "counter",
-            "Segments closed (ready for ingest).",
-            [("", writer.segments_closed)],
-        )
-        metric(
-            "ts_sink_landing_open_segment_bytes",
-            "gauge",
-            "Size of the segment being written.",
-            [("", writer.open_bytes)],
-        )
-        metric(
-            "ts_sink_landing_pending_segments",
-            "gauge",
-            "Closed segments not yet picked up by ingest.",
-            [("", pending)],
-        )
-        metric(
-            "ts_sink_landing_pending_bytes",
-            "gauge",
-            "Bytes in closed segments not yet picked up.",
-            [("", pending_bytes)],
-        )
-        metric(
-            "ts_sink_landing_lag_seconds",
-            "gauge",
-            "Age of the oldest closed segment not yet picked up (0 when none).",
-            [("", lag)],
-        )
+        for name, help_text, label, counts in labelled:
+            out += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
+            out += [f'{name}{{{label}="{_label(k)}"}} {v:g}' for k, v in sorted(counts.items())]
+        for name, kind, help_text, value in plain:
+            out += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value:g}"]
         return "\n".join(out) + "\n"
