@@ -6,8 +6,9 @@ wh.ingest("data/samples")
 wh.events()
 """
 
-from trackstack_wh.errors import TrackstackError, UnreadableFileError
+from trackstack_wh.errors import TrackstackError, UnreadableFileError, WarehouseBusyError
 from trackstack_wh.ingest.report import FileReport, IngestReport
+from trackstack_wh.timewindow import TimeWindow
 from trackstack_wh.warehouse import Warehouse, connect
 
 __version__ = "0.1.0"
@@ -15,9 +16,11 @@ __version__ = "0.1.0"
 __all__ = [
     "FileReport",
     "IngestReport",
+    "TimeWindow",
     "TrackstackError",
     "UnreadableFileError",
     "Warehouse",
+    "WarehouseBusyError",
     "__version__",
     "connect",
 ]

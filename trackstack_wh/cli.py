@@ -11,7 +11,8 @@ from pathlib import Path
 
 import polars as pl
 
-from trackstack_wh.cli_delivery import add_commands, emulated, progress_printer
+from trackstack_wh.cli_delivery import add_commands, progress_printer
+from trackstack_wh.emulator.process import emulated
 from trackstack_wh.enrich import phone_region_from_env
 from trackstack_wh.errors import ConfigError
 from trackstack_wh.ingest.report import IngestReport

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
-import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import polars as pl
 
 from trackstack_wh.delivery.report import DestinationReport, PushReport
-from trackstack_wh.destinations.config import WorkspaceConfig, load_config
+from trackstack_wh.destinations.config import load_config
+from trackstack_wh.emulator.process import emulated
 from trackstack_wh.payloads import PAYLOAD_TABLES
 from trackstack_wh.warehouse import Warehouse, connect
-
-EMULATOR_TOKEN = "emulator-token"
 
 
 def parse_time(text: str | None) -> dt.datetime | None:
@@ -27,27 +24,6 @@ def parse_time(text: str | None) -> dt.datetime | None:
         return None
     value = dt.datetime.fromisoformat(text)
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
-@contextlib.contextmanager
-def emulated(config: WorkspaceConfig, clock: dt.datetime | None) -> Iterator[WorkspaceConfig]:
-    """Start the local platform emulator and point every destination at it.
-
-    Credential variables that are unset get a placeholder for the duration (the
-    emulator accepts any token); real ones are left alone and never leave this machine.
-    """
-    from trackstack_wh.emulator import EmulatorProcess
-
-    names = {v for d in config.enabled() for k, v in d.settings.items() if k.endswith("_env")}
-    added = [n for n in names if not os.environ.get(n)]
-    with EmulatorProcess(clock=clock) as emulator:
-        os.environ.update({n: EMULATOR_TOKEN for n in added})
-        try:
-            print(f"platform emulator: {emulator.base_url}", file=sys.stderr)
-            yield config.pointed_at(emulator.base_url)
-        finally:
-            for name in added:
-                os.environ.pop(name, None)
 
 
 def print_table(frame: pl.DataFrame) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import random
 import re
+import time
 from pathlib import Path
 
 import duckdb
@@ -11,12 +13,14 @@ import polars as pl
 
 from trackstack_wh import sql
 from trackstack_wh.contract import CANONICAL_EVENTS, Route
-from trackstack_wh.errors import ConfigError
+from trackstack_wh.errors import ConfigError, WarehouseBusyError
 
 DEFAULT_DB = Path("data") / "warehouse.duckdb"
 DB_ENV = "TRACKSTACK_DB"
 MEMORY_LIMIT_ENV = "TRACKSTACK_MEMORY_LIMIT"
 MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)")
+LOCK_HOLDER = re.compile(r"Conflicting lock is held in .* \(PID (\d+)\)")
+DEFAULT_BUSY_TIMEOUT = 30.0
 
 
 def resolve_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -27,13 +31,20 @@ def resolve_path(path: str | os.PathLike[str] | None = None) -> Path:
 
 
 def connect(
-    path: str | os.PathLike[str] | None = None, *, read_only: bool = False
+    path: str | os.PathLike[str] | None = None,
+    *,
+    read_only: bool = False,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse (created and migrated unless read-only), in UTC."""
+    """Open the warehouse (created and migrated unless read-only), in UTC.
+
+    While another process holds the file, retries with backoff for up to
+    ``busy_timeout`` seconds, then raises ``WarehouseBusyError`` naming the holder.
+    """
     target = resolve_path(path)
     if not read_only:
         target.parent.mkdir(parents=True, exist_ok=True)
-    conn = duckdb.connect(str(target), read_only=read_only)
+    conn = open_when_free(target, read_only=read_only, busy_timeout=busy_timeout)
     conn.execute("set timezone = 'UTC'")
     conn.execute("set enable_progress_bar = false")
     memory_limit = os.environ.get(MEMORY_LIMIT_ENV)
@@ -48,6 +59,26 @@ def connect(
     if not read_only:
         migrate(conn)
     return conn
+
+
+def open_when_free(
+    target: Path, *, read_only: bool, busy_timeout: float
+) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect``, retried while the file is locked by another process."""
+    started = time.monotonic()
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(target), read_only=read_only)
+        except duckdb.IOException as exc:
+            holder = LOCK_HOLDER.search(str(exc))
+            waited = time.monotonic() - started
+            if holder is None:
+                raise
+            if waited + delay > busy_timeout:
+                raise WarehouseBusyError(str(target), int(holder.group(1)), waited) from None
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 1.0)
 
 
 def create_temp_table(conn: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:

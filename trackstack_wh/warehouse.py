@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import httpx
 import polars as pl
 
 from trackstack_wh import db
@@ -30,6 +31,7 @@ from trackstack_wh.sink.segments import (
     loaded_path,
     mark_loaded,
 )
+from trackstack_wh.timewindow import TimeWindow
 
 PathLike = str | os.PathLike[str]
 _FROM_ENV = object()
@@ -44,10 +46,13 @@ class Warehouse:
         *,
         read_only: bool = False,
         config: PathLike | WorkspaceConfig | None = None,
+        busy_timeout: float = db.DEFAULT_BUSY_TIMEOUT,
     ) -> None:
         self.path = db.resolve_path(path)
         self.config = config if isinstance(config, WorkspaceConfig) else load_config(config)
-        self.conn: duckdb.DuckDBPyConnection = db.connect(self.path, read_only=read_only)
+        self.conn: duckdb.DuckDBPyConnection = db.connect(
+            self.path, read_only=read_only, busy_timeout=busy_timeout
+        )
         self._quality_settings: tuple[str | None, dict[str, dt.timedelta | None]] = (
             phone_region_from_env(self.config.phone_region),
             {},
@@ -156,13 +161,19 @@ class Warehouse:
         return self.sql("select * from destination_dedup order by destination, event_id")
 
     def build_payloads(
-        self, *, as_of: dt.datetime | None = None, rebuild: bool = False
+        self,
+        *,
+        as_of: dt.datetime | None = None,
+        rebuild: bool = False,
+        destinations: Iterable[str] | None = None,
+        window: TimeWindow | None = None,
     ) -> list[BuildResult]:
         """Route events and build the payload table of every enabled destination.
 
         Incremental: only events without rows yet are built (and rows built under other
         settings). Eligibility (event age, future timestamps) is judged at ``as_of``,
-        default now; ``rebuild`` rebuilds every row.
+        default now; ``rebuild`` rebuilds every row. ``destinations`` and ``window`` (a
+        ``TimeWindow`` of event times, e.g. ``TimeWindow.days("2026-10-01")``) narrow it.
         """
         self._ensure_quality()
         return build_payloads(
@@ -171,6 +182,8 @@ class Warehouse:
             as_of=as_of,
             phone_region=self._quality_settings[0],
             rebuild=rebuild,
+            destinations=destinations,
+            window=window,
         )
 
     def replay_clock(self) -> dt.datetime:
@@ -212,22 +225,27 @@ class Warehouse:
         *,
         dry_run: bool = False,
         since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        event_names: Iterable[str] | None = None,
         retry_failed: bool = False,
         as_of: dt.datetime | None = None,
         delivery: Mapping[str, float] | None = None,
         progress: Callable[[DestinationReport], None] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> PushReport:
         """Send every pending payload row (of ``destinations``, default all enabled).
 
         Idempotent: a row delivered (or rejected) in this mode is never sent again.
         ``dry_run`` logs what would be sent and sends nothing; ``retry_failed`` also resends
-        rows whose retries ran out; ``as_of`` is the clock for platform age limits;
-        ``delivery`` overrides pacing and retry settings for this run.
+        rows whose retries ran out; ``since`` / ``until`` and ``event_names`` narrow the
+        rows; ``as_of`` is the clock for platform age limits; ``delivery`` overrides pacing
+        and retry settings for this run; ``transport`` replaces the network.
         """
         names = [destinations] if isinstance(destinations, str) else destinations
         return push(
             self.conn, self.config, destinations=names, dry_run=dry_run, since=since,
-            retry_failed=retry_failed, as_of=as_of, delivery=delivery, progress=progress,
+            until=until, event_names=event_names, retry_failed=retry_failed, as_of=as_of,
+            delivery=delivery, progress=progress, transport=transport,
         )  # fmt: skip
 
     def retry_failed(
@@ -260,9 +278,15 @@ class Warehouse:
             d=destination, n=limit or 2**62,
         )  # fmt: skip
 
-    def reconcile(self, since: dt.datetime | None = None, *, mode: str = "live") -> Reconciliation:
+    def reconcile(
+        self,
+        since: dt.datetime | None = None,
+        *,
+        until: dt.datetime | None = None,
+        mode: str = "live",
+    ) -> Reconciliation:
         """Routed events vs payload rows vs delivery outcomes, per destination, day, event."""
-        return reconcile(self.conn, since=since, mode=mode)
+        return reconcile(self.conn, since=since, until=until, mode=mode)
 
     def _payload_table(self, destination: str) -> str:
         if destination not in PAYLOAD_TABLES:
@@ -310,10 +334,15 @@ def connect(
     *,
     read_only: bool = False,
     config: PathLike | WorkspaceConfig | None = None,
+    busy_timeout: float = db.DEFAULT_BUSY_TIMEOUT,
 ) -> Warehouse:
     """Open (creating it) ``path``, else $TRACKSTACK_DB, else data/warehouse.duckdb.
 
     ``config``: the workspace config (a path or a loaded config), else $TRACKSTACK_CONFIG,
-    else ./trackstack.toml when present.
+    else ./trackstack.toml when present. DuckDB lets one process write a file and no
+    other process read it meanwhile: while a pipeline run holds it, this waits up to
+    ``busy_timeout`` seconds, then raises ``WarehouseBusyError``. Readers beside a
+    scheduled pipeline should use ``read_only=True`` and close promptly
+    (``with tw.connect(read_only=True) as wh: ...``), so runs are not held up either.
     """
-    return Warehouse(path, read_only=read_only, config=config)
+    return Warehouse(path, read_only=read_only, config=config, busy_timeout=busy_timeout)

@@ -98,7 +98,9 @@ class DestinationPush:
         try:
             self.bucket = TokenBucket(self.settings.requests_per_second)
             self.sender = Sender(
-                timeout=self.settings.timeout_seconds, concurrency=self.settings.concurrency
+                timeout=self.settings.timeout_seconds,
+                concurrency=self.settings.concurrency,
+                transport=self.options.transport,
             )
             try:
                 for target in targets(self.dest):
@@ -124,6 +126,8 @@ class DestinationPush:
             "mode": self.mode,
             "retry_failed": self.options.retry_failed,
             "since_s": since.timestamp() if since else None,
+            "until_s": self.options.until.timestamp() if self.options.until else None,
+            "event_names": list(self.options.event_names) if self.options.event_names else None,
             "min_event_ms": self.min_event_ms,
         }
 

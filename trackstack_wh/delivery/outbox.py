@@ -96,6 +96,10 @@ where p.request_kind = $kind and p.status = 'ready'
   and (s.outcome is null or s.outcome not in ('delivered', 'rejected')
        and (s.outcome <> 'failed' or $retry_failed))
   and ($since_s is null or p.event_time >= to_timestamp($since_s))
+  and ($until_s is null or p.event_time < to_timestamp($until_s))
+  and ($event_names is null or exists (
+      select 1 from events e where e.event_id = p.event_id
+        and e.event_name in (select unnest($event_names::varchar[]))))
 {"order by wave" if upsert else ""}"""
 
 

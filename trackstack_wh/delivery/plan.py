@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
+import httpx
+
 from trackstack_wh.delivery.report import DestinationReport
 from trackstack_wh.destinations.config import Destination
 from trackstack_wh.payloads.requests import ENDPOINTS, Endpoint, endpoint_headers, endpoint_url
@@ -22,6 +24,11 @@ class PushOptions:
     dry_run: bool = False
     retry_failed: bool = False
     since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    event_names: tuple[str, ...] | None = None
+    """Only rows of these canonical events (None: all)."""
+    transport: httpx.AsyncBaseTransport | None = None
+    """Where requests go (None: the network); tests and embedders inject one."""
     progress: Callable[[DestinationReport], None] | None = None
     """Called with the destination's running report after each answer and at the end."""
 

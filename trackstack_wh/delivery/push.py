@@ -10,6 +10,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
 
 import duckdb
+import httpx
 
 from trackstack_wh.delivery.engine import DestinationPush
 from trackstack_wh.delivery.plan import PushOptions
@@ -29,15 +30,20 @@ def push(
     dry_run: bool = False,
     retry_failed: bool = False,
     since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    event_names: Iterable[str] | None = None,
     as_of: dt.datetime | None = None,
     delivery: Mapping[str, float] | None = None,
     progress: Callable[[DestinationReport], None] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> PushReport:
     """Send pending rows of the chosen (default: every enabled) destination.
 
-    ``retry_failed`` also resends rows whose last outcome was ``failed``; ``since`` limits
-    to events at or after it; ``as_of`` is the clock for the age limits (default now);
-    ``delivery`` overrides ``[destinations.<name>.delivery]`` settings for this run.
+    ``retry_failed`` also resends rows whose last outcome was ``failed``; ``since`` /
+    ``until`` limit to events in ``[since, until)``; ``event_names`` to those canonical
+    events; ``as_of`` is the clock for the age limits (default now); ``delivery``
+    overrides ``[destinations.<name>.delivery]`` settings for this run; ``transport``
+    replaces the network (an ``httpx`` transport).
     """
     chosen = _choose(config, destinations)
     options = PushOptions(
@@ -46,6 +52,9 @@ def push(
         dry_run=dry_run,
         retry_failed=retry_failed,
         since=since,
+        until=until,
+        event_names=tuple(event_names) if event_names is not None else None,
+        transport=transport,
         progress=progress,
     )
     pushes = [

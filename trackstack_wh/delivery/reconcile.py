@@ -46,7 +46,8 @@ select p.destination, p.request_kind, p.event_id, e.event_name,
 from payload p
 join events e using (event_id)
 left join state s using (destination, request_kind, event_id)
-where $since_s is null or p.event_time >= to_timestamp($since_s)
+where ($since_s is null or p.event_time >= to_timestamp($since_s))
+  and ($until_s is null or p.event_time < to_timestamp($until_s))
 """
 
 
@@ -99,12 +100,20 @@ class Reconciliation:
 
 
 def reconcile(
-    conn: duckdb.DuckDBPyConnection, *, since: dt.datetime | None = None, mode: str = "live"
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    mode: str = "live",
 ) -> Reconciliation:
-    """Reconcile routed events, payload rows and delivery outcomes (``mode``: live, test
-    or validate deliveries)."""
+    """Reconcile routed events, payload rows and delivery outcomes for events in
+    ``[since, until)`` (``mode``: live, test or validate deliveries)."""
     tables = existing_tables(conn)
-    params: dict[str, object] = {"mode": mode, "since_s": since.timestamp() if since else None}
+    params: dict[str, object] = {
+        "mode": mode,
+        "since_s": since.timestamp() if since else None,
+        "until_s": until.timestamp() if until else None,
+    }
     if not tables:
         union = (
             "select null::varchar as destination, null::varchar as request_kind, "
@@ -134,8 +143,13 @@ join events e using (event_id)
 left join (select distinct destination, event_id from ({union})) p using (destination, event_id)
 where r.reason is null and r.destination in (select unnest($destinations::varchar[]))
   and ($since_s is null or e.ts >= to_timestamp($since_s))
+  and ($until_s is null or e.ts < to_timestamp($until_s))
 group by all""",
-            params={"destinations": list(tables), "since_s": params["since_s"]},
+            params={
+                "destinations": list(tables),
+                "since_s": params["since_s"],
+                "until_s": params["until_s"],
+            },
         ).pl()
         if tables and _has_table(conn, "event_routes")
         else None

@@ -11,6 +11,7 @@ import dataclasses
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,11 +105,21 @@ class Destination:
     settings: dict[str, Any] = field(default_factory=dict)
     max_event_age_days: float | None = None
     delivery: dict[str, float] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """Credentials handed in by an orchestrator, by variable name; they win over the
+    environment (``WorkspaceConfig.with_secrets``)."""
 
     def secret(self, key: str = "access_token_env") -> str | None:
-        """The credential named by ``key`` from the environment (None when unset)."""
+        """The credential named by ``key``: handed in, else from the environment (None
+        when unset)."""
         name = self.settings.get(key)
-        return os.environ.get(name) if name else None
+        if not name:
+            return None
+        return self.secrets.get(name) or os.environ.get(name)
+
+    def secret_names(self) -> list[str]:
+        """The environment-variable names of this destination's credentials."""
+        return [v for k, v in self.settings.items() if k.endswith("_env") and v]
 
 
 @dataclass(frozen=True)
@@ -125,6 +136,15 @@ class WorkspaceConfig:
 
     def enabled(self) -> list[Destination]:
         return [d for d in self.destinations.values() if d.enabled]
+
+    def with_secrets(self, secrets: Mapping[str, str]) -> WorkspaceConfig:
+        """The same workspace with credentials given by variable name (e.g. resolved by
+        Dagster's ``EnvVar``) instead of read from this process's environment."""
+        destinations = {
+            name: dataclasses.replace(d, secrets={**d.secrets, **secrets})
+            for name, d in self.destinations.items()
+        }
+        return dataclasses.replace(self, destinations=destinations)
 
     def pointed_at(self, base_url: str) -> WorkspaceConfig:
         """The same workspace with every destination sent to ``{base_url}/{destination}``

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from trackstack_wh.destinations.config import WorkspaceConfig
 from trackstack_wh.serving import ServerError, ServerProcess
+
+EMULATOR_TOKEN = "emulator-token"
 
 EmulatorError = ServerError
 """The emulator process failed to start or answer."""
@@ -60,3 +67,19 @@ class EmulatorProcess(ServerProcess):
         """Pin the emulator clock at ``now`` (it then advances in real time)."""
         value = now.isoformat() if isinstance(now, datetime) else now
         self._admin("POST", "clock", json={"now": value})
+
+
+def emulator_secrets(config: WorkspaceConfig) -> dict[str, str]:
+    """A placeholder for every credential variable of the enabled destinations that is
+    unset (the emulator accepts any token); real ones are left alone."""
+    names = {n for d in config.enabled() for n in d.secret_names()}
+    return {n: EMULATOR_TOKEN for n in sorted(names) if not os.environ.get(n)}
+
+
+@contextlib.contextmanager
+def emulated(config: WorkspaceConfig, clock: datetime | None) -> Iterator[WorkspaceConfig]:
+    """Start the local platform emulator and point every destination at it, with
+    placeholders for unset credentials. Real credentials never leave this machine."""
+    with EmulatorProcess(clock=clock) as emulator:
+        print(f"platform emulator: {emulator.base_url}", file=sys.stderr)
+        yield config.pointed_at(emulator.base_url).with_secrets(emulator_secrets(config))

@@ -16,6 +16,7 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import duckdb
@@ -35,6 +36,7 @@ from trackstack_wh.payloads.spec import (
     major_units,
 )
 from trackstack_wh.sql import lit
+from trackstack_wh.timewindow import TimeWindow, window_params
 
 PAYLOAD_VERSION = "2026-11-v2"
 """Bumped when a builder's output changes, so existing rows are rebuilt."""
@@ -71,6 +73,8 @@ with src as (
     left join destination_dedup d on d.event_id = r.event_id and d.destination = $destination
     left join currency_exponents cx on cx.code = upper(e.currency)
     where r.destination = $destination and r.reason is null
+      and ($from_s is null or e.ts >= to_timestamp($from_s))
+      and ($to_s is null or e.ts < to_timestamp($to_s))
       and not exists (select 1 from {{table}} p where p.event_id = r.event_id)
 )
 """
@@ -152,20 +156,31 @@ def build_payloads(
     as_of: dt.datetime | None = None,
     phone_region: str | None = None,
     rebuild: bool = False,
+    destinations: Iterable[str] | None = None,
+    window: TimeWindow | None = None,
+    route: bool = True,
 ) -> list[BuildResult]:
     """Route events, then build each enabled destination's payload table (one transaction
     per destination, so one destination's failure leaves the others built).
 
     Needs ``event_identity`` and ``destination_dedup`` (``refresh_quality``) first.
+    ``destinations`` limits the build (default: every enabled one); ``window`` limits it
+    to events with ``start <= ts < end`` (a day partition), stale rows and ``rebuild``
+    included; ``route=False`` reuses ``event_routes`` as last built.
     """
     as_of = as_of or dt.datetime.now(dt.UTC)
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware (e.g. datetime.now(timezone.utc))")
+    chosen = config.enabled()
+    if destinations is not None:
+        names = set(destinations)
+        chosen = [d for d in chosen if d.name in names]
     _currency_table(conn)
-    build_event_routes(conn, config)
+    if route:
+        build_event_routes(conn, config)
     return [
-        _build_destination(conn, config, dest, as_of, phone_region, rebuild)
-        for dest in config.enabled()
+        _build_destination(conn, config, dest, as_of, phone_region, rebuild, window)
+        for dest in chosen
     ]
 
 
@@ -176,6 +191,7 @@ def _build_destination(
     as_of: dt.datetime,
     phone_region: str | None,
     rebuild: bool,
+    window: TimeWindow | None,
 ) -> BuildResult:
     """One destination's build, in its own transaction."""
     spec = payload_spec(dest)
@@ -189,18 +205,20 @@ def _build_destination(
         "max_age_s": None if max_age is None else float(max_age) * 86400,
         "future_s": spec.future_seconds,
         "settings_hash": digest,
+        **window_params(window),
         **spec.params,
     }
     sql = payload_sql(spec)
+    in_window = "($from_s is null or event_time >= to_timestamp($from_s)) and " \
+        "($to_s is null or event_time < to_timestamp($to_s))"  # fmt: skip
+    stale = "true" if rebuild else "settings_hash <> $h"
     conn.execute("begin")
     try:
         conn.execute(TABLE_DDL.format(table=spec.table))
-        if rebuild:
-            rebuilt = conn.execute(f"delete from {spec.table}").fetchall()[0][0]
-        else:
-            rebuilt = conn.execute(
-                f"delete from {spec.table} where settings_hash <> $h", {"h": digest}
-            ).fetchall()[0][0]
+        rebuilt = conn.execute(
+            f"delete from {spec.table} where {stale} and {in_window}",
+            _bind(f"{stale} {in_window}", {"h": digest, **window_params(window)}),
+        ).fetchall()[0][0]
         inserted = conn.execute(sql, _bind(sql, params)).fetchall()[0][0]
         conn.execute("commit")
     except BaseException:
