@@ -5,6 +5,9 @@
   match those counts).
 - ``quarantine_rate``: the share of records quarantined.
 - ``stored_event_failures``: stored events run through the ingest pandera schema again.
+- ``delivery_outcomes``: a destination's latest outcome per payload row in a window, and
+  the success rate over the rows that reached a final answer (age-limit refusals are
+  skips, not failures).
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from trackstack_wh.delivery.taxonomy import TOO_OLD
+from trackstack_wh.payloads.inspect import existing_tables
+from trackstack_wh.timewindow import TimeWindow, window_params
 from trackstack_wh.validation import validate_events
 
 CHUNK_ROWS = 100_000
@@ -103,3 +109,63 @@ def stored_event_failures(
             schema={"event_id": pl.String, "batch_id": pl.String, "reasons": pl.List(pl.String)}
         )
     return pl.concat(failures).select("event_id", "batch_id", "reasons")
+
+
+DELIVERY_SQL = """
+select s.outcome, coalesce(s.error_class, '') as error_class, count(*)::bigint as rows
+from delivery_status s
+join {table} p using (destination, request_kind, event_id)
+where s.destination = $destination and s.mode = $mode and s.outcome <> 'dry_run'
+  and ($from_s is null or p.event_time >= to_timestamp($from_s))
+  and ($to_s is null or p.event_time < to_timestamp($to_s))
+group by all
+order by rows desc, outcome, error_class
+"""
+
+
+@dataclass(frozen=True)
+class DeliveryOutcomes:
+    """Latest outcome per sent row: ``counts`` by outcome and error class."""
+
+    destination: str
+    counts: pl.DataFrame
+
+    def rows(self, outcome: str, *, error_class: str | None = None) -> int:
+        chosen = self.counts.filter(pl.col("outcome") == outcome)
+        if error_class is not None:
+            chosen = chosen.filter(pl.col("error_class") == error_class)
+        return int(chosen["rows"].sum())
+
+    @property
+    def too_old(self) -> int:
+        return self.rows("rejected", error_class=TOO_OLD)
+
+    @property
+    def settled(self) -> int:
+        """Rows with a final answer, age-limit refusals left out."""
+        final = self.rows("delivered") + self.rows("rejected") + self.rows("failed")
+        return final - self.too_old
+
+    @property
+    def success_rate(self) -> float | None:
+        return self.rows("delivered") / self.settled if self.settled else None
+
+
+def delivery_outcomes(
+    conn: duckdb.DuckDBPyConnection,
+    destination: str,
+    *,
+    mode: str = "live",
+    window: TimeWindow | None = None,
+) -> DeliveryOutcomes:
+    """Outcomes of ``destination``'s rows (events in ``window``) in ``mode``."""
+    table = existing_tables(conn).get(destination)
+    if table is None:
+        empty = pl.DataFrame(schema={"outcome": pl.String, "error_class": pl.String,
+                                     "rows": pl.Int64})  # fmt: skip
+        return DeliveryOutcomes(destination, empty)
+    counts = conn.sql(
+        DELIVERY_SQL.format(table=table),
+        params={"destination": destination, "mode": mode, **window_params(window)},
+    ).pl()
+    return DeliveryOutcomes(destination, counts)

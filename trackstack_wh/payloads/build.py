@@ -141,6 +141,13 @@ def _bind(sql: str, params: dict[str, object]) -> dict[str, object]:
     return {k: v for k, v in params.items() if k in used}
 
 
+def _has_routes(conn: duckdb.DuckDBPyConnection) -> bool:
+    found = conn.execute(
+        "select count(*) from duckdb_tables() where table_name = 'event_routes'"
+    ).fetchall()
+    return bool(found[0][0])
+
+
 def _currency_table(conn: duckdb.DuckDBPyConnection) -> None:
     frame = pl.DataFrame(
         {"code": list(CURRENCY_EXPONENTS), "exponent": list(CURRENCY_EXPONENTS.values())},
@@ -166,7 +173,7 @@ def build_payloads(
     Needs ``event_identity`` and ``destination_dedup`` (``refresh_quality``) first.
     ``destinations`` limits the build (default: every enabled one); ``window`` limits it
     to events with ``start <= ts < end`` (a day partition), stale rows and ``rebuild``
-    included; ``route=False`` reuses ``event_routes`` as last built.
+    included; ``route=False`` reuses ``event_routes`` as last built (if there is one).
     """
     as_of = as_of or dt.datetime.now(dt.UTC)
     if as_of.tzinfo is None:
@@ -176,7 +183,7 @@ def build_payloads(
         names = set(destinations)
         chosen = [d for d in chosen if d.name in names]
     _currency_table(conn)
-    if route:
+    if route or not _has_routes(conn):
         build_event_routes(conn, config)
     return [
         _build_destination(conn, config, dest, as_of, phone_region, rebuild, window)

@@ -1,0 +1,61 @@
+"""Jobs and schedules for payloads and delivery: payloads for today every 15 minutes, a
+daily push per destination (yesterday's events), and the CRM upload of Refund,
+Chargeback and Churned."""
+
+import datetime as dt
+
+import dagster as dg
+
+from dagster_defs.defs.capi.assets import PAYLOADS_GROUP, delivery_asset_name
+from trackstack_wh.destinations.mapping import DESTINATIONS
+from trackstack_wh.payloads import PAYLOAD_TABLES
+
+CRM_DESTINATIONS = ("hubspot", "salesforce")
+CRM_UPLOAD_EVENTS = ["Refund", "Chargeback", "Churned"]
+
+payloads_job = dg.define_asset_job(
+    "payloads_job",
+    selection=dg.AssetSelection.groups(PAYLOADS_GROUP),
+    description="Build every destination's payload rows for the partition's days.",
+)
+
+
+@dg.schedule(job=payloads_job, cron_schedule="*/15 * * * *", execution_timezone="UTC")
+def payloads_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """Today's payload rows, every 15 minutes, as events arrive."""
+    now = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
+    day = now.astimezone(dt.UTC).date().isoformat()
+    return dg.RunRequest(partition_key=day, run_key=f"payloads:{now.isoformat()}")
+
+
+push_jobs = [
+    dg.define_asset_job(
+        f"push_{destination}_job",
+        selection=dg.AssetSelection.assets(delivery_asset_name(destination)),
+        description=f"Send {destination}'s ready rows for the partition's days.",
+    )
+    for destination in DESTINATIONS
+]
+push_schedules = [
+    dg.build_schedule_from_partitioned_job(job, hour_of_day=2, minute_of_hour=10 + i)
+    for i, job in enumerate(push_jobs)
+]
+
+crm_refund_churn_upload = dg.define_asset_job(
+    "crm_refund_churn_upload",
+    selection=dg.AssetSelection.assets(
+        *(PAYLOAD_TABLES[d] for d in CRM_DESTINATIONS),
+        *(delivery_asset_name(d) for d in CRM_DESTINATIONS),
+    ),
+    config={
+        "ops": {
+            delivery_asset_name(d): {"config": {"event_names": CRM_UPLOAD_EVENTS}}
+            for d in CRM_DESTINATIONS
+        }
+    },
+    description="Server-side batch upload of Refund, Chargeback and Churned to the CRMs.",
+)
+
+crm_refund_churn_schedule = dg.build_schedule_from_partitioned_job(
+    crm_refund_churn_upload, hour_of_day=1, name="crm_refund_churn_schedule"
+)

@@ -1,0 +1,123 @@
+"""Daily reports (funnel stages, quality, reconciliation) and the day's tables as
+Hive-partitioned Parquet for other engines."""
+
+import dagster as dg
+
+from dagster_defs.defs.partitions import DAILY
+from dagster_defs.lib.metadata import json_value, markdown_table, partition_window, window_metadata
+from dagster_defs.lib.resources import (
+    WAREHOUSE_POOL,
+    FoldersResource,
+    WarehouseResource,
+    WorkspaceResource,
+)
+from trackstack_wh.destinations.mapping import DESTINATIONS
+from trackstack_wh.export import export_days
+from trackstack_wh.marts import refresh_mart, refresh_reconciliation
+from trackstack_wh.payloads import PAYLOAD_TABLES
+
+GROUP = "reports"
+PARTITIONED = {
+    "partitions_def": DAILY,
+    "backfill_policy": dg.BackfillPolicy.single_run(),
+    "pool": WAREHOUSE_POOL,
+    "kinds": {"duckdb"},
+    "group_name": GROUP,
+}
+
+
+def _mart(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, name: str
+) -> dg.MaterializeResult:
+    window = partition_window(context)
+    with warehouse.open() as wh:
+        refreshed = refresh_mart(wh.conn, name, window)
+    return dg.MaterializeResult(
+        metadata={
+            **window_metadata(window),
+            "dagster/row_count": dg.MetadataValue.int(refreshed.rows),
+            "preview": markdown_table(refreshed.frame, rows=12),
+        }
+    )
+
+
+@dg.asset(deps=["events"], **PARTITIONED)
+def funnel_daily(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Events, people and companies per day and funnel stage."""
+    return _mart(context, warehouse, "funnel_daily")
+
+
+@dg.asset(deps=["event_quality"], **PARTITIONED)
+def quality_daily(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Mean quality score, low-quality events and events without strong match keys, per
+    day and event."""
+    return _mart(context, warehouse, "quality_daily")
+
+
+@dg.asset(
+    deps=["delivery_log"],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "nothing_unaccounted",
+            asset="reconciliation_daily",
+            description="Every routed event has payload rows, every row is in one bucket, "
+            "no delivered row has vanished, platform counts match what was sent.",
+        )
+    ],
+    **PARTITIONED,
+)
+def reconciliation_daily(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, workspace: WorkspaceResource
+) -> dg.MaterializeResult:
+    """Payload rows per day and destination by outcome bucket."""
+    window = partition_window(context)
+    with warehouse.open(workspace.load()) as wh:
+        refreshed, rec = refresh_reconciliation(wh.conn, window)
+        reasons = rec.reasons
+    return dg.MaterializeResult(
+        metadata={
+            **window_metadata(window),
+            "dagster/row_count": dg.MetadataValue.int(refreshed.rows),
+            "totals": markdown_table(rec.totals(), rows=10),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="nothing_unaccounted",
+                passed=not rec.problems,
+                metadata={
+                    "problems": json_value(rec.problems),
+                    "reasons": markdown_table(reasons, rows=30),
+                },
+            )
+        ],
+    )
+
+
+@dg.asset(
+    deps=["events", "event_quality", *(PAYLOAD_TABLES[d] for d in DESTINATIONS)],
+    kinds={"duckdb", "parquet"},
+    **{k: v for k, v in PARTITIONED.items() if k != "kinds"},
+)
+def parquet_export(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, folders: FoldersResource
+) -> dg.MaterializeResult:
+    """The day's events, quality rows and payload rows as Hive-partitioned Parquet
+    (``<export>/<table>/event_date=YYYY-MM-DD/data.parquet``)."""
+    window = partition_window(context)
+    with warehouse.open() as wh:
+        files = export_days(wh.conn, folders.export, window)
+    rows = {}
+    for f in files:
+        rows[f.table] = rows.get(f.table, 0) + f.rows
+    return dg.MaterializeResult(
+        metadata={
+            **window_metadata(window),
+            "root": dg.MetadataValue.path(folders.export),
+            "files": len(files),
+            "rows_by_table": json_value(rows),
+        }
+    )

@@ -1,0 +1,15 @@
+"""Daily reconciliation: yesterday's reports and checks at 04:00 UTC."""
+
+import dagster as dg
+
+from dagster_defs.defs.reports.assets import GROUP
+
+reconciliation_job = dg.define_asset_job(
+    "reconciliation_job",
+    selection=dg.AssetSelection.groups(GROUP),
+    description="Funnel, quality and reconciliation reports and the Parquet export.",
+)
+
+reconciliation_schedule = dg.build_schedule_from_partitioned_job(
+    reconciliation_job, hour_of_day=4, name="reconciliation_schedule"
+)

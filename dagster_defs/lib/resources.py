@@ -1,0 +1,154 @@
+"""The resources the assets are given: the warehouse, the workspace, the drop folders,
+where delivery requests go, and each destination's credentials.
+
+They only build ``trackstack_wh`` objects; no pipeline logic lives here.
+"""
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import httpx
+
+import trackstack_wh as tw
+from trackstack_wh.destinations.config import Destination, WorkspaceConfig, load_config
+from trackstack_wh.emulator.process import EmulatorProcess, emulator_secrets
+
+WAREHOUSE_POOL = "duckdb_warehouse"
+"""Every step that opens the DuckDB file runs in this pool (limit 1 in dagster.yaml)."""
+
+
+class WorkspaceResource(dg.ConfigurableResource):
+    """The workspace config (trackstack.toml) and the clock age limits are judged by."""
+
+    config_path: str | None = None
+    """trackstack.toml to use (None: $TRACKSTACK_CONFIG, else ./trackstack.toml)."""
+    clock: str | None = None
+    """ISO time to judge event ages at (None: now). Replays of old data set it."""
+
+    def load(self) -> WorkspaceConfig:
+        return load_config(self.config_path)
+
+    def as_of(self) -> dt.datetime:
+        if not self.clock:
+            return dt.datetime.now(dt.UTC)
+        value = dt.datetime.fromisoformat(self.clock)
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file. Connections live for one step and wait (with backoff)
+    while another process holds the file, then fail naming it."""
+
+    database: str
+    busy_timeout_seconds: float = 300.0
+
+    @contextlib.contextmanager
+    def open(
+        self, config: WorkspaceConfig | None = None, *, read_only: bool = False
+    ) -> Iterator[tw.Warehouse]:
+        wh = tw.connect(
+            self.database,
+            config=config,
+            read_only=read_only,
+            busy_timeout=self.busy_timeout_seconds,
+        )
+        try:
+            yield wh
+        finally:
+            wh.close()
+
+
+class FoldersResource(dg.ConfigurableResource):
+    """Where files arrive and partition outputs go."""
+
+    inbox: str = "data/inbox"
+    """Event files dropped here are ingested (the inbox sensor watches it)."""
+    landing: str = "data/landing"
+    """The HTTP sink's landing directory (closed segments are ingested)."""
+    export: str = "data/export"
+    """Hive-partitioned Parquet of each day's tables."""
+    settle_seconds: float = 2.0
+    """A dropped file is picked up once unchanged for this long (still being copied)."""
+
+    def landing_path(self) -> Path:
+        return Path(self.landing)
+
+    def inbox_files(self) -> list[Path]:
+        from trackstack_wh.ingest.readers import is_event_file
+
+        root = Path(self.inbox)
+        if not root.is_dir():
+            return []
+        return sorted(p for p in root.rglob("*") if p.is_file() and is_event_file(p))
+
+
+class DestinationCredentials(dg.ConfigurableResource):
+    """One destination's secrets, each from the environment variable trackstack.toml
+    names for it (``dg.EnvVar``, so the value never shows in the UI or run config)."""
+
+    access_token: str | None = None
+    developer_token: str | None = None
+
+    def by_variable(self, destination: Destination) -> dict[str, str]:
+        """The secrets keyed by their variable names, as ``with_secrets`` takes them."""
+        out = {}
+        for key, value in (
+            ("access_token_env", self.access_token),
+            ("developer_token_env", self.developer_token),
+        ):
+            name = destination.settings.get(key)
+            if name and value:
+                out[name] = value
+        return out
+
+
+class PlatformCredentials(dg.ConfigurableResource):
+    """Every destination's credentials (one ``DestinationCredentials`` each)."""
+
+    meta: DestinationCredentials
+    google_ads: DestinationCredentials
+    linkedin: DestinationCredentials
+    tiktok: DestinationCredentials
+    snapchat: DestinationCredentials
+    reddit: DestinationCredentials
+    hubspot: DestinationCredentials
+    salesforce: DestinationCredentials
+
+    def for_destination(self, destination: Destination) -> dict[str, str]:
+        """The destination's secrets keyed by variable name (``with_secrets`` input)."""
+        credentials: DestinationCredentials = getattr(self, destination.name)
+        return credentials.by_variable(destination)
+
+
+class PlatformsResource(dg.ConfigurableResource):
+    """Where delivery requests go.
+
+    ``target``: ``emulator`` (a local platform emulator started for the step, unset
+    credentials replaced by placeholders), ``live`` (the base URLs in trackstack.toml),
+    or a URL prefix (a running emulator or a proxy) that ``/<destination>`` is added to.
+    Subclasses may override ``transport()`` to hand the push an ``httpx`` transport.
+    """
+
+    target: str = "emulator"
+
+    def transport(self) -> httpx.AsyncBaseTransport | None:
+        return None
+
+    @contextlib.contextmanager
+    def route(
+        self, config: WorkspaceConfig, clock: dt.datetime | None
+    ) -> Iterator[WorkspaceConfig]:
+        if self.target == "live":
+            yield config
+        elif self.target == "emulator":
+            with EmulatorProcess(clock=clock) as emulator:
+                yield config.pointed_at(emulator.base_url).with_secrets(emulator_secrets(config))
+        elif self.target.startswith(("http://", "https://")):
+            yield config.pointed_at(self.target).with_secrets(emulator_secrets(config))
+        else:
+            raise ValueError(
+                f"platforms target {self.target!r}: use 'emulator', 'live' or an http(s) URL"
+            )
