@@ -7,7 +7,7 @@ import os
 import dagster as dg
 
 from dagster_defs.lib.resources import (
-    DestinationCredentials,
+    CREDENTIAL_KEYS,
     FoldersResource,
     PlatformCredentials,
     PlatformsResource,
@@ -16,7 +16,6 @@ from dagster_defs.lib.resources import (
 )
 from trackstack_wh.db import DEFAULT_DB
 from trackstack_wh.destinations.config import load_config
-from trackstack_wh.destinations.mapping import DESTINATIONS
 
 
 def _env_or(name: str, default: str | None) -> str | dg.EnvVar | None:
@@ -26,23 +25,16 @@ def _env_or(name: str, default: str | None) -> str | dg.EnvVar | None:
 
 
 def platform_credentials(config_path: str | None) -> PlatformCredentials:
-    """Per destination, its credential variables (named in trackstack.toml) as EnvVars;
-    unset ones stay empty and that destination's push reports them missing."""
+    """Every credential variable trackstack.toml names, as an EnvVar when it is set."""
     config = load_config(config_path)
-    out = {}
-    for name in DESTINATIONS:
-        dest = config.destinations.get(name)
-        settings = dest.settings if dest else {}
-        fields = {
-            field: _env_or(settings[key], None)
-            for field, key in (
-                ("access_token", "access_token_env"),
-                ("developer_token", "developer_token_env"),
-            )
-            if settings.get(key)
-        }
-        out[name] = DestinationCredentials(**fields)
-    return PlatformCredentials(**out)
+    fields = {}
+    for dest in config.destinations.values():
+        for key in CREDENTIAL_KEYS:
+            variable = dest.settings.get(key)
+            field = PlatformCredentials.field_name(dest.name, key)
+            if variable and field in PlatformCredentials.model_fields:
+                fields[field] = _env_or(variable, None)
+    return PlatformCredentials(**fields)
 
 
 @dg.definitions

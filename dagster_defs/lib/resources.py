@@ -85,42 +85,39 @@ class FoldersResource(dg.ConfigurableResource):
         return sorted(p for p in root.rglob("*") if p.is_file() and is_event_file(p))
 
 
-class DestinationCredentials(dg.ConfigurableResource):
-    """One destination's secrets, each from the environment variable trackstack.toml
-    names for it (``dg.EnvVar``, so the value never shows in the UI or run config)."""
-
-    access_token: str | None = None
-    developer_token: str | None = None
-
-    def by_variable(self, destination: Destination) -> dict[str, str]:
-        """The secrets keyed by their variable names, as ``with_secrets`` takes them."""
-        out = {}
-        for key, value in (
-            ("access_token_env", self.access_token),
-            ("developer_token_env", self.developer_token),
-        ):
-            name = destination.settings.get(key)
-            if name and value:
-                out[name] = value
-        return out
+CREDENTIAL_KEYS = ("access_token_env", "developer_token_env")
+"""The destination settings that name credential variables."""
 
 
 class PlatformCredentials(dg.ConfigurableResource):
-    """Every destination's credentials (one ``DestinationCredentials`` each)."""
+    """Each destination's secrets, ``<destination>_<credential>``, each from the environment
+    variable trackstack.toml names for it (``dg.EnvVar``: the UI and run config show the
+    variable's name, never its value). Unset ones stay empty; that destination's push then
+    reports them missing and the others go on."""
 
-    meta: DestinationCredentials
-    google_ads: DestinationCredentials
-    linkedin: DestinationCredentials
-    tiktok: DestinationCredentials
-    snapchat: DestinationCredentials
-    reddit: DestinationCredentials
-    hubspot: DestinationCredentials
-    salesforce: DestinationCredentials
+    meta_access_token: str | None = None
+    google_ads_access_token: str | None = None
+    google_ads_developer_token: str | None = None
+    linkedin_access_token: str | None = None
+    tiktok_access_token: str | None = None
+    snapchat_access_token: str | None = None
+    reddit_access_token: str | None = None
+    hubspot_access_token: str | None = None
+    salesforce_access_token: str | None = None
+
+    @staticmethod
+    def field_name(destination: str, key: str) -> str:
+        return f"{destination}_{key.removesuffix('_env')}"
 
     def for_destination(self, destination: Destination) -> dict[str, str]:
         """The destination's secrets keyed by variable name (``with_secrets`` input)."""
-        credentials: DestinationCredentials = getattr(self, destination.name)
-        return credentials.by_variable(destination)
+        out = {}
+        for key in CREDENTIAL_KEYS:
+            name = destination.settings.get(key)
+            value = getattr(self, self.field_name(destination.name, key), None)
+            if name and value:
+                out[name] = value
+        return out
 
 
 class PlatformsResource(dg.ConfigurableResource):

@@ -20,6 +20,9 @@ from trackstack_wh.payloads import PAYLOAD_TABLES, build_payloads
 
 PAYLOADS_GROUP = "capi_payloads"
 DELIVERY_GROUP = "capi_delivery"
+EVENT_FILTER_TAG = "trackstack/event_names"
+"""A run tag (comma-separated canonical events) that limits every push in the run; it
+holds for partition ranges too, where per-partition run config does not apply."""
 PARTITIONED = {
     "partitions_def": DAILY,
     "backfill_policy": dg.BackfillPolicy.single_run(),
@@ -39,7 +42,12 @@ class PushConfig(dg.Config):
     retry_failed: bool = False
     """Also resend rows whose retries ran out."""
     event_names: list[str] = []
-    """Only these canonical events (empty: all)."""
+    """Only these canonical events (empty: all, or the run's event-filter tag)."""
+
+
+def _tagged_events(context: dg.AssetExecutionContext) -> list[str]:
+    tag = context.run.tags.get(EVENT_FILTER_TAG, "")
+    return [name.strip() for name in tag.split(",") if name.strip()]
 
 
 def delivery_asset_name(destination: str) -> str:
@@ -153,7 +161,7 @@ def delivery_asset(destination: str) -> dg.AssetsDefinition:
                 destination,
                 since=window.start,
                 until=window.end,
-                event_names=config.event_names or None,
+                event_names=config.event_names or _tagged_events(context) or None,
                 dry_run=config.dry_run,
                 retry_failed=config.retry_failed,
                 as_of=as_of,

@@ -6,7 +6,7 @@ import datetime as dt
 
 import dagster as dg
 
-from dagster_defs.defs.capi.assets import PAYLOADS_GROUP, delivery_asset_name
+from dagster_defs.defs.capi.assets import EVENT_FILTER_TAG, PAYLOADS_GROUP, delivery_asset_name
 from trackstack_wh.destinations.mapping import DESTINATIONS
 from trackstack_wh.payloads import PAYLOAD_TABLES
 
@@ -47,12 +47,7 @@ crm_refund_churn_upload = dg.define_asset_job(
         *(PAYLOAD_TABLES[d] for d in CRM_DESTINATIONS),
         *(delivery_asset_name(d) for d in CRM_DESTINATIONS),
     ),
-    config={
-        "ops": {
-            delivery_asset_name(d): {"config": {"event_names": CRM_UPLOAD_EVENTS}}
-            for d in CRM_DESTINATIONS
-        }
-    },
+    tags={EVENT_FILTER_TAG: ",".join(CRM_UPLOAD_EVENTS)},
     description="Server-side batch upload of Refund, Chargeback and Churned to the CRMs.",
 )
 
