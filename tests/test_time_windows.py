@@ -47,9 +47,7 @@ def test_windowed_build_touches_only_its_days(sample: tw.Warehouse) -> None:
     assert (again.inserted, again.rebuilt) == (0, 0)
     sample.build_payloads(as_of=CLOCK, destinations=["meta"])  # every day
     total = sample.sql("select count(*) from capi_meta").item()
-    [rebuilt] = sample.build_payloads(
-        as_of=CLOCK, destinations=["meta"], window=DAYS, rebuild=True
-    )
+    [rebuilt] = sample.build_payloads(as_of=CLOCK, destinations=["meta"], window=DAYS, rebuild=True)
     assert rebuilt.rebuilt == rebuilt.inserted == built.inserted
     assert sample.sql("select count(*) from capi_meta").item() == total
 
@@ -59,11 +57,11 @@ def test_conformance_names_each_broken_rule(sample: tw.Warehouse) -> None:
     assert all(check_conformance(sample.conn, d).ok for d in ("meta", "linkedin", "tiktok"))
     sample.sql(
         "update capi_meta set payload = json_merge_patch(payload, "
-        "'{\"event_time\": 1, \"user_data\": {\"em\": [\"Jane@Example.com\"]}}') "
+        '\'{"event_time": 1, "user_data": {"em": ["Jane@Example.com"]}}\') '
         "where event_id = (select min(event_id) from capi_meta where status = 'ready')"
     )
     sample.sql(
-        "update capi_tiktok set payload = json_merge_patch(payload, '{\"event_id\": \"other\"}') "
+        'update capi_tiktok set payload = json_merge_patch(payload, \'{"event_id": "other"}\') '
         "where event_id = (select min(event_id) from capi_tiktok where status = 'ready')"
     )
     meta = check_conformance(sample.conn, "meta", DAYS)
@@ -80,9 +78,12 @@ def test_marts_and_export_rerun_to_the_same_result(sample: tw.Warehouse, tmp_pat
     sample.build_payloads(as_of=CLOCK, window=DAYS)
     first = refresh_mart(sample.conn, "funnel_daily", DAYS).frame
     assert refresh_mart(sample.conn, "funnel_daily", DAYS).frame.equals(first)
-    assert first["events"].sum() == sample.sql(
-        "select count(*) from events where ts >= $a and ts < $b", a=DAYS.start, b=DAYS.end
-    ).item()
+    assert (
+        first["events"].sum()
+        == sample.sql(
+            "select count(*) from events where ts >= $a and ts < $b", a=DAYS.start, b=DAYS.end
+        ).item()
+    )
     with pytest.raises(ValueError, match="whole UTC days"):
         refresh_mart(sample.conn, "funnel_daily", tw.TimeWindow(DAYS.start, CLOCK))
 
