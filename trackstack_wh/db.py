@@ -81,6 +81,14 @@ def open_when_free(
             delay = min(delay * 2, 1.0)
 
 
+def has_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the warehouse has a table called ``name``."""
+    found = conn.execute(
+        "select count(*) from duckdb_tables() where table_name = $n", {"n": name}
+    ).fetchall()
+    return bool(found[0][0])
+
+
 def create_temp_table(conn: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
     """A connection-local lookup table from a polars frame (kept if it already exists)."""
     conn.register(f"{name}_frame", frame)

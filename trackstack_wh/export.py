@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from trackstack_wh.db import has_table
 from trackstack_wh.payloads.inspect import existing_tables
 from trackstack_wh.timewindow import TimeWindow
 
@@ -64,7 +65,7 @@ def export_days(
     if not window.check().whole_days():
         raise ValueError(f"exports cover whole UTC days, not {window}")
     queries = dict(DAY_QUERIES)
-    if not _has_table(conn, "event_quality"):
+    if not has_table(conn, "event_quality"):
         del queries["event_quality"]
     for table in existing_tables(conn).values():
         queries[table] = PAYLOAD_QUERY.format(table=table)
@@ -78,10 +79,3 @@ def export_days(
     finally:
         cursor.close()
     return out
-
-
-def _has_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
-    found = conn.execute(
-        "select count(*) from duckdb_tables() where table_name = $n", {"n": name}
-    ).fetchall()
-    return bool(found[0][0])

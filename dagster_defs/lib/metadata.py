@@ -33,9 +33,7 @@ def json_value(value: Any) -> dg.MetadataValue:
     return dg.MetadataValue.json(json.loads(json.dumps(value, default=str)))
 
 
-def partition_window(
-    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext,
-) -> TimeWindow:
+def partition_window(context: dg.AssetExecutionContext) -> TimeWindow:
     """The run's partition (or partition range) as a ``TimeWindow``."""
     window = context.partition_time_window
     return TimeWindow(window.start.astimezone(dt.UTC), window.end.astimezone(dt.UTC))

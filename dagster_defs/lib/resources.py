@@ -14,7 +14,8 @@ import httpx
 
 import trackstack_wh as tw
 from trackstack_wh.destinations.config import Destination, WorkspaceConfig, load_config
-from trackstack_wh.emulator.process import EmulatorProcess, emulator_secrets
+from trackstack_wh.emulator.process import emulated, emulator_secrets
+from trackstack_wh.ingest.readers import is_event_file
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 """Every step that opens the DuckDB file runs in this pool (limit 1 in dagster.yaml)."""
@@ -77,8 +78,6 @@ class FoldersResource(dg.ConfigurableResource):
         return Path(self.landing)
 
     def inbox_files(self) -> list[Path]:
-        from trackstack_wh.ingest.readers import is_event_file
-
         root = Path(self.inbox)
         if not root.is_dir():
             return []
@@ -141,8 +140,8 @@ class PlatformsResource(dg.ConfigurableResource):
         if self.target == "live":
             yield config
         elif self.target == "emulator":
-            with EmulatorProcess(clock=clock) as emulator:
-                yield config.pointed_at(emulator.base_url).with_secrets(emulator_secrets(config))
+            with emulated(config, clock) as pointed:
+                yield pointed
         elif self.target.startswith(("http://", "https://")):
             yield config.pointed_at(self.target).with_secrets(emulator_secrets(config))
         else:

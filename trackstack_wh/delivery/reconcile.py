@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from trackstack_wh.db import has_table
 from trackstack_wh.payloads.inspect import existing_tables
 
 BUCKETS = ("delivered", "rejected", "failed", "in_flight", "never_attempted", "skipped",
@@ -151,7 +152,7 @@ group by all""",
                 "until_s": params["until_s"],
             },
         ).pl()
-        if tables and _has_table(conn, "event_routes")
+        if tables and has_table(conn, "event_routes")
         else None
     )
     if routed is not None and routed.height:
@@ -163,7 +164,7 @@ group by all""",
         params=params,
     ).pl()
     problems = _problems(conn, summary, union, params)
-    if _has_table(conn, "event_routes"):
+    if has_table(conn, "event_routes"):
         unbuilt = conn.execute(
             "select distinct destination from event_routes where reason is null "
             "and destination not in (select unnest($built::varchar[])) order by 1",
@@ -172,14 +173,6 @@ group by all""",
         problems += [f"{d}: routed events but no payload table (run build_payloads)"
                      for (d,) in unbuilt]  # fmt: skip
     return Reconciliation(summary, reasons, problems, mode, conn, rows_sql, params)
-
-
-def _has_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(
-        conn.execute(
-            "select count(*) from duckdb_tables() where table_name = $n", {"n": name}
-        ).fetchall()[0][0]
-    )
 
 
 def _problems(

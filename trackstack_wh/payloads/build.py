@@ -23,7 +23,7 @@ import duckdb
 import polars as pl
 
 from trackstack_wh.contract.currencies import CURRENCY_EXPONENTS
-from trackstack_wh.db import create_temp_table
+from trackstack_wh.db import create_temp_table, has_table
 from trackstack_wh.destinations.config import Destination, WorkspaceConfig
 from trackstack_wh.destinations.routing import build_event_routes
 from trackstack_wh.identity.rules import RULES_VERSION
@@ -141,13 +141,6 @@ def _bind(sql: str, params: dict[str, object]) -> dict[str, object]:
     return {k: v for k, v in params.items() if k in used}
 
 
-def _has_routes(conn: duckdb.DuckDBPyConnection) -> bool:
-    found = conn.execute(
-        "select count(*) from duckdb_tables() where table_name = 'event_routes'"
-    ).fetchall()
-    return bool(found[0][0])
-
-
 def _currency_table(conn: duckdb.DuckDBPyConnection) -> None:
     frame = pl.DataFrame(
         {"code": list(CURRENCY_EXPONENTS), "exponent": list(CURRENCY_EXPONENTS.values())},
@@ -183,7 +176,7 @@ def build_payloads(
         names = set(destinations)
         chosen = [d for d in chosen if d.name in names]
     _currency_table(conn)
-    if route or not _has_routes(conn):
+    if route or not has_table(conn, "event_routes"):
         build_event_routes(conn, config)
     return [
         _build_destination(conn, config, dest, as_of, phone_region, rebuild, window)

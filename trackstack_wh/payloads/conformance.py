@@ -85,6 +85,13 @@ RULES: dict[tuple[str, str], KindRules] = {
     ("hubspot", "custom_event"): KindRules(("$.occurredAt", "timestamp"), "$.uuid"),
 }
 AD_PLATFORMS = ("meta", "google_ads", "linkedin", "tiktok", "snapchat", "reddit")
+READY_CTE = """
+with ready as (
+    select event_id, request_kind, dedup_key, event_time, payload from {table}
+    where status = 'ready'
+      and ($from_s is null or event_time >= to_timestamp($from_s))
+      and ($to_s is null or event_time < to_timestamp($to_s))
+)"""
 
 
 def _kind_checks(destination: str, kind: str, rules: KindRules) -> list[tuple[str, str]]:
@@ -136,13 +143,7 @@ def conformance_sql(destination: str, table: str) -> str:
         f"select event_id, request_kind, {lit(name)} as rule from ready where {cond}"
         for name, cond in checks
     )
-    return f"""
-with ready as (
-    select event_id, request_kind, dedup_key, event_time, payload from {table}
-    where status = 'ready'
-      and ($from_s is null or event_time >= to_timestamp($from_s))
-      and ($to_s is null or event_time < to_timestamp($to_s))
-)
+    return f"""{READY_CTE.format(table=table)}
 {selects}
 order by rule, event_id"""
 
@@ -175,10 +176,7 @@ def check_conformance(
                                      "rule": pl.String})  # fmt: skip
         return Conformance(destination, 0, empty)
     checked = conn.execute(
-        f"select count(*) from {table} where status = 'ready' "
-        "and ($from_s is null or event_time >= to_timestamp($from_s)) "
-        "and ($to_s is null or event_time < to_timestamp($to_s))",
-        params,
+        f"{READY_CTE.format(table=table)} select count(*) from ready", params
     ).fetchall()[0][0]
     problems = conn.sql(conformance_sql(destination, table), params=params).pl()
     return Conformance(destination, checked, problems)

@@ -5,7 +5,13 @@ import dagster as dg
 
 from dagster_defs.defs.capi import checks
 from dagster_defs.defs.partitions import DAILY
-from dagster_defs.lib.metadata import json_value, markdown_table, partition_window, window_metadata
+from dagster_defs.lib.metadata import (
+    PREVIEW_ROWS,
+    json_value,
+    markdown_table,
+    partition_window,
+    window_metadata,
+)
 from dagster_defs.lib.resources import (
     WAREHOUSE_POOL,
     PlatformCredentials,
@@ -101,27 +107,29 @@ def payload_asset(destination: str) -> dg.AssetsDefinition:
                 window=window,
                 route=False,
             )
-            in_window = wh.sql(
-                f"select * from {table} where event_time >= $start and event_time < $end "
-                "order by event_time, event_id",
+            in_window = "event_time >= $start and event_time < $end"
+            statuses = wh.sql(
+                f"select status, skip_reason, count(*)::bigint as rows from {table} "
+                f"where {in_window} group by all order by rows desc",
                 start=window.start,
                 end=window.end,
             )
-            statuses = (
-                in_window.group_by("status", "skip_reason").len().sort("len", descending=True)
+            preview = wh.sql(
+                "select event_id, request_kind, platform_event_name, payload "
+                f"from {table} where {in_window} and status = 'ready' "
+                "order by event_time, event_id limit $n",
+                start=window.start,
+                end=window.end,
+                n=PREVIEW_ROWS,
             )
             return dg.MaterializeResult(
                 metadata={
                     **window_metadata(window),
-                    "dagster/row_count": dg.MetadataValue.int(in_window.height),
+                    "dagster/row_count": dg.MetadataValue.int(int(statuses["rows"].sum())),
                     "inserted": built.inserted,
                     "rebuilt": built.rebuilt,
                     "by_status": markdown_table(statuses, rows=20),
-                    "preview": markdown_table(
-                        in_window.filter(status="ready").select(
-                            "event_id", "request_kind", "platform_event_name", "payload"
-                        )
-                    ),
+                    "preview": markdown_table(preview),
                 },
                 check_results=[checks.conforms(wh, table, destination, window)],
             )
