@@ -11,8 +11,9 @@ from pathlib import Path
 
 import polars as pl
 
-from trackstack_wh.cli_delivery import add_commands, progress_printer
-from trackstack_wh.emulator.process import emulated
+from trackstack_wh.cli_delivery import add_commands
+from trackstack_wh.cli_report import add_report_command
+from trackstack_wh.demo import print_json, print_summary, run_demo
 from trackstack_wh.enrich import phone_region_from_env
 from trackstack_wh.errors import ConfigError
 from trackstack_wh.ingest.report import IngestReport
@@ -61,49 +62,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"error: {samples} not found; run from the repository root", file=sys.stderr)
         return 2
     with _connect(args) as wh:
-        print(f"warehouse: {wh.path}")
-        report = wh.ingest(samples)
-        _print_report(report, args.json)
-        counts = wh.sql(
-            "select stage, count(*)::bigint as events from events "
-            "group by stage order by events desc"
-        )
-        if not args.json:
-            print("\nevents by stage:")
-            for row in counts.iter_rows():
-                print(f"  {row[0]:<12} {row[1]:>7}")
-            wh.refresh_quality()
-            _print_summary(wh.quality_summary(by="destination"), "quality by destination")
-        if wh.config.enabled():
-            as_of = wh.replay_clock()
-            wh.build_payloads(as_of=as_of)
-            if not args.json:
-                title = (
-                    f"payloads (ages judged as of {as_of:%Y-%m-%d %H:%M} UTC, the samples' clock)"
-                )
-                _print_summary(payload_overview(wh.payload_summary()), title)
-            if not args.no_push:
-                push_ok = _demo_push(wh, as_of, args.json)
-                return 0 if report.ok and push_ok else 1
-    return 0 if report.ok else 1
-
-
-def _demo_push(wh: Warehouse, as_of: dt.datetime, as_json: bool) -> bool:
-    """Push the ready rows to the local platform emulator, then reconcile."""
-    config = wh.config
-    with emulated(config, as_of) as pointed:
-        wh.config = pointed
-        try:
-            report = wh.push(as_of=as_of, progress=None if as_json else progress_printer())
-        finally:
-            wh.config = config
-    result = wh.reconcile()
-    if as_json:
-        print(json.dumps({"push": report.to_dict(), "reconcile_ok": result.ok}, default=str))
+        report_path = None
+        if not args.no_report:
+            report_path = Path(args.html) if args.html else default_report_path(wh.path)
+        result = run_demo(wh, samples, push=not args.no_push, report_path=report_path)
+    if args.json:
+        print_json(result)
     else:
-        print(f"\n{report!r}")
-        _print_summary(result.totals(), repr(result).split("\n", 1)[0])
-    return report.ok and result.ok
+        print_summary(result)
+    return 0 if result.ok else 1
+
+
+def default_report_path(db_path: Path) -> Path:
+    """``data/warehouse.duckdb`` -> ``data/warehouse_report.html``."""
+    return db_path.with_name(f"{db_path.stem}_report.html")
 
 
 def payload_overview(summary: pl.DataFrame) -> pl.DataFrame:
@@ -223,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--no-push", action="store_true", help="stop after the payloads (no emulator, no push)"
     )
+    demo.add_argument(
+        "--html", help="where to write the HTML report (default: beside the warehouse file)"
+    )
+    demo.add_argument("--no-report", action="store_true", help="skip the HTML report")
     demo.set_defaults(func=cmd_demo)
     quality = sub.add_parser("quality", help="score events and summarize their quality")
     quality.add_argument("--by", choices=SUMMARY_GROUPS, default="stage")
@@ -252,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     payloads.add_argument("--json", action="store_true", help="machine-readable summary")
     payloads.set_defaults(func=cmd_payloads)
     add_commands(sub)
+    add_report_command(sub)
     serve = sub.add_parser("serve", help="serve the HTTP event sink (POST /events)")
     add_sink_arguments(serve)
     serve.set_defaults(func=cmd_serve)

@@ -13,6 +13,7 @@ import polars as pl
 
 from trackstack_wh import sql
 from trackstack_wh.contract import CANONICAL_EVENTS, Route
+from trackstack_wh.contract.currencies import CURRENCY_EXPONENTS
 from trackstack_wh.errors import ConfigError, WarehouseBusyError
 
 DEFAULT_DB = Path("data") / "warehouse.duckdb"
@@ -96,6 +97,15 @@ def create_temp_table(conn: duckdb.DuckDBPyConnection, name: str, frame: pl.Data
         conn.execute(f"create temp table if not exists {name} as from {name}_frame")
     finally:
         conn.unregister(f"{name}_frame")
+
+
+def create_currency_table(conn: duckdb.DuckDBPyConnection) -> None:
+    """The temp table ``currency_exponents`` (code, exponent): ISO-4217 minor digits."""
+    frame = pl.DataFrame(
+        {"code": list(CURRENCY_EXPONENTS), "exponent": list(CURRENCY_EXPONENTS.values())},
+        schema={"code": pl.String, "exponent": pl.Int32},
+    )
+    create_temp_table(conn, "currency_exponents", frame)
 
 
 def migrate(conn: duckdb.DuckDBPyConnection) -> None:

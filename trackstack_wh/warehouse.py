@@ -25,6 +25,15 @@ from trackstack_wh.payloads import PAYLOAD_TABLES, BuildResult, build_payloads
 from trackstack_wh.payloads.inspect import existing_tables, preview_requests, summary_sql
 from trackstack_wh.payloads.requests import HttpRequest
 from trackstack_wh.quality import quality_summary_sql
+from trackstack_wh.reports import (
+    DeliveryReport,
+    FunnelReport,
+    QualityReport,
+    delivery_report,
+    funnel_report,
+    quality_report,
+)
+from trackstack_wh.reports.html import write_html
 from trackstack_wh.sink.segments import (
     DEFAULT_LANDING,
     closed_segments,
@@ -49,6 +58,7 @@ class Warehouse:
         busy_timeout: float = db.DEFAULT_BUSY_TIMEOUT,
     ) -> None:
         self.path = db.resolve_path(path)
+        self.read_only = read_only
         self.config = config if isinstance(config, WorkspaceConfig) else load_config(config)
         self.conn: duckdb.DuckDBPyConnection = db.connect(
             self.path, read_only=read_only, busy_timeout=busy_timeout
@@ -66,7 +76,7 @@ class Warehouse:
         An unreadable file is reported (status ``unreadable``) and the others still load.
         """
         files: list[FileReport] = []
-        for path in _expand([paths] if isinstance(paths, (str, os.PathLike)) else paths):
+        for path in expand_paths([paths] if isinstance(paths, (str, os.PathLike)) else paths):
             try:
                 files.append(ingest_file(self.conn, path, received_at=received_at))
             except UnreadableFileError as exc:
@@ -288,6 +298,45 @@ class Warehouse:
         """Routed events vs payload rows vs delivery outcomes, per destination, day, event."""
         return reconcile(self.conn, since=since, until=until, mode=mode)
 
+    def funnel(
+        self, period: str = "week", by: str | None = None, *, window: TimeWindow | None = None
+    ) -> FunnelReport:
+        """Funnel-stage report per ``period`` (day, week, month, quarter, year), optionally
+        split ``by`` channel, referrer or plan: ``.df``, ``.tables``, ``.chart()``."""
+        return funnel_report(
+            self.conn, period=period, by=by, window=window, value_unit=self.config.value_unit
+        )
+
+    def quality_report(self, *, window: TimeWindow | None = None) -> QualityReport:
+        """Quality score distribution, missing identity signals and match keys by event."""
+        self._ensure_quality()
+        return quality_report(self.conn, window=window)
+
+    def delivery_report(
+        self, *, window: TimeWindow | None = None, mode: str = "live"
+    ) -> DeliveryReport:
+        """Per destination and day: delivered, rejected, failed, skipped, with reasons."""
+        return delivery_report(self.conn, window=window, mode=mode)
+
+    def write_html_report(
+        self,
+        path: PathLike,
+        *,
+        period: str = "week",
+        window: TimeWindow | None = None,
+        mode: str = "live",
+    ) -> Path:
+        """One self-contained HTML file (charts as inline SVG, rendered offline) with the
+        funnel, quality and delivery reports; returns its path."""
+        reports = [
+            self.funnel(period, window=window),
+            self.quality_report(window=window),
+            self.delivery_report(window=window, mode=mode),
+        ]
+        return write_html(
+            path, reports, title="TrackStack warehouse report", subtitle=f"Warehouse {self.path}."
+        )
+
     def _payload_table(self, destination: str) -> str:
         if destination not in PAYLOAD_TABLES:
             raise ValueError(
@@ -302,6 +351,12 @@ class Warehouse:
         return table
 
     def _ensure_quality(self) -> None:
+        if self.read_only:
+            if not db.has_table(self.conn, "event_quality"):
+                raise ValueError(
+                    "no quality scores yet: run refresh_quality() on a writable connection"
+                )
+            return
         region, windows = self._quality_settings
         refresh_quality(self.conn, phone_region=region, windows=windows)
 
@@ -318,7 +373,7 @@ class Warehouse:
         return f"Warehouse({str(self.path)!r})"
 
 
-def _expand(paths: Iterable[PathLike]) -> list[Path]:
+def expand_paths(paths: Iterable[PathLike]) -> list[Path]:
     """Files as given; a directory contributes its supported event files (recursively)."""
     out: list[Path] = []
     for p in map(Path, paths):

@@ -20,10 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import duckdb
-import polars as pl
 
-from trackstack_wh.contract.currencies import CURRENCY_EXPONENTS
-from trackstack_wh.db import create_temp_table, has_table
+from trackstack_wh.db import create_currency_table, has_table
 from trackstack_wh.destinations.config import Destination, WorkspaceConfig
 from trackstack_wh.destinations.routing import build_event_routes
 from trackstack_wh.identity.rules import RULES_VERSION
@@ -141,14 +139,6 @@ def _bind(sql: str, params: dict[str, object]) -> dict[str, object]:
     return {k: v for k, v in params.items() if k in used}
 
 
-def _currency_table(conn: duckdb.DuckDBPyConnection) -> None:
-    frame = pl.DataFrame(
-        {"code": list(CURRENCY_EXPONENTS), "exponent": list(CURRENCY_EXPONENTS.values())},
-        schema={"code": pl.String, "exponent": pl.Int32},
-    )
-    create_temp_table(conn, "currency_exponents", frame)
-
-
 def build_payloads(
     conn: duckdb.DuckDBPyConnection,
     config: WorkspaceConfig,
@@ -175,7 +165,7 @@ def build_payloads(
     if destinations is not None:
         names = set(destinations)
         chosen = [d for d in chosen if d.name in names]
-    _currency_table(conn)
+    create_currency_table(conn)
     if route or not has_table(conn, "event_routes"):
         build_event_routes(conn, config)
     return [

@@ -1,0 +1,65 @@
+"""``trackstack-wh report``: the funnel, quality and delivery reports for scripts
+(table, CSV, JSON) and as one static HTML file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from trackstack_wh.reports import BREAKDOWNS, PERIODS, Report
+from trackstack_wh.warehouse import Warehouse, connect
+
+FORMATS = ("table", "csv", "json")
+KINDS = ("funnel", "quality", "delivery")
+
+
+def add_report_command(sub: argparse._SubParsersAction) -> None:
+    report = sub.add_parser(
+        "report",
+        help="funnel, quality or delivery report (table, CSV, JSON) or a static HTML report",
+        description="Print one report, or write all three as one HTML file with --html.",
+    )
+    report.add_argument("kind", nargs="?", choices=KINDS, help="which report to print")
+    report.add_argument("--format", choices=FORMATS, default="table")
+    report.add_argument(
+        "--table", help="one table of the report (CSV prints the main one by default)"
+    )
+    report.add_argument("--period", choices=PERIODS, default="week", help="funnel period")
+    report.add_argument("--by", choices=BREAKDOWNS, help="split the funnel by this")
+    report.add_argument("--mode", default="live", help="delivery mode: live, test or validate")
+    report.add_argument("--html", metavar="PATH", help="write the HTML report to PATH")
+    report.add_argument("--db", default=argparse.SUPPRESS, help="warehouse file")
+    report.set_defaults(func=cmd_report)
+
+
+def build_report(wh: Warehouse, args: argparse.Namespace) -> Report:
+    if args.kind == "funnel":
+        return wh.funnel(args.period, args.by)
+    if args.kind == "quality":
+        return wh.quality_report()
+    return wh.delivery_report(mode=args.mode)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    if args.kind is None and args.html is None:
+        print("error: name a report (funnel, quality, delivery) or give --html PATH",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    with connect(args.db, config=args.config, read_only=True) as wh:
+        if args.html is not None:
+            path = wh.write_html_report(args.html, period=args.period, mode=args.mode)
+            print(f"HTML report: {path.resolve()}", file=sys.stderr if args.kind else sys.stdout)
+        if args.kind is None:
+            return 0
+        report = build_report(wh, args)
+        try:
+            if args.format == "csv":
+                sys.stdout.write(report.to_csv(args.table))
+            elif args.format == "json":
+                print(report.to_json())
+            else:
+                print(report.to_text(args.table))
+        except KeyError as exc:
+            print(f"error: {exc.args[0]}", file=sys.stderr)
+            return 2
+    return 0
