@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from trackstack_wh.db import resolve_path
 from trackstack_wh.reports import BREAKDOWNS, PERIODS, Report
 from trackstack_wh.warehouse import Warehouse, connect
 
@@ -45,7 +46,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         print("error: name a report (funnel, quality, delivery) or give --html PATH",
               file=sys.stderr)  # fmt: skip
         return 2
-    with connect(args.db, config=args.config, read_only=True) as wh:
+    path = resolve_path(args.db)
+    if not path.is_file():
+        print(f"error: no warehouse at {path}; run `trackstack-wh demo` or `ingest` first",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    with connect(path, config=args.config, read_only=True) as wh:
         if args.html is not None:
             path = wh.write_html_report(args.html, period=args.period, mode=args.mode)
             print(f"HTML report: {path.resolve()}", file=sys.stderr if args.kind else sys.stdout)

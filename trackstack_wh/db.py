@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
@@ -47,7 +48,10 @@ def connect(
         target.parent.mkdir(parents=True, exist_ok=True)
     conn = open_when_free(target, read_only=read_only, busy_timeout=busy_timeout)
     conn.execute("set timezone = 'UTC'")
-    conn.execute("set enable_progress_bar = false")
+    with contextlib.suppress(duckdb.InvalidInputException):
+        # In Jupyter without ipywidgets DuckDB refuses to touch this setting (its bar
+        # is then off anyway); elsewhere it would draw on the terminal mid-pipeline.
+        conn.execute("set enable_progress_bar = false")
     memory_limit = os.environ.get(MEMORY_LIMIT_ENV)
     if memory_limit:
         # DuckDB caches pages up to 80% of RAM by default: RSS then grows with the data

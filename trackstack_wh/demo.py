@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -22,7 +23,6 @@ import polars as pl
 from tqdm import tqdm
 
 from trackstack_wh.delivery import DestinationReport, PushReport
-from trackstack_wh.emulator.process import emulated
 from trackstack_wh.ingest.report import FileReport, IngestReport
 from trackstack_wh.warehouse import Warehouse, expand_paths
 
@@ -63,8 +63,9 @@ class DemoResult:
 
 def _bar(items: Iterable[T], desc: str, total: int | None = None) -> tqdm:
     """A progress bar on stderr when it is a terminal (silent in logs and pipes)."""
+    width = min(shutil.get_terminal_size((100, 24)).columns or 100, 120)
     return tqdm(items, desc=f"{desc:<9}", total=total, file=sys.stderr, disable=None,
-                leave=True, dynamic_ncols=True)  # fmt: skip
+                leave=True, ncols=max(width, 60))  # fmt: skip
 
 
 @contextmanager
@@ -123,7 +124,6 @@ def run_demo(
 
 
 def _push(wh: Warehouse, as_of: dt.datetime) -> PushReport:
-    config = wh.config
     bar = _bar([], "push", total=0)
     done: dict[str, tuple[int, int]] = {}
 
@@ -135,13 +135,10 @@ def _push(wh: Warehouse, as_of: dt.datetime) -> PushReport:
         bar.set_postfix_str(report.destination)
         bar.refresh()
 
-    with emulated(config, as_of) as pointed:
-        wh.config = pointed
-        try:
-            return wh.push(as_of=as_of, progress=progress)
-        finally:
-            wh.config = config
-            bar.close()
+    try:
+        return wh.push_to_emulator(as_of=as_of, progress=progress)
+    finally:
+        bar.close()
 
 
 def print_summary(result: DemoResult, out: Callable[[str], None] = print) -> None:

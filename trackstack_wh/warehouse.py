@@ -16,6 +16,7 @@ from trackstack_wh import db
 from trackstack_wh.delivery import DestinationReport, PushReport, push
 from trackstack_wh.delivery.reconcile import Reconciliation, reconcile
 from trackstack_wh.destinations.config import WorkspaceConfig, load_config
+from trackstack_wh.emulator.process import emulated
 from trackstack_wh.enrich import QualityRun, phone_region_from_env, refresh_quality
 from trackstack_wh.errors import UnreadableFileError
 from trackstack_wh.ingest.pipeline import ingest_file
@@ -257,6 +258,18 @@ class Warehouse:
             until=until, event_names=event_names, retry_failed=retry_failed, as_of=as_of,
             delivery=delivery, progress=progress, transport=transport,
         )  # fmt: skip
+
+    def push_to_emulator(self, *, as_of: dt.datetime | None = None, **options: Any) -> PushReport:
+        """``push`` to the local platform emulator, started for this call and stopped
+        after it (for demos, notebooks and tests; ``as_of`` also sets its clock). Missing
+        credential variables get placeholders for the call; real ones are never sent."""
+        config = self.config
+        with emulated(config, as_of) as pointed:
+            self.config = pointed
+            try:
+                return self.push(as_of=as_of, **options)
+            finally:
+                self.config = config
 
     def retry_failed(
         self, destinations: str | Iterable[str] | None = None, **options: Any
