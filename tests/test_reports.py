@@ -117,9 +117,7 @@ def _chromium() -> str | None:
     )  # fmt: skip
 
 
-def test_html_report_renders_its_charts_in_headless_chromium(
-    demo_db: Path, tmp_path: Path
-) -> None:
+def test_html_report_renders_its_charts_in_headless_chromium(demo_db: Path, tmp_path: Path) -> None:
     browser = _chromium()
     if browser is None:
         if os.environ.get("CI"):
@@ -129,9 +127,10 @@ def test_html_report_renders_its_charts_in_headless_chromium(
     assert main(["--db", str(demo_db), "report", "--html", str(page)]) == 0
     source = page.read_text()
     assert "<script" not in source and not re.search(r"(src|href)=['\"]?https?:", source)
+    profile = f"--user-data-dir={tmp_path / 'profile'}"
     flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
              "--disable-background-networking", "--no-first-run", "--hide-scrollbars",
-             f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0"]  # fmt: skip
+             profile, "--enable-logging=stderr", "--v=0"]  # fmt: skip
     dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True,
                          text=True, timeout=120)  # fmt: skip
     assert dom.returncode == 0, dom.stderr[-2000:]

@@ -123,7 +123,9 @@ def test_totals_count_each_person_once_across_the_window(hand_wh: tw.Warehouse) 
 
 def test_revenue_is_in_major_units_per_currency_net_of_refunds(hand_wh: tw.Warehouse) -> None:
     funnel = hand_wh.funnel("week")
-    revenue = {(r["period"], r["currency"]): r for r in funnel.tables["revenue"].iter_rows(named=True)}
+    revenue = {
+        (r["period"], r["currency"]): r for r in funnel.tables["revenue"].iter_rows(named=True)
+    }
     assert revenue[(W1, "USD")]["gross_revenue"] == 99.0
     assert revenue[(W2, "EUR")]["gross_revenue"] == 49.0
     assert revenue[(W2, "GBP")]["charged_back"] == 10.0
@@ -169,9 +171,7 @@ def test_weekly_signup_cohorts(hand_wh: tw.Warehouse) -> None:
 
 def test_breakdowns_by_channel_referrer_and_plan(hand_wh: tw.Warehouse) -> None:
     channel = hand_wh.funnel("month", by="channel").tables["totals"]
-    people = {
-        (r["channel"], r["stage"]): r["people"] for r in channel.iter_rows(named=True)
-    }
+    people = {(r["channel"], r["stage"]): r["people"] for r in channel.iter_rows(named=True)}
     assert people[("google_ads", "Revenue")] == 1  # alice's first touch was a Google click
     assert people[("referral", "Revenue")] == 1  # bob came from a referrer
     assert people[("meta", "Acquisition")] == 1  # erin
