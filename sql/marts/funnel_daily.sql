@@ -1,10 +1,9 @@
--- Events, people (externalId, else email) and companies (companyDomain) per UTC day and
--- funnel stage, for events with $from_s <= ts < $to_s.
+-- Events, people (the event_people view: externalId, email and session stitched) and
+-- companies (companyDomain) per UTC day and stage, for events with $from_s <= ts < $to_s.
 with window_events as (
-    select event_date, stage, coalesce(external_id, lower(trim(email))) as person,
-        lower(company_domain) as company, value
-    from events
-    where ts >= to_timestamp($from_s) and ts < to_timestamp($to_s)
+    select e.event_date, e.stage, p.person, lower(e.company_domain) as company, e.value
+    from events e left join event_people p using (event_id)
+    where e.ts >= to_timestamp($from_s) and e.ts < to_timestamp($to_s)
 ),
 
 final as (

@@ -1,28 +1,8 @@
--- Funnel events of the window with a stitched person, a company, an acquisition
--- channel and the value in major currency units ($value_unit says what `value` holds) (materialized as the temp table report_events by trackstack_wh.reports.funnel).
---
--- Person: externalId; else the externalId that the same email carries on any event;
--- else the email (trimmed, lower case); else the person known for the same session
--- (so anonymous page views before a sign-up join that person's journey); else none.
-with email_links as (
-    select lower(trim(email)) as email, min(external_id) as external_id
-    from events
-    where external_id is not null and email is not null
-    group by all
-),
-
-identified as (
-    select e.session_id,
-        coalesce(e.external_id, l.external_id, lower(trim(e.email))) as person
-    from events e left join email_links l on l.email = lower(trim(e.email))
-    where e.session_id is not null and (e.external_id is not null or e.email is not null)
-),
-
-session_people as (
-    select session_id, min(person) as person from identified group by all
-),
-
-window_events as (
+-- Funnel events of the window with their person (the event_people view of
+-- sql/ddl/006_people.sql), company, acquisition channel and value in major currency
+-- units ($value_unit says what `value` holds). Materialized as the temp table
+-- report_events by trackstack_wh.reports.funnel.
+with window_events as (
     select * from events
     where ($from_s is null or ts >= to_timestamp($from_s))
         and ($to_s is null or ts < to_timestamp($to_s))
@@ -31,8 +11,7 @@ window_events as (
 
 final as (
     select e.event_id, e.event_name, e.stage, c.family, e.ts,
-        coalesce(e.external_id, l.external_id, lower(trim(e.email)), s.person) as person,
-        nullif(lower(trim(e.company_domain)), '') as company,
+        p.person, nullif(lower(trim(e.company_domain)), '') as company,
         upper(e.currency) as currency, e.plan,
         case when $value_unit = 'minor' then e.value / pow(10, coalesce(cx.exponent, 2))
             else e.value end as value,
@@ -54,8 +33,7 @@ final as (
         ) as referrer_host
     from window_events e
     left join canonical_events c using (event_name)
-    left join email_links l on l.email = lower(trim(e.email))
-    left join session_people s on s.session_id = e.session_id
+    left join event_people p using (event_id)
     left join currency_exponents cx on cx.code = upper(e.currency)
 )
 

@@ -1,10 +1,11 @@
 """Funnel-stage reports: people, companies and events per stage and period, conversion,
 time to sign-up and to revenue, revenue net of refunds, and weekly sign-up cohorts.
 
-The SQL lives in ``sql/reports/``: ``report_events`` stitches each event to a person
-(externalId, else the externalId its email carries elsewhere, else the email, else its
-session's person) and ``report_people`` holds each person's first touch, sign-up, first
-revenue, channel and plan; the other queries read those two temp tables.
+The SQL lives in ``sql/reports/``: ``report_events`` gives each funnel event its person
+(the ``event_people`` view: externalId, else the externalId its email carries elsewhere,
+else the email, else its session's person) and ``report_people`` holds each person's
+first touch, sign-up, first revenue, channel and plan; the other queries read those two
+temp tables.
 """
 
 from __future__ import annotations
