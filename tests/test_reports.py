@@ -64,6 +64,9 @@ def test_delivery_report_matches_reconciliation_and_the_log(demo_db: Path) -> No
     assert {"destination", "outcome", "reason", "rows"} <= set(reasons.columns)
     meta_too_old = reasons.filter(destination="meta", reason="too_old")["rows"].item()
     assert meta_too_old == mine.filter(destination="meta")["skipped"].item()
+    over_time = report.table("reasons_by_day")
+    assert over_time.filter(destination="meta", reason="too_old")["rows"].sum() == meta_too_old
+    assert over_time["day"].n_unique() > 1
     assert report.notes == ["Reconciliation: every routed event is accounted for."]
 
 
@@ -78,7 +81,7 @@ def test_report_command_formats(demo_db: Path, capsys: pytest.CaptureFixture[str
     assert capsys.readouterr().out.startswith("period,currency,purchases,")
     assert main(["--db", str(demo_db), "report", "delivery", "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc["tables"]) == {"by_day", "totals", "reasons"}
+    assert set(doc["tables"]) == {"by_day", "totals", "reasons", "reasons_by_day"}
     assert sum(r["delivered"] for r in doc["tables"]["totals"]) > 0
     assert main(["--db", str(demo_db), "report", "quality"]) == 0
     text = capsys.readouterr().out

@@ -73,6 +73,15 @@ class Reconciliation:
         numbers = [c for c in self.summary.columns if c not in ("destination", "day", "event_name")]
         return self.summary.group_by("destination").agg(pl.col(numbers).sum()).sort("destination")
 
+    def reasons_by_day(self) -> pl.DataFrame:
+        """Rows per event day, destination, bucket and reason (skips and failures)."""
+        return self._conn.sql(
+            f"select day, destination, bucket, reason, count(*)::bigint as rows "
+            f"from ({self._rows_sql}) where reason is not null group by all "
+            "order by day, destination, bucket, reason",
+            params=self._params,
+        ).pl()
+
     def rows(
         self, destination: str, bucket: str | None = None, reason: str | None = None
     ) -> pl.DataFrame:

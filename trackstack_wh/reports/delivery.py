@@ -45,13 +45,15 @@ def delivery_report(
     reasons = rec.reasons.rename({"bucket": "outcome"}).sort(
         ["destination", "rows"], descending=[False, True]
     )
-    tables = {"by_day": by_day, "totals": totals, "reasons": reasons}
+    over_time = rec.reasons_by_day().rename({"bucket": "outcome"})
+    tables = {"by_day": by_day, "totals": totals, "reasons": reasons, "reasons_by_day": over_time}
     return DeliveryReport(tables, window, mode, rec.problems)
 
 
 class DeliveryReport(Report):
     """``.df``: per day (of the event) and destination, rows per outcome; ``totals`` with
-    the success rate over rows with a final answer; ``reasons`` for skips and failures."""
+    the success rate over rows with a final answer; ``reasons`` for skips and failures,
+    and ``reasons_by_day``."""
 
     def __init__(
         self, tables: dict, window: TimeWindow | None, mode: str, problems: list[str]
