@@ -12,7 +12,6 @@ installed() { [ -f ".venv/.trackstack-installed-$1" ] && [ ! pyproject.toml -nt 
 if ! installed dev && { [ "$setup" = dev ] || ! installed runtime; }; then
     target="."
     [ "$setup" = dev ] && target=".[dev]"
-    .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -e "$target"
     touch ".venv/.trackstack-installed-$setup"
 fi

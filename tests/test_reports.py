@@ -99,6 +99,10 @@ def test_report_on_a_missing_warehouse_says_so(
 ) -> None:
     assert main(["--db", str(tmp_path / "none.duckdb"), "report", "funnel"]) == 2
     assert "no warehouse at" in capsys.readouterr().err
+    with tw.connect(tmp_path / "fresh.duckdb"):
+        pass  # tables, but nothing scored yet
+    assert main(["--db", str(tmp_path / "fresh.duckdb"), "report", "quality"]) == 2
+    assert "no quality scores yet" in capsys.readouterr().err
 
 
 def test_charts_render_offline_to_svg(demo_db: Path) -> None:

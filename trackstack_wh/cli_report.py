@@ -52,20 +52,24 @@ def cmd_report(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     with connect(path, config=args.config, read_only=True) as wh:
-        if args.html is not None:
-            path = wh.write_html_report(args.html, period=args.period, mode=args.mode)
-            print(f"HTML report: {path.resolve()}", file=sys.stderr if args.kind else sys.stdout)
-        if args.kind is None:
-            return 0
-        report = build_report(wh, args)
         try:
-            if args.format == "csv":
-                sys.stdout.write(report.to_csv(args.table))
-            elif args.format == "json":
-                print(report.to_json())
-            else:
-                print(report.to_text(args.table))
-        except KeyError as exc:
+            _write(wh, args)
+        except (KeyError, ValueError) as exc:
             print(f"error: {exc.args[0]}", file=sys.stderr)
             return 2
     return 0
+
+
+def _write(wh: Warehouse, args: argparse.Namespace) -> None:
+    if args.html is not None:
+        written = wh.write_html_report(args.html, period=args.period, mode=args.mode)
+        print(f"HTML report: {written.resolve()}", file=sys.stderr if args.kind else sys.stdout)
+    if args.kind is None:
+        return
+    report = build_report(wh, args)
+    if args.format == "csv":
+        sys.stdout.write(report.to_csv(args.table))
+    elif args.format == "json":
+        print(report.to_json())
+    else:
+        print(report.to_text(args.table))
