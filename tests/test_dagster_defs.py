@@ -23,16 +23,16 @@ def test_definitions_load_with_every_stage() -> None:
     expected = {
         "landed_batches", "events", "quarantine", "event_quality", "event_routes",
         "delivery_log", "funnel_daily", "quality_daily", "reconciliation_daily",
-        "parquet_export",
+        "parquet_export", "html_report",
         *PAYLOAD_TABLES.values(), *(f"delivery_{d}" for d in DESTINATIONS),
     }  # fmt: skip
     assert keys == expected
-    for job in ("ingest_job", "payloads_job", "daily_job", "reconciliation_job",
+    for job in ("ingest_job", "payloads_job", "daily_job", "reconciliation_job", "html_report_job",
                 "crm_refund_churn_upload", *(f"push_{d}_job" for d in DESTINATIONS)):  # fmt: skip
         assert loaded.resolve_job_def(job).name == job
     schedules = {s.name for s in loaded.schedules or []}
     assert {"ingest_schedule", "payloads_schedule", "reconciliation_schedule",
-            "crm_refund_churn_schedule"} <= schedules  # fmt: skip
+            "crm_refund_churn_schedule", "html_report_schedule"} <= schedules  # fmt: skip
     assert {f"push_{d}_job_schedule" for d in DESTINATIONS} <= schedules
     assert {s.name for s in loaded.sensors or []} == {"inbox_sensor", "landing_sensor"}
     checks = {

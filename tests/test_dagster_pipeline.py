@@ -13,8 +13,9 @@ import pytest
 import trackstack_wh as tw
 from dagster_defs.defs.capi.jobs import CRM_UPLOAD_EVENTS, crm_refund_churn_upload
 from dagster_defs.defs.reports.assets import funnel_daily
+from dagster_defs.defs.reports.html_report import html_report
 from dagster_defs.defs.warehouse.assets import event_quality
-from dagster_defs.lib.resources import WarehouseResource, WorkspaceResource
+from dagster_defs.lib.resources import FoldersResource, WarehouseResource, WorkspaceResource
 from tests.dagster_support import (
     CLOCK,
     CONFIG,
@@ -222,6 +223,13 @@ def test_assets_called_directly_on_a_temporary_warehouse(tmp_path: Path) -> None
     assert quality.metadata["dagster/row_count"].value > 0
     again = event_quality(warehouse=warehouse, workspace=workspace)
     assert again.metadata["rebuilt"].value is False  # nothing changed, nothing rebuilt
+
+    folders = FoldersResource(export=str(tmp_path / "export"))
+    report = html_report(warehouse=warehouse, workspace=workspace, folders=folders)
+    page = tmp_path / "export" / "report.html"
+    assert report.metadata["bytes"].value == page.stat().st_size > 10_000
+    html = page.read_text()  # nothing pushed yet: the delivery section says so, no charts
+    assert html.count("<figure class='chart'") == 6 and "No data yet." in html
 
     context = dg.build_asset_context(partition_key=DAYS[0])
     funnel = funnel_daily(context, warehouse=warehouse)
