@@ -59,8 +59,10 @@ def run_step(step: str, *args: str, env: dict[str, str] | None = None) -> Measur
     if status != 0:
         raise SystemExit(f"step {step} failed (status {status}): {out[-2000:]}")
     detail = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
-    return Measure(step, round(wall, 2), round(usage.ru_utime + usage.ru_stime, 2),
-                   round(usage.ru_maxrss / 1024), detail)  # fmt: skip
+    measure = Measure(step, round(wall, 2), round(usage.ru_utime + usage.ru_stime, 2),
+                      round(usage.ru_maxrss / 1024), detail)  # fmt: skip
+    print(f"  {step}: {json.dumps(asdict(measure))}", file=sys.stderr, flush=True)
+    return measure
 
 
 def machine() -> dict[str, str]:

@@ -61,6 +61,9 @@ def connect(
                 f"${MEMORY_LIMIT_ENV} = {memory_limit!r}; use a size like 512MB or 2GB"
             )
         conn.execute(f"set memory_limit = '{memory_limit}'")
+        # Under a cap, large INSERT ... SELECTs must not buffer rows to keep their order
+        # (every query that needs an order says ORDER BY).
+        conn.execute("set preserve_insertion_order = false")
     if not read_only:
         migrate(conn)
     return conn
