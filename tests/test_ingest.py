@@ -15,7 +15,7 @@ import pytest
 import trackstack_wh as tw
 from tests.helpers import write_lines
 from trackstack_wh.cli import main
-from trackstack_wh.ingest import readers
+from trackstack_wh.ingest import readers, row_groups
 from trackstack_wh.synthetic import SyntheticSpec, write_ndjson
 
 RECEIVED = dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.UTC)
@@ -345,6 +345,8 @@ def test_many_small_chunks_account_like_one_chunk(
     path.write_bytes(b"\n".join(lines[:50] + [b"", b"  \t ", b"\r"] + lines[50:]))
     whole = tw.connect(tmp_path / "whole.duckdb").ingest(path).files[0]
     monkeypatch.setattr(readers, "BLOCK_BYTES", 64 << 10)
+    monkeypatch.setattr(row_groups, "CHUNK_ROWS", 700)
+    monkeypatch.setattr(row_groups, "ROW_GROUP_ROWS", 350)
     chunked_wh = tw.connect(tmp_path / "chunked.duckdb")
     chunked = chunked_wh.ingest(path).files[0]
     assert chunked.balanced and chunked.blank_lines == 3
@@ -397,3 +399,42 @@ def test_infinite_and_out_of_range_timestamps_are_type_errors(
     [f] = report.files
     assert f.balanced and f.rows_valid == 1
     assert set(quarantined(wh).values()) == {"invalid_type:ts"}
+
+
+def _lines_table(first: int, n: int, **metadata: bytes) -> pa.Table:
+    table = pa.table(
+        {
+            "line_no": pa.array(range(first, first + n), pa.int64()),
+            "raw": pa.array([f'{{"n":{i}}}' for i in range(first, first + n)], pa.string()),
+            "pre_reason": pa.nulls(n, pa.string()),
+        }
+    )
+    return table.replace_schema_metadata(metadata or None)
+
+
+def test_row_group_chunks_keep_order_sizes_and_metadata() -> None:
+    chunks = [
+        _lines_table(1, 7, blank_lines=b"2"),
+        _lines_table(8, 0, blank_lines=b"1", edge_batches=b'["h1"]'),
+        _lines_table(8, 12, edge_batches=b'["h2","h3"]'),
+        _lines_table(20, 3),
+    ]
+    out = list(row_groups.row_group_chunks(chunks, rows=10))
+    assert [t.num_rows for t in out] == [10, 10, 2]
+    assert pa.concat_tables(out)["line_no"].to_pylist() == list(range(1, 23))
+    blank = sum(int(t.schema.metadata[b"blank_lines"]) for t in out)
+    edges = [h for t in out for h in json.loads(t.schema.metadata.get(b"edge_batches", b"[]"))]
+    assert blank == 3 and edges == ["h1", "h2", "h3"]
+
+
+def test_row_group_chunks_carry_blank_lines_of_a_file_without_records() -> None:
+    out = list(row_groups.row_group_chunks([_lines_table(1, 0, blank_lines=b"4")], rows=10))
+    assert [(t.num_rows, t.schema.metadata[b"blank_lines"]) for t in out] == [(0, b"4")]
+
+
+def test_row_group_batches_are_whole_row_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(row_groups, "ROW_GROUP_ROWS", 4)
+    table = pa.concat_tables([_lines_table(1, 3), _lines_table(4, 7)])
+    batches = row_groups.row_group_batches(table).to_batches()
+    assert [b.num_rows for b in batches] == [4, 4, 2]
+    assert pa.Table.from_batches(batches)["line_no"].to_pylist() == list(range(1, 11))

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import orjson
 import polars as pl
 import pyarrow as pa
@@ -31,6 +32,7 @@ from trackstack_wh.ingest.normalize import (
 )
 from trackstack_wh.ingest.readers import file_format, read_chunks_ahead
 from trackstack_wh.ingest.report import FileReport
+from trackstack_wh.ingest.row_groups import row_group_chunks
 from trackstack_wh.sink.segments import is_segment
 from trackstack_wh.validation import validate_events
 
@@ -47,8 +49,6 @@ from (
 )
 """
 HASH_BLOCK = 8 << 20
-SCAN_BATCH_ROWS = 16_384
-"""Chunks are handed to DuckDB in record batches of this size so its scan runs parallel."""
 
 
 def file_sha256(path: Path) -> str:
@@ -91,7 +91,7 @@ def ingest_file(
     conn.execute(OBJECT_FROM_KEYS_MACRO)
     conn.execute("begin")
     try:
-        for chunk in read_chunks_ahead(path):
+        for chunk in row_group_chunks(read_chunks_ahead(path)):
             batch.load_chunk(chunk)
         batch.count_warnings()
         batch.write_edge_batches()
@@ -158,8 +158,7 @@ class _Batch:
         self.rows_in += chunk.num_rows
         if chunk.num_rows == 0:
             return
-        batches = chunk.to_batches(max_chunksize=SCAN_BATCH_ROWS)
-        with _registered(conn, "chunk", pa.Table.from_batches(batches, chunk.schema)):
+        with _registered(conn, "chunk", chunk):
             checked = (
                 conn.sql(checked_sql())
                 .pl()
@@ -177,11 +176,11 @@ class _Batch:
             valid = checked.join(rejected, on="line_no", how="anti")
             duplicates, keep = self._split_duplicates(valid)
             self._write_quarantine(rejected)
-            with _registered(conn, "kept_lines", keep.select("line_no")):
-                conn.execute(
-                    insert_events_sql(),
-                    {"received_at": self.received_at, "batch_id": self.batch_id},
-                )
+        kept = np.isin(chunk["line_no"].to_numpy(), keep["line_no"].to_numpy())
+        with _registered(conn, "chunk", chunk.append_column("kept", pa.array(kept))):
+            conn.execute(
+                insert_events_sql(), {"received_at": self.received_at, "batch_id": self.batch_id}
+            )
         self._write_duplicates(duplicates)
         self.rows_valid += keep.height
 

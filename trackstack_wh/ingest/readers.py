@@ -29,8 +29,9 @@ import pyarrow.parquet as pq
 from trackstack_wh.errors import UnreadableFileError
 from trackstack_wh.sink.segments import HEADER_KEY, HEADER_PREFIX, is_segment
 
-BLOCK_BYTES = 64 << 20
-"""NDJSON is read in blocks of this size (cut at the last newline)."""
+BLOCK_BYTES = 16 << 20
+"""NDJSON is read in blocks of this size (cut at the last newline); small, because a
+block is copied twice while it is split and the ingest regroups blocks into chunks."""
 
 PARQUET_BATCH_ROWS = 200_000
 SUPPORTED = (".ndjson", ".jsonl", ".json", ".csv", ".parquet")
