@@ -15,7 +15,7 @@ import pytest
 import trackstack_wh as tw
 from tests.helpers import write_lines
 from trackstack_wh.cli import main
-from trackstack_wh.ingest import readers, row_groups
+from trackstack_wh.ingest import pipeline, readers, row_groups
 from trackstack_wh.synthetic import SyntheticSpec, write_ndjson
 
 RECEIVED = dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.UTC)
@@ -363,6 +363,74 @@ def test_many_small_chunks_account_like_one_chunk(
         "and e.event_id = d.event_id"
     )
     assert first_copies["n"][0] == chunked.rows_duplicate
+
+
+def _fail_after_rows(monkeypatch: pytest.MonkeyPatch, path: Path, rows: int) -> None:
+    """Make reading ``path`` fail once ``rows`` records have been read (small chunks, so
+    several chunks have committed by then)."""
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 64 << 10)
+    monkeypatch.setattr(row_groups, "CHUNK_ROWS", 700)
+    monkeypatch.setattr(row_groups, "ROW_GROUP_ROWS", 350)
+    real = readers.read_chunks
+
+    def failing(p: Path) -> Iterator[pa.Table]:
+        read = 0
+        for chunk in real(p):
+            yield chunk
+            read += chunk.num_rows
+            if read >= rows:
+                raise readers.UnreadableFileError(str(p), "disk went away")
+
+    monkeypatch.setattr(readers, "read_chunks", failing)
+
+
+def test_a_file_that_fails_midway_leaves_nothing(
+    wh: tw.Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wh.ingest(write_lines(tmp_path / "first.ndjson", ['{"event":"PageView","eventId":"p"}']))
+    before = table_fingerprint(wh)
+    path = tmp_path / "big.ndjson"
+    write_ndjson(path, SyntheticSpec(n=3_000, seed=5, malformed_rate=0.01))
+    _fail_after_rows(monkeypatch, path, 2_000)
+    committed = []
+    real_load = pipeline._Batch.load_chunk
+    monkeypatch.setattr(
+        pipeline._Batch, "load_chunk", lambda self, c: committed.append(real_load(self, c))
+    )
+    [report] = wh.ingest(path).files
+    assert report.status == "unreadable" and "disk went away" in report.error
+    assert len(committed) >= 2
+    assert table_fingerprint(wh) == before
+    assert wh.sql("select count(*)::bigint n from ingest_loading")["n"][0] == 0
+
+
+def test_a_killed_load_is_undone_by_the_next_ingest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "big.ndjson"
+    write_ndjson(path, SyntheticSpec(n=3_000, seed=6, malformed_rate=0.01, duplicate_rate=0.02))
+    clean = tw.connect(tmp_path / "clean.duckdb").ingest(path).files[0]
+    with monkeypatch.context() as patch:
+        _fail_after_rows(patch, path, 2_000)
+        patch.setattr(pipeline, "_discard_batch", lambda conn, batch_id: None)  # as if killed
+        wh = tw.connect(tmp_path / "killed.duckdb")
+        assert wh.ingest(path).files[0].status == "unreadable"
+    left = wh.sql("select (select count(*) from events) e, (select count(*) from ingest_loading) l")
+    assert left["e"][0] > 0 and left["l"][0] == 1
+    other = write_lines(tmp_path / "other.ndjson", ['{"event":"PageView","eventId":"o"}'])
+    assert wh.ingest(other).files[0].status == "loaded"
+    again = wh.ingest(path).files[0]
+    assert again.status == "loaded" and again.balanced
+    assert (again.rows_valid, again.rows_quarantined, again.rows_duplicate) == (
+        clean.rows_valid,
+        clean.rows_quarantined,
+        clean.rows_duplicate,
+    )
+    counts = wh.sql(
+        "select (select count(*) from events) e, (select count(*) from quarantine) q, "
+        "(select count(*) from duplicates) d, (select count(*) from ingest_loading) l"
+    ).row(0)
+    assert counts == (clean.rows_valid + 1, clean.rows_quarantined, clean.rows_duplicate, 0)
 
 
 def test_reading_ahead_hands_reader_errors_to_the_caller(

@@ -7,6 +7,7 @@ import os
 import random
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -115,6 +116,18 @@ def create_currency_table(conn: duckdb.DuckDBPyConnection) -> None:
     create_temp_table(conn, "currency_exponents", frame)
 
 
+@contextlib.contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Run the block in one transaction: committed if it ends normally, else rolled back."""
+    conn.execute("begin")
+    try:
+        yield
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    conn.execute("commit")
+
+
 def migrate(conn: duckdb.DuckDBPyConnection) -> None:
     """Apply every DDL file (idempotent) and refresh the canonical event catalogue."""
     for name in sql.ddl_files():
@@ -131,7 +144,6 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> None:
         )
         for e in CANONICAL_EVENTS
     ]
-    conn.execute("begin")
-    conn.execute("delete from canonical_events")
-    conn.executemany("insert into canonical_events values (?, ?, ?, ?, ?, ?, ?)", rows)
-    conn.execute("commit")
+    with transaction(conn):
+        conn.execute("delete from canonical_events")
+        conn.executemany("insert into canonical_events values (?, ?, ?, ?, ?, ?, ?)", rows)

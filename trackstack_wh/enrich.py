@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from trackstack_wh.db import transaction
 from trackstack_wh.dedup import build_destination_dedup, dedup_rules
 from trackstack_wh.identity import RULES_VERSION, build_identity
 from trackstack_wh.quality import build_event_quality
@@ -85,8 +86,7 @@ def refresh_quality(
     ).fetchall()
     if not force and last and tuple(last[0]) == (*state, settings):
         return QualityRun(False, state[0], time.perf_counter() - started)
-    conn.execute("begin")
-    try:
+    with transaction(conn):
         build_identity(conn, phone_region)
         build_destination_dedup(conn, windows)
         build_event_quality(conn)
@@ -94,8 +94,4 @@ def refresh_quality(
             "insert into quality_runs values (now(), ?, ?, ?, ?, ?)",
             [*state, settings, time.perf_counter() - started],
         )
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
     return QualityRun(True, state[0], time.perf_counter() - started)

@@ -13,6 +13,7 @@ import duckdb
 import polars as pl
 
 from trackstack_wh import sql
+from trackstack_wh.db import transaction
 from trackstack_wh.delivery.reconcile import BUCKETS, Reconciliation, reconcile
 from trackstack_wh.timewindow import TimeWindow, window_params
 
@@ -35,17 +36,12 @@ def _replace_days(
 ) -> None:
     if not window.check().whole_days():
         raise ValueError(f"daily tables are rebuilt by whole UTC days, not {window}")
-    conn.execute("begin")
-    try:
+    with transaction(conn):
         conn.execute(
             f"delete from {table} where day >= $first and day <= $last",
             {"first": window.dates()[0], "last": window.dates()[-1]},
         )
         conn.execute(insert, params)
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
 
 
 def _read_back(conn: duckdb.DuckDBPyConnection, table: str, window: TimeWindow) -> pl.DataFrame:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from trackstack_wh.db import transaction
+
 FINAL = ("delivered", "rejected")
 LOG_COLUMNS = (
     "attempt_id", "request_id", "run_id", "destination", "request_kind", "event_id", "mode",
@@ -231,14 +233,10 @@ class LogWriter:
         requests = pa.table(self.requests, schema=REQUEST_SCHEMA)
         self.conn.register("log_buffer", log)
         self.conn.register("request_buffer", requests)
-        self.conn.execute("begin")
         try:
-            self.conn.execute("insert into delivery_requests by name from request_buffer")
-            self.conn.execute(INSERT_LOG)
-            self.conn.execute("commit")
-        except BaseException:
-            self.conn.execute("rollback")
-            raise
+            with transaction(self.conn):
+                self.conn.execute("insert into delivery_requests by name from request_buffer")
+                self.conn.execute(INSERT_LOG)
         finally:
             self.conn.unregister("log_buffer")
             self.conn.unregister("request_buffer")

@@ -1,9 +1,15 @@
 """Ingest one file into the warehouse: parse, validate, dedup, and account for every record.
 
 Each record ends in exactly one of ``events``, ``quarantine`` or ``duplicates``, and the
-file's ``ingest_batches`` row says how many went where. A file is loaded in one
-transaction (all or nothing) and identified by the SHA-256 of its bytes, so ingesting
-the same content again is a no-op.
+file's ``ingest_batches`` row says how many went where. A file is identified by the
+SHA-256 of its bytes, so ingesting the same content again is a no-op.
+
+A file loads all or nothing, yet each chunk commits on its own: DuckDB holds a
+transaction's inserted rows in memory until commit, so one transaction per file would
+grow with the file (about 750 MiB per million events). The file is listed in
+``ingest_loading`` while its chunks commit; its ``ingest_batches`` row is written in the
+last transaction. A load that fails is undone at once, and one killed midway is undone
+by the next ingest (`discard_interrupted_loads`).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import hashlib
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
@@ -23,6 +29,7 @@ import polars as pl
 import pyarrow as pa
 
 from trackstack_wh.contract import QUARANTINE_REASONS
+from trackstack_wh.db import transaction
 from trackstack_wh.errors import UnreadableFileError
 from trackstack_wh.ingest.normalize import (
     OBJECT_FROM_KEYS_MACRO,
@@ -49,6 +56,7 @@ from (
 )
 """
 HASH_BLOCK = 8 << 20
+LOADED_TABLES = ("events", "quarantine", "duplicates")
 
 
 def file_sha256(path: Path) -> str:
@@ -87,32 +95,38 @@ def ingest_file(
         return FileReport(
             source, previous[0][0], "already_ingested", seconds=time.perf_counter() - started
         )
+    discard_interrupted_loads(conn)
     batch = _Batch(conn, "b_" + sha[:24], source, received_at or dt.datetime.now(dt.UTC))
     conn.execute(OBJECT_FROM_KEYS_MACRO)
-    conn.execute("begin")
+    conn.execute(
+        "insert into ingest_loading values (?, ?, ?, now())", [batch.batch_id, source, sha]
+    )
     try:
         for chunk in row_group_chunks(read_chunks_ahead(path)):
-            batch.load_chunk(chunk)
-        batch.count_warnings()
-        batch.write_edge_batches()
-        conn.execute(
-            "insert into ingest_batches values (?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?)",
-            [
-                batch.batch_id,
-                source,
-                sha,
-                "landing" if is_segment(path) else fmt.lstrip("."),
-                batch.received_at,
-                batch.rows_in,
-                batch.rows_valid,
-                batch.rows_quarantined,
-                batch.rows_duplicate,
-                batch.blank_lines,
-            ],
-        )
-        conn.execute("commit")
+            with transaction(conn):
+                batch.load_chunk(chunk)
+        with transaction(conn):
+            batch.count_warnings()
+            batch.write_edge_batches()
+            conn.execute(
+                "insert into ingest_batches values (?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?)",
+                [
+                    batch.batch_id,
+                    source,
+                    sha,
+                    "landing" if is_segment(path) else fmt.lstrip("."),
+                    batch.received_at,
+                    batch.rows_in,
+                    batch.rows_valid,
+                    batch.rows_quarantined,
+                    batch.rows_duplicate,
+                    batch.blank_lines,
+                ],
+            )
+            conn.execute("delete from ingest_loading where batch_id = ?", [batch.batch_id])
     except BaseException:
-        conn.execute("rollback")
+        with suppress(duckdb.Error):  # if even this fails, the next ingest undoes the load
+            _discard_batch(conn, batch.batch_id)
         raise
     return FileReport(
         source,
@@ -128,6 +142,23 @@ def ingest_file(
         None,
         time.perf_counter() - started,
     )
+
+
+def discard_interrupted_loads(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """Remove the committed chunks of files whose load never finished (the process was
+    killed); returns their sources. They load again, whole, when ingested next."""
+    loading = conn.execute("select batch_id, source_uri from ingest_loading").fetchall()
+    for batch_id, _ in loading:
+        _discard_batch(conn, batch_id)
+    return [source for _, source in loading]
+
+
+def _discard_batch(conn: duckdb.DuckDBPyConnection, batch_id: str) -> None:
+    with transaction(conn):
+        for table in LOADED_TABLES:
+            conn.execute(f"delete from {table} where batch_id = ?", [batch_id])
+        conn.execute("delete from sink_batches where ingest_batch_id = ?", [batch_id])
+        conn.execute("delete from ingest_loading where batch_id = ?", [batch_id])
 
 
 class _Batch:

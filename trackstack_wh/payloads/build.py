@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from trackstack_wh.db import create_currency_table, has_table
+from trackstack_wh.db import create_currency_table, has_table, transaction
 from trackstack_wh.destinations.config import Destination, WorkspaceConfig
 from trackstack_wh.destinations.routing import build_event_routes
 from trackstack_wh.identity.rules import RULES_VERSION
@@ -202,16 +202,11 @@ def _build_destination(
     in_window = "($from_s is null or event_time >= to_timestamp($from_s)) and " \
         "($to_s is null or event_time < to_timestamp($to_s))"  # fmt: skip
     stale = "true" if rebuild else "settings_hash <> $h"
-    conn.execute("begin")
-    try:
+    with transaction(conn):
         conn.execute(TABLE_DDL.format(table=spec.table))
         rebuilt = conn.execute(
             f"delete from {spec.table} where {stale} and {in_window}",
             _bind(f"{stale} {in_window}", {"h": digest, **window_params(window)}),
         ).fetchall()[0][0]
         inserted = conn.execute(sql, _bind(sql, params)).fetchall()[0][0]
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
     return BuildResult(dest.name, spec.table, inserted, rebuilt, time.perf_counter() - started)
