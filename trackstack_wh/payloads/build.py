@@ -94,19 +94,18 @@ def _kind_select(spec: PayloadSpec, kind: PayloadKind) -> str:
     skip = "case " + " ".join(f"when {cond} then {lit(reason)}" for reason, cond in gates) + " end"
     warnings = ", ".join(f"case when {cond} then {lit(w)} end" for w, cond in kind.warnings)
     warning_list = f"list_filter([{warnings}], lambda w: w is not null)" if warnings else "[]"
-    # The payload is computed outside any CASE (so common subexpressions are shared) and
-    # blanked for rows that will not be sent.
+    # The payload JSON is built only for rows that will be sent (a backfill skips most
+    # rows as too old, and their JSON would be most of the work).
     return f"""
 select event_id, $destination as destination, {lit(kind.name)} as request_kind,
     {kind.event_name} as platform_event_name, ({kind.dedup_key})::varchar as dedup_key,
     ts as event_time, status, case when status = 'skipped' then skip_reason end as skip_reason,
     duplicate_of, {warning_list}::varchar[] as warnings,
-    case when status = 'ready' then payload end as payload,
+    case when status = 'ready' then ({kind.payload})::json end as payload,
     $settings_hash as settings_hash, as_of as built_at
 from (
     select *, case when duplicate_of is not null then 'duplicate'
-        when skip_reason is not null then 'skipped' else 'ready' end as status,
-        ({kind.payload})::json as payload
+        when skip_reason is not null then 'skipped' else 'ready' end as status
     from (select *, {skip} as skip_reason from src {kind.joins} where {kind.where})
 )"""
 
