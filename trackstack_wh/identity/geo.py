@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from functools import cache
 
-from phonenumbers.geodata.locale import LOCALE_DATA
-
 US_STATES: dict[str, str] = {
     "alabama": "al", "alaska": "ak", "arizona": "az", "arkansas": "ar", "california": "ca",
     "colorado": "co", "connecticut": "ct", "delaware": "de", "district of columbia": "dc",
@@ -43,7 +41,7 @@ COUNTRY_ALIASES: dict[str, str] = {
 def country_codes() -> dict[str, str]:
     """Lowercase English country name (or alias) to lowercase ISO-3166-1 alpha-2 code."""
     out: dict[str, str] = {}
-    for code, names in LOCALE_DATA.items():
+    for code, names in _locale_data().items():
         english = names.get("en") or names.get("aa")
         if english and english.startswith("*"):
             english = names.get(english[1:])
@@ -56,4 +54,11 @@ def country_codes() -> dict[str, str]:
 @cache
 def known_country_codes() -> frozenset[str]:
     """Every lowercase ISO-3166-1 alpha-2 code the lookups know."""
-    return frozenset(code.lower() for code in LOCALE_DATA if len(code) == 2)
+    return frozenset(code.lower() for code in _locale_data() if len(code) == 2)
+
+
+def _locale_data() -> dict[str, dict[str, str]]:
+    """phonenumbers' region names by locale (imported on first use: half a second)."""
+    from phonenumbers.geodata.locale import LOCALE_DATA
+
+    return LOCALE_DATA
