@@ -16,7 +16,7 @@ import trackstack_wh as tw
 from tests.helpers import write_lines
 from trackstack_wh.cli import main
 from trackstack_wh.destinations.config import parse_config
-from trackstack_wh.payloads import PAYLOAD_TABLES
+from trackstack_wh.payloads import PAYLOAD_TABLES, build
 from trackstack_wh.payloads.requests import ENDPOINTS, plan_requests
 
 AS_OF = dt.datetime(2026, 10, 28, 12, 0, tzinfo=dt.UTC)
@@ -373,6 +373,20 @@ def test_building_is_incremental_and_rebuilding_is_identical(tmp_path: Path) -> 
         before = wh.payloads("meta").sort("event_id")
         wh.build_payloads(as_of=AS_OF, rebuild=True)
         assert wh.payloads("meta").sort("event_id").equals(before)
+
+
+def test_a_build_in_time_slices_equals_one_statement(
+    built: tw.Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(build, "SLICE_EVENTS", 3)
+    slices = build.time_slices(built.conn, None)
+    assert len(slices) >= 3 and slices[0]["from_s"] is None and slices[-1]["to_s"] is None
+    with tw.connect(tmp_path / "s.duckdb", config=parse_config(CONFIG)) as wh:
+        wh.ingest(write_lines(tmp_path / "events.ndjson", EVENTS))
+        wh.build_payloads(as_of=AS_OF)
+        for table in PAYLOAD_TABLES.values():
+            query = f"select * from {table} order by event_id, request_kind"
+            assert wh.sql(query).equals(built.sql(query)), table
 
 
 def test_a_config_change_rebuilds_that_destinations_rows(tmp_path: Path) -> None:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
+import math
 import re
 import time
 from collections.abc import Iterable
@@ -149,8 +151,9 @@ def build_payloads(
     window: TimeWindow | None = None,
     route: bool = True,
 ) -> list[BuildResult]:
-    """Route events, then build each enabled destination's payload table (one transaction
-    per destination, so one destination's failure leaves the others built).
+    """Route events, then build each enabled destination's payload table (its own
+    transactions, so one destination's failure leaves the others built; a build cut
+    short is finished by the next one, which only adds missing rows).
 
     Needs ``event_identity`` and ``destination_dedup`` (``refresh_quality``) first.
     ``destinations`` limits the build (default: every enabled one); ``window`` limits it
@@ -167,10 +170,41 @@ def build_payloads(
     create_currency_table(conn)
     if route or not has_table(conn, "event_routes"):
         build_event_routes(conn, config)
+    slices = time_slices(conn, window)
     return [
-        _build_destination(conn, config, dest, as_of, phone_region, rebuild, window)
+        _build_destination(conn, config, dest, as_of, phone_region, rebuild, window, slices)
         for dest in chosen
     ]
+
+
+SLICE_EVENTS = 2_000_000
+"""Events per INSERT: a larger table is built in time slices of about this many events,
+each committed on its own, so memory stays bounded (DuckDB holds a transaction's new
+rows in memory, and a 10M-event build ran out of a 1 GB limit in one statement)."""
+
+
+def time_slices(
+    conn: duckdb.DuckDBPyConnection, window: TimeWindow | None
+) -> list[dict[str, float | None]]:
+    """``$from_s`` / ``$to_s`` bounds that cut the events of ``window`` (all when None)
+    into consecutive slices of about `SLICE_EVENTS` events (event-time quantiles)."""
+    bounds = window_params(window)
+    count = conn.execute(
+        "select count(*) from events where ($from_s is null or ts >= to_timestamp($from_s)) "
+        "and ($to_s is null or ts < to_timestamp($to_s))",
+        bounds,
+    ).fetchall()[0][0]
+    slices = math.ceil(count / SLICE_EVENTS)
+    if slices <= 1:
+        return [bounds]
+    cuts = conn.execute(
+        "select approx_quantile(epoch(ts), $q::float[]) from events "
+        "where ($from_s is null or ts >= to_timestamp($from_s)) "
+        "and ($to_s is null or ts < to_timestamp($to_s))",
+        {**bounds, "q": [i / slices for i in range(1, slices)]},
+    ).fetchall()[0][0]
+    edges = [bounds["from_s"], *sorted(set(cuts)), bounds["to_s"]]
+    return [{"from_s": lo, "to_s": hi} for lo, hi in itertools.pairwise(edges)]
 
 
 def _build_destination(
@@ -181,8 +215,10 @@ def _build_destination(
     phone_region: str | None,
     rebuild: bool,
     window: TimeWindow | None,
+    slices: list[dict[str, float | None]],
 ) -> BuildResult:
-    """One destination's build, in its own transaction."""
+    """One destination's build: stale rows deleted in one transaction, then the missing
+    rows inserted one time slice per transaction."""
     spec = payload_spec(dest)
     started = time.perf_counter()
     digest = settings_hash(dest, config, phone_region)
@@ -207,5 +243,8 @@ def _build_destination(
             f"delete from {spec.table} where {stale} and {in_window}",
             _bind(f"{stale} {in_window}", {"h": digest, **window_params(window)}),
         ).fetchall()[0][0]
-        inserted = conn.execute(sql, _bind(sql, params)).fetchall()[0][0]
+    inserted = 0
+    for part in slices:
+        with transaction(conn):
+            inserted += conn.execute(sql, _bind(sql, {**params, **part})).fetchall()[0][0]
     return BuildResult(dest.name, spec.table, inserted, rebuilt, time.perf_counter() - started)
