@@ -173,3 +173,20 @@ def test_set_based_sql_agrees_with_the_reference(
 
 def test_whitespace_set_is_what_both_paths_trim() -> None:
     assert normalize(Key.EMAIL, WHITESPACE + "a@b.co" + WHITESPACE) == ("a@b.co", None)
+
+
+def test_country_names_are_phonenumbers_english_region_names() -> None:
+    from phonenumbers.geodata.locale import LOCALE_DATA
+
+    from trackstack_wh.identity.countries import COUNTRY_NAMES, ISO_COUNTRY_CODES
+
+    english = {}
+    for code, names in LOCALE_DATA.items():
+        name = names.get("en") or names.get("aa")
+        if name and name.startswith("*"):
+            name = names.get(name[1:])
+        if name and len(code) == 2:
+            english[name.lower()] = code.lower()
+    assert english == COUNTRY_NAMES
+    assert {c.lower() for c in LOCALE_DATA if len(c) == 2} == ISO_COUNTRY_CODES
+    assert COUNTRY_NAMES["germany"] == "de" and "us" in ISO_COUNTRY_CODES

@@ -1,12 +1,12 @@
 """Place-name lookups used by normalization: US states and ISO-3166 countries.
 
-Country names come from the English region names shipped with the ``phonenumbers``
-package (no download), plus the common short forms people type.
+Country names are the English region names of the ``phonenumbers`` package
+(`countries.py`), plus the common short forms people type.
 """
 
 from __future__ import annotations
 
-from functools import cache
+from trackstack_wh.identity.countries import COUNTRY_NAMES, ISO_COUNTRY_CODES
 
 US_STATES: dict[str, str] = {
     "alabama": "al", "alaska": "ak", "arizona": "az", "arkansas": "ar", "california": "ca",
@@ -37,28 +37,14 @@ COUNTRY_ALIASES: dict[str, str] = {
 """Short or informal country names people type, to ISO-3166-1 alpha-2 (lowercase)."""
 
 
-@cache
 def country_codes() -> dict[str, str]:
     """Lowercase English country name (or alias) to lowercase ISO-3166-1 alpha-2 code."""
-    out: dict[str, str] = {}
-    for code, names in _locale_data().items():
-        english = names.get("en") or names.get("aa")
-        if english and english.startswith("*"):
-            english = names.get(english[1:])
-        if english and len(code) == 2:
-            out[english.lower()] = code.lower()
-    out.update(COUNTRY_ALIASES)
-    return out
+    return COUNTRY_CODES
 
 
-@cache
 def known_country_codes() -> frozenset[str]:
     """Every lowercase ISO-3166-1 alpha-2 code the lookups know."""
-    return frozenset(code.lower() for code in _locale_data() if len(code) == 2)
+    return ISO_COUNTRY_CODES
 
 
-def _locale_data() -> dict[str, dict[str, str]]:
-    """phonenumbers' region names by locale (imported on first use: half a second)."""
-    from phonenumbers.geodata.locale import LOCALE_DATA
-
-    return LOCALE_DATA
+COUNTRY_CODES: dict[str, str] = {**COUNTRY_NAMES, **COUNTRY_ALIASES}
