@@ -10,8 +10,10 @@ benchmarks/out/. Then each step runs in a fresh Python process on the same wareh
 file, and we record its wall time, CPU time and peak RSS (``wait4`` of the child):
 DuckDB ``read_json`` of the file (the floor), our ingest + validate, quality + dedup,
 payloads for all eight destinations, push to the local platform emulator, and the
-funnel report; then dlt loading the same NDJSON into DuckDB, and a per-event Python loop
-building Meta payloads with the facebook-business SDK's normalization and hashing.
+funnel report; then dlt loading the same NDJSON into DuckDB, a per-event Python loop
+building Meta payloads with the facebook-business SDK's normalization and hashing, and
+the same job with this library (``meta_ours``: Meta's match keys, dedup, routing and the
+Meta table, on a copy of the warehouse as the ingest left it).
 Results go to benchmarks/out/results.md (and .json).
 """
 
@@ -101,16 +103,21 @@ def bench_size(events: int, seed: int, *, dlt: bool, sdk: bool) -> list[Measure]
     for path in (db, floor_db):
         path.unlink(missing_ok=True)
     steps = [run_step("floor", str(data), str(floor_db))]
+    meta_db = OUT / f"meta_{events}.duckdb"
     for step in ("ingest", "quality", "payloads", "push", "funnel"):
         steps.append(run_step(step, str(data), str(db), str(CONFIG)))
+        if step == "ingest" and sdk:
+            shutil.copyfile(db, meta_db)  # the ingested events, for the Meta-only path
+    if sdk:
+        steps.append(run_step("meta_sdk_loop", str(data)))
+        steps.append(run_step("meta_ours", str(data), str(meta_db), str(CONFIG)))
+        meta_db.unlink()
     if dlt:
         dlt_dir = OUT / f"dlt_{events}"
         shutil.rmtree(dlt_dir, ignore_errors=True)
         steps.append(run_step("dlt", str(data), str(dlt_dir),
                               env={"RUNTIME__DLTHUB_TELEMETRY": "false"}))  # fmt: skip
         shutil.rmtree(dlt_dir, ignore_errors=True)
-    if sdk:
-        steps.append(run_step("meta_sdk_loop", str(data)))
     floor_db.unlink(missing_ok=True)
     db.unlink(missing_ok=True)
     return steps
@@ -156,6 +163,12 @@ def table(events: int, steps: list[Measure]) -> list[str]:
                      f"{m.cpu_seconds:.2f} | {m.peak_rss_mib:,} | {m.seconds / floor:.2f} | "
                      f"{_detail(m)}; ours (all hashing + Meta table) {ours:.2f} s: "
                      f"{m.seconds / ours:.1f}x faster |")  # fmt: skip
+    if "meta_ours" in by and "meta_sdk_loop" in by:
+        m, sdk = by["meta_ours"], by["meta_sdk_loop"]
+        lines.append(f"| Meta payloads, ours (Meta keys, dedup, routing, table) | "
+                     f"{m.seconds:.2f} | {m.cpu_seconds:.2f} | {m.peak_rss_mib:,} | "
+                     f"{m.seconds / floor:.2f} | {_detail(m)}; "
+                     f"{sdk.seconds / m.seconds:.1f}x faster than the SDK loop |")  # fmt: skip
     return [*lines, ""]
 
 
@@ -170,7 +183,7 @@ def scaling(results: dict[int, list[Measure]]) -> list[str]:
     lines = ["### Scaling (microseconds per input event, peak RSS MiB)", "",
              "| step | " + " | ".join(f"{n:,}" for n in results) + " |",
              "|---|" + "---:|" * len(results)]  # fmt: skip
-    for step in ("floor", *steps, "dlt", "meta_sdk_loop"):
+    for step in ("floor", *steps, "dlt", "meta_sdk_loop", "meta_ours"):
         cells = []
         for n, measures in results.items():
             m = next((x for x in measures if x.step == step), None)

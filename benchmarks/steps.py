@@ -167,9 +167,43 @@ def meta_sdk_loop(path: str) -> dict:
     return {"payloads": built, "refused": errors}
 
 
+def meta_ours(path: str, db: str, config: str) -> dict:
+    """What the SDK loop does, with this library, on a warehouse holding the ingested
+    events: normalize and hash Meta's match keys (plus the plain address parts the
+    payload tables read), the transactionId dedup, route to Meta and build its table."""
+    import dataclasses
+
+    import trackstack_wh as tw
+    from trackstack_wh.dedup import build_destination_dedup
+    from trackstack_wh.identity.rules import PLATFORMS
+    from trackstack_wh.identity.sql import PLAIN_KEYS, build_identity
+    from trackstack_wh.payloads.build import build_payloads
+
+    with tw.connect(db, config=config) as wh:
+        meta = {"meta": wh.config.destinations["meta"]}
+        only_meta = dataclasses.replace(wh.config, destinations=meta)
+        keys = frozenset(m.key for m in PLATFORMS["meta"].keys) | frozenset(PLAIN_KEYS)
+        build_identity(wh.conn, wh.config.phone_region, keys=keys)
+        build_destination_dedup(wh.conn)
+        [built] = build_payloads(wh.conn, only_meta, as_of=wh.replay_clock())
+    return {"rows": built.inserted}
+
+
 STEPS: dict[str, Callable[..., dict]] = {
     f.__name__: f
-    for f in (generate, warm, floor, ingest, quality, payloads, push, funnel, dlt, meta_sdk_loop)
+    for f in (
+        generate,
+        warm,
+        floor,
+        ingest,
+        quality,
+        payloads,
+        push,
+        funnel,
+        dlt,
+        meta_sdk_loop,
+        meta_ours,
+    )
 }
 
 if __name__ == "__main__":

@@ -57,7 +57,10 @@ PREHASHED = "48DDB93F0B30C475423FE177832912C5BCDCE3CC72872F8051627967EF278E08"
 
 
 def _sql_identity(
-    wh: tw.Warehouse, rows: list[dict[str, str | None]], region: str | None
+    wh: tw.Warehouse,
+    rows: list[dict[str, str | None]],
+    region: str | None,
+    keys: frozenset[Key] | None = None,
 ) -> pl.DataFrame:
     """Run the set-based path over ``rows`` (dicts of identity source columns)."""
     frame = pl.DataFrame(
@@ -66,7 +69,7 @@ def _sql_identity(
     )
     wh.conn.register("identity_input", frame)
     try:
-        build_identity(wh.conn, region, source="identity_input", target="identity_probe")
+        build_identity(wh.conn, region, source="identity_input", target="identity_probe", keys=keys)
     finally:
         wh.conn.unregister("identity_input")
     return wh.sql("select * from identity_probe order by event_id")
@@ -190,3 +193,21 @@ def test_country_names_are_phonenumbers_english_region_names() -> None:
     assert english == COUNTRY_NAMES
     assert {c.lower() for c in LOCALE_DATA if len(c) == 2} == ISO_COUNTRY_CODES
     assert COUNTRY_NAMES["germany"] == "de" and "us" in ISO_COUNTRY_CODES
+
+
+def test_a_subset_of_keys_gives_the_same_values_for_those_keys(wh: tw.Warehouse) -> None:
+    rows = [
+        {"email": " Jane.Doe@Gmail.com", "phone": "+1 (415) 555-0000", "city": "San Francisco"},
+        {"email": PREHASHED, "phone": "12", "state": "California", "country": "Germany"},
+        {"external_id": "U-1", "zip": "94103-1234", "first_name": " Zoë "},
+    ]
+    full = _sql_identity(wh, rows, "US")
+    keys = frozenset({Key.EMAIL, Key.PHONE_DIGITS, Key.STATE, Key.COUNTRY})
+    subset = _sql_identity(wh, rows, "US", keys)
+    assert set(subset.columns) == {
+        "event_id", "email_sha256", "phone_digits_sha256", "state_sha256", "country_sha256",
+        "state", "country", "identity_issues", "rules_version",
+    }  # fmt: skip
+    shared = [c for c in subset.columns if c != "identity_issues"]
+    assert subset.select(shared).equals(full.select(shared))
+    assert subset["identity_issues"].to_list() == [[], ["invalid_phone"], []]

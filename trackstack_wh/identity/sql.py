@@ -95,13 +95,13 @@ def _date_of_birth(t: str) -> str:
     return f"case when year({day}) between 1900 and 2100 then strftime({day}, '%Y%m%d') end"
 
 
-def _source_dictionary(source: str, relation: str) -> str:
+def _source_dictionary(source: str, relation: str, chosen: frozenset[Key]) -> str:
     """Normalized, hashed and checked values for each distinct value of one source column.
 
     Normalization depends on the value alone, so it runs once per distinct value (people
     repeat across events) and the result is joined back to the events.
     """
-    keys = [k for k in Key if KEY_SOURCE[k] == source]
+    keys = [k for k in Key if KEY_SOURCE[k] == source and k in chosen]
     t, l, h = f"t_{source}", f"l_{source}", f"h_{source}"
     values, reasons = [], []
     for key in keys:
@@ -157,24 +157,27 @@ def _source_dictionary(source: str, relation: str) -> str:
 
 
 @cache
-def identity_sql(relation: str = "events") -> str:
+def identity_sql(relation: str = "events", keys: frozenset[Key] | None = None) -> str:
     """SELECT of one identity row per row of ``relation`` (parameter ``$region``).
 
-    ``relation`` needs ``event_id`` and the identity columns of ``events``.
+    ``relation`` needs ``event_id`` and the identity columns of ``events``. ``keys``
+    limits the columns to those keys (default: every key).
     """
+    chosen = keys if keys is not None else frozenset(Key)
+    sources = [s for s in SOURCES if any(KEY_SOURCE[k] == s for k in chosen)]
     dictionaries = ",\n".join(
-        f"dict_{source} as ({_source_dictionary(source, relation)})" for source in SOURCES
+        f"dict_{source} as ({_source_dictionary(source, relation, chosen)})" for source in sources
     )
     joins = "\n".join(
-        f"left join dict_{source} on dict_{source}.raw = e.{source}" for source in SOURCES
+        f"left join dict_{source} on dict_{source}.raw = e.{source}" for source in sources
     )
-    hashes = ", ".join(f"dict_{KEY_SOURCE[k]}.{k}_sha256" for k in HASHED_KEYS)
-    plain = ", ".join(f"dict_{KEY_SOURCE[k]}.{k}" for k in PLAIN_KEYS)
-    issues = [f"issues_{source}" for source in SOURCES]
+    columns = [f"dict_{KEY_SOURCE[k]}.{k}_sha256" for k in HASHED_KEYS if k in chosen]
+    columns += [f"dict_{KEY_SOURCE[k]}.{k}" for k in PLAIN_KEYS if k in chosen]
+    issues = [f"issues_{source}" for source in sources]
     any_issue = " or ".join(f"len({i}) > 0" for i in issues)
     return f"""
 with {dictionaries}
-select e.event_id, {hashes}, {plain},
+select e.event_id, {", ".join(columns)},
     case when {any_issue}
         then list_sort(list_distinct(flatten(list_filter([{", ".join(issues)}],
             lambda i: i is not null))))
@@ -190,12 +193,14 @@ def build_identity(
     *,
     source: str = "events",
     target: str = "event_identity",
+    keys: frozenset[Key] | None = None,
 ) -> None:
-    """(Re)build table ``target`` (one row per event) from relation ``source``."""
+    """(Re)build table ``target`` (one row per event) from relation ``source``, with
+    every key or only ``keys``."""
     refresh_phone_numbers(conn, phone_region, source=source)
     _lookup_tables(conn)
     conn.execute(
-        f"create or replace table {target} as {identity_sql(source)}",
+        f"create or replace table {target} as {identity_sql(source, keys)}",
         {"region": phone_region or ""},
     )
 
