@@ -43,12 +43,14 @@ create table if not exists canonical_events (
     routes_warehouse boolean not null
 );
 
--- A file whose chunks are being committed one by one. Its rows become part of the
--- warehouse when its ingest_batches row is written (and this row deleted) in the last
--- transaction; a load that fails or is killed is undone from here by the next ingest.
+-- A file whose chunks are being committed one by one, and the process loading it. Its
+-- rows become part of the warehouse when its ingest_batches row is written (and this
+-- row deleted) in the last transaction; a load that fails is undone at once, one whose
+-- process died by the next writable connection (trackstack_wh/ingest/loading.py).
 create table if not exists ingest_loading (
     batch_id varchar primary key,
     source_uri varchar not null,
     content_sha256 varchar not null,
     started_at timestamptz not null
 );
+alter table ingest_loading add column if not exists pid bigint;

@@ -7,9 +7,9 @@ SHA-256 of its bytes, so ingesting the same content again is a no-op.
 A file loads all or nothing, yet each chunk commits on its own: DuckDB holds a
 transaction's inserted rows in memory until commit, so one transaction per file would
 grow with the file (about 750 MiB per million events). The file is listed in
-``ingest_loading`` while its chunks commit; its ``ingest_batches`` row is written in the
-last transaction. A load that fails is undone at once, and one killed midway is undone
-by the next ingest (`discard_interrupted_loads`).
+``ingest_loading`` while its chunks commit (`loading`); its ``ingest_batches`` row is
+written in the last transaction. A load that fails is undone at once, and one killed
+midway by the next writable connection.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import pyarrow as pa
 from trackstack_wh.contract import QUARANTINE_REASONS
 from trackstack_wh.db import transaction
 from trackstack_wh.errors import UnreadableFileError
+from trackstack_wh.ingest.loading import discard_load, finish_load, start_load
 from trackstack_wh.ingest.normalize import (
     OBJECT_FROM_KEYS_MACRO,
     PARSE_ERRORS_SQL,
@@ -56,7 +57,6 @@ from (
 )
 """
 HASH_BLOCK = 8 << 20
-LOADED_TABLES = ("events", "quarantine", "duplicates")
 
 
 def file_sha256(path: Path) -> str:
@@ -95,12 +95,9 @@ def ingest_file(
         return FileReport(
             source, previous[0][0], "already_ingested", seconds=time.perf_counter() - started
         )
-    discard_interrupted_loads(conn)
     batch = _Batch(conn, "b_" + sha[:24], source, received_at or dt.datetime.now(dt.UTC))
     conn.execute(OBJECT_FROM_KEYS_MACRO)
-    conn.execute(
-        "insert into ingest_loading values (?, ?, ?, now())", [batch.batch_id, source, sha]
-    )
+    start_load(conn, batch.batch_id, source, sha)
     try:
         for chunk in row_group_chunks(read_chunks_ahead(path)):
             with transaction(conn):
@@ -123,10 +120,10 @@ def ingest_file(
                     batch.blank_lines,
                 ],
             )
-            conn.execute("delete from ingest_loading where batch_id = ?", [batch.batch_id])
+            finish_load(conn, batch.batch_id)
     except BaseException:
-        with suppress(duckdb.Error):  # if even this fails, the next ingest undoes the load
-            _discard_batch(conn, batch.batch_id)
+        with suppress(duckdb.Error):  # if even this fails, the next connection undoes it
+            discard_load(conn, batch.batch_id)
         raise
     return FileReport(
         source,
@@ -142,23 +139,6 @@ def ingest_file(
         None,
         time.perf_counter() - started,
     )
-
-
-def discard_interrupted_loads(conn: duckdb.DuckDBPyConnection) -> list[str]:
-    """Remove the committed chunks of files whose load never finished (the process was
-    killed); returns their sources. They load again, whole, when ingested next."""
-    loading = conn.execute("select batch_id, source_uri from ingest_loading").fetchall()
-    for batch_id, _ in loading:
-        _discard_batch(conn, batch_id)
-    return [source for _, source in loading]
-
-
-def _discard_batch(conn: duckdb.DuckDBPyConnection, batch_id: str) -> None:
-    with transaction(conn):
-        for table in LOADED_TABLES:
-            conn.execute(f"delete from {table} where batch_id = ?", [batch_id])
-        conn.execute("delete from sink_batches where ingest_batch_id = ?", [batch_id])
-        conn.execute("delete from ingest_loading where batch_id = ?", [batch_id])
 
 
 class _Batch:
