@@ -203,13 +203,18 @@ def staged_sql(names: tuple[str, ...] | None = None, only_kept: bool = False) ->
         if full
         else ""
     )
-    kept = "kept and" if only_kept else ""
+    # Kept records passed the narrow pass, which checked that they parse as objects.
+    records = (
+        "kept"
+        if only_kept
+        else "pre_reason is null and json_valid(raw) and starts_with(ltrim(raw), '{')"
+    )
     return f"""
 with parsed as (
     select line_no, raw, json_transform(raw, '{_structure(top_keys)}') as p,
         {unknown} as unknown_keys
     from chunk
-    where {kept} pre_reason is null and json_valid(raw) and starts_with(ltrim(raw), '{{')
+    where {records}
 ), nested as (
     select line_no, raw, p, unknown_keys,
         {nested}
