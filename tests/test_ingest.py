@@ -420,6 +420,15 @@ def test_a_killed_load_is_undone_when_the_warehouse_is_next_opened(
             assert wh.sql(left)["e"][0] > 0 and wh.sql(left)["l"][0] == 1
             # This process's own loads may still be running on another thread: kept.
             assert tw.connect(db).sql(left)["l"][0] == 1
+            # The same file ingested again in this process replaces what its attempt left.
+            patch.undo()
+            assert wh.ingest(path).files[0].status == "loaded"
+            assert wh.sql(left).row(0) == (clean.rows_valid, 0)
+            wh.conn.execute("delete from events; delete from quarantine; delete from duplicates")
+            wh.conn.execute("delete from ingest_batches")
+            _fail_after_rows(patch, path, 2_000)
+            patch.setattr(pipeline, "discard_load", lambda conn, batch_id: None)
+            assert wh.ingest(path).files[0].status == "unreadable"
             wh.sql("update ingest_loading set pid = 0 returning pid")  # a process now gone
     wh = tw.connect(db)
     counts = (

@@ -19,7 +19,11 @@ LOADED_TABLES = ("events", "quarantine", "duplicates")
 
 
 def start_load(conn: duckdb.DuckDBPyConnection, batch_id: str, source: str, sha: str) -> None:
-    """List a file as loading, owned by this process."""
+    """List a file as loading, owned by this process; what an earlier attempt at the same
+    file left (its undo failed too) is removed first."""
+    listed = conn.execute("select 1 from ingest_loading where batch_id = ?", [batch_id])
+    if listed.fetchall():
+        discard_load(conn, batch_id)
     conn.execute(
         "insert into ingest_loading (batch_id, source_uri, content_sha256, started_at, pid) "
         "values (?, ?, ?, now(), ?)",
