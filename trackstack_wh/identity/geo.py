@@ -6,7 +6,7 @@ Country names are the English region names of the ``phonenumbers`` package
 
 from __future__ import annotations
 
-from trackstack_wh.identity.countries import COUNTRY_NAMES, ISO_COUNTRY_CODES
+from trackstack_wh.identity.countries import COUNTRY_NAMES
 
 US_STATES: dict[str, str] = {
     "alabama": "al", "alaska": "ak", "arizona": "az", "arkansas": "ar", "california": "ca",
@@ -37,14 +37,5 @@ COUNTRY_ALIASES: dict[str, str] = {
 """Short or informal country names people type, to ISO-3166-1 alpha-2 (lowercase)."""
 
 
-def country_codes() -> dict[str, str]:
-    """Lowercase English country name (or alias) to lowercase ISO-3166-1 alpha-2 code."""
-    return COUNTRY_CODES
-
-
-def known_country_codes() -> frozenset[str]:
-    """Every lowercase ISO-3166-1 alpha-2 code the lookups know."""
-    return ISO_COUNTRY_CODES
-
-
 COUNTRY_CODES: dict[str, str] = {**COUNTRY_NAMES, **COUNTRY_ALIASES}
+"""Lowercase English country name (or alias) to lowercase ISO-3166-1 alpha-2 code."""

@@ -12,7 +12,8 @@ import datetime as dt
 import hashlib
 import re
 
-from trackstack_wh.identity.geo import US_STATES, country_codes, known_country_codes
+from trackstack_wh.identity.countries import ISO_COUNTRY_CODES
+from trackstack_wh.identity.geo import COUNTRY_CODES, US_STATES
 from trackstack_wh.identity.phones import normalize_phone
 from trackstack_wh.identity.rules import (
     CITY_STRIP,
@@ -116,9 +117,9 @@ def _zip(text: str) -> str:
 
 
 def _country(text: str) -> str | None:
-    if text in known_country_codes():
+    if text in ISO_COUNTRY_CODES:
         return text
-    return country_codes().get(" ".join(re.split(SPACES + "+", text)))
+    return COUNTRY_CODES.get(" ".join(re.split(SPACES + "+", text)))
 
 
 def _gender(text: str) -> str | None:

@@ -14,7 +14,8 @@ import duckdb
 import polars as pl
 
 from trackstack_wh.db import create_temp_table
-from trackstack_wh.identity.geo import US_STATES, country_codes, known_country_codes
+from trackstack_wh.identity.countries import ISO_COUNTRY_CODES
+from trackstack_wh.identity.geo import COUNTRY_CODES, US_STATES
 from trackstack_wh.identity.phones import refresh_phone_numbers
 from trackstack_wh.identity.rules import (
     CITY_STRIP,
@@ -210,9 +211,9 @@ def _lookup_tables(conn: duckdb.DuckDBPyConnection) -> None:
     tables = {
         "us_states": pl.DataFrame({"name": list(US_STATES), "code": list(US_STATES.values())}),
         "country_names": pl.DataFrame(
-            {"name": list(country_codes()), "code": list(country_codes().values())}
+            {"name": list(COUNTRY_CODES), "code": list(COUNTRY_CODES.values())}
         ),
-        "iso_countries": pl.DataFrame({"code": sorted(known_country_codes())}),
+        "iso_countries": pl.DataFrame({"code": sorted(ISO_COUNTRY_CODES)}),
     }
     for name, frame in tables.items():
         create_temp_table(conn, name, frame)

@@ -189,18 +189,14 @@ def time_slices(
     """``$from_s`` / ``$to_s`` bounds that cut the events of ``window`` (all when None)
     into consecutive slices of about `SLICE_EVENTS` events (event-time quantiles)."""
     bounds = window_params(window)
-    count = conn.execute(
-        "select count(*) from events where ($from_s is null or ts >= to_timestamp($from_s)) "
-        "and ($to_s is null or ts < to_timestamp($to_s))",
-        bounds,
-    ).fetchall()[0][0]
+    in_window = "where ($from_s is null or ts >= to_timestamp($from_s)) " \
+        "and ($to_s is null or ts < to_timestamp($to_s))"  # fmt: skip
+    count = conn.execute(f"select count(*) from events {in_window}", bounds).fetchall()[0][0]
     slices = math.ceil(count / SLICE_EVENTS)
     if slices <= 1:
         return [bounds]
     cuts = conn.execute(
-        "select approx_quantile(epoch(ts), $q::float[]) from events "
-        "where ($from_s is null or ts >= to_timestamp($from_s)) "
-        "and ($to_s is null or ts < to_timestamp($to_s))",
+        f"select approx_quantile(epoch(ts), $q::float[]) from events {in_window}",
         {**bounds, "q": [i / slices for i in range(1, slices)]},
     ).fetchall()[0][0]
     edges = [bounds["from_s"], *sorted(set(cuts)), bounds["to_s"]]
