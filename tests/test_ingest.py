@@ -455,7 +455,7 @@ def test_reading_ahead_hands_reader_errors_to_the_caller(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_lines(tmp_path / "a.ndjson", ['{"event": "PageView"}'] * 10)
-
+    monkeypatch.setattr(row_groups, "CHUNK_ROWS", 5)
     real = readers.read_chunks
 
     def broken(_: Path) -> Iterator[pa.Table]:
@@ -463,13 +463,14 @@ def test_reading_ahead_hands_reader_errors_to_the_caller(
         raise readers.UnreadableFileError(str(path), "disk went away")
 
     monkeypatch.setattr(readers, "read_chunks", broken)
-    chunks = readers.read_chunks_ahead(path)
-    assert next(chunks).num_rows == 10
-    with pytest.raises(readers.UnreadableFileError, match="disk went away"):
-        next(chunks)
-    early = readers.read_chunks_ahead(path)
-    next(early)
-    early.close()
+    with readers.ChunksAhead(path) as chunks:
+        assert [next(chunks).num_rows, next(chunks).num_rows] == [5, 5]
+        with pytest.raises(readers.UnreadableFileError, match="disk went away"):
+            next(chunks)
+        assert list(chunks) == []
+    with readers.ChunksAhead(path) as early:  # closed before its chunks are all taken
+        next(early)
+    assert not early._worker.is_alive()
 
 
 def test_infinite_and_out_of_range_timestamps_are_type_errors(

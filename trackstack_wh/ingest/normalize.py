@@ -50,9 +50,12 @@ def q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _structure(keys: list[str]) -> str:
-    """A json_transform structure reading each key as text (objects come back as JSON)."""
-    return json.dumps({k: "VARCHAR" for k in keys}).replace("'", "''")
+def _structure(keys: list[str], nested: dict[str, list[str]] | None = None) -> str:
+    """A json_transform structure reading each key as text (objects come back as JSON),
+    and each key of ``nested`` as an object of such keys."""
+    spec: dict[str, object] = {k: "VARCHAR" for k in keys}
+    spec.update({obj: {k: "VARCHAR" for k in inner} for obj, inner in (nested or {}).items()})
+    return json.dumps(spec).replace("'", "''")
 
 
 def _located(field: FieldSpec) -> str:
@@ -163,13 +166,21 @@ def staged_sql(names: tuple[str, ...] | None = None, only_kept: bool = False) ->
     specs = [f for _, f in fields]
     top_keys = sorted(known_top_level_keys()) if full else _top_keys(specs)
     known = "[" + ", ".join("'" + k + "'" for k in sorted(known_top_level_keys())) + "]"
-    nested = ",\n        ".join(
-        f"case when starts_with(p.{q(obj)}, '{{') and json_valid(p.{q(obj)}) then "
-        f"json_transform(p.{q(obj)}, '{_structure(_nested_keys(obj, specs))}') end "
-        f"as {_NESTED_ALIAS[obj]}"
-        for obj in NESTED_OBJECTS
-    )
-    nested_given = ", ".join(f"p.{q(obj)} as {q('given_' + obj)}" for obj in NESTED_OBJECTS)
+    nested_keys = {obj: _nested_keys(obj, specs) for obj in NESTED_OBJECTS}
+    if only_kept:
+        # Kept records have no type errors: their nested objects are objects, read in
+        # the same parse as the record.
+        structure = _structure([k for k in top_keys if k not in nested_keys], nested_keys)
+        nested = ", ".join(f"p.{q(obj)} as {a}" for obj, a in _NESTED_ALIAS.items())
+        nested_given = ""
+    else:
+        structure = _structure(top_keys)
+        nested = ",\n        ".join(
+            f"case when starts_with(p.{q(obj)}, '{{') and json_valid(p.{q(obj)}) then "
+            f"json_transform(p.{q(obj)}, '{_structure(keys)}') end as {_NESTED_ALIAS[obj]}"
+            for obj, keys in nested_keys.items()
+        )
+        nested_given = "".join(f"p.{q(obj)} as {q('given_' + obj)}, " for obj in NESTED_OBJECTS)
     nested_alias = ", ".join(_NESTED_ALIAS.values())
     texts = ",\n        ".join(f"{_located(f)} as {_text(i)}" for i, f in fields)
     numbers = ",\n        ".join(
@@ -190,6 +201,8 @@ def staged_sql(names: tuple[str, ...] | None = None, only_kept: bool = False) ->
             for obj, a in _NESTED_ALIAS.items()
         ]
     )
+    if only_kept:
+        type_errors = ""
     event_id = q(FIELDS[_EVENT_ID].column)
     columns = ", ".join(q(f.column) for i, f in fields if i != _EVENT_ID)
     unknown = (
@@ -211,7 +224,7 @@ def staged_sql(names: tuple[str, ...] | None = None, only_kept: bool = False) ->
     )
     return f"""
 with parsed as (
-    select line_no, raw, json_transform(raw, '{_structure(top_keys)}') as p,
+    select line_no, raw, json_transform(raw, '{structure}') as p,
         {unknown} as unknown_keys
     from chunk
     where {records}
@@ -220,7 +233,7 @@ with parsed as (
         {nested}
     from parsed
 ), located as (
-    select line_no, raw, unknown_keys, {nested_given}, {nested_alias},
+    select line_no, raw, unknown_keys, {nested_given}{nested_alias},
         case when p.event_name is not null or p.event_data is not null then 'seed002'
              when p."userData" is not null or p."customData" is not null then 'nested'
              else 'flat' end as input_shape,
@@ -242,7 +255,7 @@ select line_no,
     {event_id} is null as event_id_generated,
     {_text(_TS)} is null as ts_missing,
     len(unknown_keys) > 0 as has_unknown_keys,
-    list_filter([{type_errors}], lambda e: e is not null) as type_errors
+    list_filter([{type_errors}]::varchar[], lambda e: e is not null) as type_errors
 from converted"""
 
 

@@ -38,9 +38,8 @@ from trackstack_wh.ingest.normalize import (
     checked_sql,
     insert_events_sql,
 )
-from trackstack_wh.ingest.readers import file_format, read_chunks_ahead
+from trackstack_wh.ingest.readers import ChunksAhead, file_format
 from trackstack_wh.ingest.report import FileReport
-from trackstack_wh.ingest.row_groups import row_group_chunks
 from trackstack_wh.sink.segments import is_segment
 from trackstack_wh.validation import validate_events
 
@@ -86,45 +85,18 @@ def ingest_file(
     pickup gives the place the segment is moved to once loaded."""
     started = time.perf_counter()
     fmt, _ = file_format(path)
-    sha = file_sha256(path)
     source = source or str(path)
-    previous = conn.execute(
-        "select batch_id from ingest_batches where content_sha256 = ?", [sha]
-    ).fetchall()
-    if previous:
-        return FileReport(
-            source, previous[0][0], "already_ingested", seconds=time.perf_counter() - started
-        )
-    batch = _Batch(conn, "b_" + sha[:24], source, received_at or dt.datetime.now(dt.UTC))
-    conn.execute(OBJECT_FROM_KEYS_MACRO)
-    start_load(conn, batch.batch_id, source, sha)
-    try:
-        for chunk in row_group_chunks(read_chunks_ahead(path)):
-            with transaction(conn):
-                batch.load_chunk(chunk)
-        with transaction(conn):
-            batch.count_warnings()
-            batch.write_edge_batches()
-            conn.execute(
-                "insert into ingest_batches values (?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?)",
-                [
-                    batch.batch_id,
-                    source,
-                    sha,
-                    "landing" if is_segment(path) else fmt.lstrip("."),
-                    batch.received_at,
-                    batch.rows_in,
-                    batch.rows_valid,
-                    batch.rows_quarantined,
-                    batch.rows_duplicate,
-                    batch.blank_lines,
-                ],
+    with ChunksAhead(path) as chunks:  # the first chunk is read while the file is hashed
+        sha = file_sha256(path)
+        previous = conn.execute(
+            "select batch_id from ingest_batches where content_sha256 = ?", [sha]
+        ).fetchall()
+        if previous:
+            return FileReport(
+                source, previous[0][0], "already_ingested", seconds=time.perf_counter() - started
             )
-            finish_load(conn, batch.batch_id)
-    except BaseException:
-        with suppress(duckdb.Error):  # if even this fails, the next connection undoes it
-            discard_load(conn, batch.batch_id)
-        raise
+        batch = _Batch(conn, "b_" + sha[:24], source, received_at or dt.datetime.now(dt.UTC))
+        batch.load(chunks, sha, "landing" if is_segment(path) else fmt.lstrip("."))
     return FileReport(
         source,
         batch.batch_id,
@@ -156,6 +128,40 @@ class _Batch:
         self.reasons: Counter[str] = Counter()
         self.warnings: Counter[str] = Counter()
         self.edge_headers: list[str] = []
+
+    def load(self, chunks: Iterator[pa.Table], sha: str, fmt: str) -> None:
+        """Load every chunk, each committed on its own, then record the batch; a load
+        that fails is undone (see the module docstring)."""
+        conn = self.conn
+        conn.execute(OBJECT_FROM_KEYS_MACRO)
+        start_load(conn, self.batch_id, self.source, sha)
+        try:
+            for chunk in chunks:
+                with transaction(conn):
+                    self.load_chunk(chunk)
+            with transaction(conn):
+                self.count_warnings()
+                self.write_edge_batches()
+                conn.execute(
+                    "insert into ingest_batches values (?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?)",
+                    [
+                        self.batch_id,
+                        self.source,
+                        sha,
+                        fmt,
+                        self.received_at,
+                        self.rows_in,
+                        self.rows_valid,
+                        self.rows_quarantined,
+                        self.rows_duplicate,
+                        self.blank_lines,
+                    ],
+                )
+                finish_load(conn, self.batch_id)
+        except BaseException:
+            with suppress(duckdb.Error):  # if even this fails, the next connection undoes it
+                discard_load(conn, self.batch_id)
+            raise
 
     def load_chunk(self, chunk: pa.Table) -> None:
         """Validate and dedup the chunk's records on a narrow parse, then append only the

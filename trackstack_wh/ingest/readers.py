@@ -27,6 +27,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from trackstack_wh.errors import UnreadableFileError
+from trackstack_wh.ingest.row_groups import row_group_chunks
 from trackstack_wh.sink.segments import HEADER_KEY, HEADER_PREFIX, is_segment
 
 BLOCK_BYTES = 16 << 20
@@ -91,44 +92,68 @@ def read_chunks(path: Path) -> Iterator[pa.Table]:
         raise UnreadableFileError(str(path), f"not a valid {fmt[1:]} file: {exc}") from exc
 
 
-def read_chunks_ahead(path: Path) -> Iterator[pa.Table]:
-    """`read_chunks`, with the next chunk read on a thread while the caller loads this one.
+class ChunksAhead:
+    """The chunks of one file regrouped into row groups (`row_group_chunks`), prepared
+    on a thread one whole chunk ahead of the caller.
 
-    At most one chunk waits, so memory stays bounded; reader errors reach the caller.
+    The thread starts at once, so the caller can do other work (hash the file) while
+    the first chunk is read. At most one chunk waits, so memory stays bounded; reader
+    errors reach the caller. Use as a context manager (or call `close`).
     """
-    ready: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=1)
-    stop = threading.Event()
 
-    def produce() -> None:
+    def __init__(self, path: Path) -> None:
+        self._ready: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._worker = threading.Thread(
+            target=self._produce, args=(path,), name=f"read {path.name}", daemon=True
+        )
+        self._done = False
+        self._worker.start()
+
+    def _produce(self, path: Path) -> None:
         try:
-            for chunk in read_chunks(path):
-                while not stop.is_set():
-                    try:
-                        ready.put(("chunk", chunk), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+            for chunk in row_group_chunks(read_chunks(path)):
+                if not self._hand_over(("chunk", chunk)):
                     return
-            ready.put(("end", None))
+            self._hand_over(("end", None))
         except BaseException as exc:  # handed to the consumer, which re-raises it
-            ready.put(("error", exc))
+            self._hand_over(("error", exc))
 
-    worker = threading.Thread(target=produce, name=f"read {path.name}", daemon=True)
-    worker.start()
-    try:
-        while True:
-            kind, item = ready.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                assert isinstance(item, BaseException)
-                raise item
+    def _hand_over(self, item: tuple[str, object]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[pa.Table]:
+        return self
+
+    def __next__(self) -> pa.Table:
+        if self._done:
+            raise StopIteration
+        kind, item = self._ready.get()
+        if kind == "chunk":
             assert isinstance(item, pa.Table)
-            yield item
-    finally:
-        stop.set()
-        worker.join()
+            return item
+        self._done = True
+        if kind == "error":
+            assert isinstance(item, BaseException)
+            raise item
+        raise StopIteration
+
+    def close(self) -> None:
+        """Stop the thread (after the chunk it is reading, if any)."""
+        self._stop.set()
+        self._worker.join()
+
+    def __enter__(self) -> ChunksAhead:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 def _open(path: Path, gzipped: bool) -> IO[bytes]:
