@@ -114,6 +114,29 @@ def test_each_bad_record_gets_its_machine_readable_reason(wh: tw.Warehouse, tmp_
     assert detail["raw"] == lines[1]
 
 
+def test_json_only_a_lenient_parser_accepts_is_invalid_and_look_alikes_in_strings_load(
+    wh: tw.Warehouse, tmp_path: Path
+) -> None:
+    lenient = [
+        '{"event":"PageView","eventId":"c1",}',
+        '{"event":"PageView","eventId":"c2","contentIds":["a" , ]}',
+        '{"event":"PageView","eventId":"n1","extra":NaN}',
+        '{"event":"PageView","eventId":"n2","extra":nan}',
+        '{"event":"PageView","eventId":"n3","extra": -Infinity}',
+        '{"event":"PageView","eventId":"n4","extra":[1,inf]}',
+        '{"event":"PageView","eventId":"n5","extra":INF}',
+    ]
+    strict = [
+        '{"event":"PageView","eventId":"s1","pageTitle":"Nancy, nantes: info, infinity ,]"}',
+        '{"event":"PageView","eventId":"s2","pageTitle":"a ,} b","extra":"NaN"}',
+    ]
+    report = wh.ingest(write_lines(tmp_path / "lenient.ndjson", lenient + strict))
+    assert report.files[0].balanced and report.files[0].rows_valid == len(strict)
+    assert quarantined(wh) == dict.fromkeys(range(1, len(lenient) + 1), "invalid_json")
+    titles = wh.sql("select page_title from events order by event_id")["page_title"].to_list()
+    assert titles == [json.loads(line)["pageTitle"] for line in strict]
+
+
 def test_timestamps_in_seconds_millis_and_iso_offsets_land_as_the_same_utc_instant(
     wh: tw.Warehouse, tmp_path: Path
 ) -> None:

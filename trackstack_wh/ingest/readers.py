@@ -2,7 +2,7 @@
 
 A chunk is an Arrow table ``(line_no int64, raw string, pre_reason string)``; the rest of
 the pipeline sees only that. NDJSON is split in bounded blocks without per-line Python
-parsing; records DuckDB's lenient JSON parser would accept (trailing commas, NaN) are
+parsing; records DuckDB's lenient JSON parser would accept (trailing commas, NaN, inf) are
 re-checked strictly, and lines that are not UTF-8 are kept (with their bytes escaped)
 and marked. CSV and Parquet rows are re-encoded as JSON objects of their columns.
 """
@@ -36,8 +36,9 @@ block is copied twice while it is split and the ingest regroups blocks into chun
 
 PARQUET_BATCH_ROWS = 200_000
 SUPPORTED = (".ndjson", ".jsonl", ".json", ".csv", ".parquet")
-LENIENT_JSON_PATTERN = r",\s*[\]}]|NaN|Infinity"
-"""Text DuckDB's parser accepts but strict JSON does not: such lines are re-checked."""
+LENIENT_JSON_PATTERN = r",\s*[\]}]|[:,\[]\s*-?(?i:nan|inf)"
+"""Text DuckDB's parser accepts but strict JSON does not (a trailing comma; NaN, Inf or
+Infinity in any letter case as a value): lines with it are re-checked strictly."""
 
 CHUNK_SCHEMA = pa.schema(
     [("line_no", pa.int64()), ("raw", pa.string()), ("pre_reason", pa.string())]
