@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 from pathlib import Path
 
+import duckdb
+import numpy as np
+import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import trackstack_wh as tw
 from trackstack_wh.contract import FIELDS, REASONS_BY_CODE
+from trackstack_wh.ingest import readers, row_groups
 
 _counter = itertools.count()
 SETTINGS = settings(
@@ -108,3 +114,78 @@ def test_random_edge_bodies_are_accounted(tmp_path: Path, records: list[dict[str
     with wh:
         _assert_accounted(report, wh)
         assert report.files[0].rows_in == len(records)
+
+
+LENIENT_VALUES = st.sampled_from(
+    ["1", '"a"', '"n,]"', '", nan"', "null", "[1, 2]", "nan", "NaN", " -inf", "Infinity", "INF",
+     "[1,]", "[nan]", "[ -Inf ]", '{"x":1, }', '"info"', "banana", "[,]", "-"]
+)  # fmt: skip
+json_like_lines = st.tuples(
+    st.lists(LENIENT_VALUES, min_size=1, max_size=3), st.sampled_from(["", ",", ", ", ",\t"])
+).map(lambda t: "{" + ", ".join(f'"k{i}":{v}' for i, v in enumerate(t[0])) + t[1] + "}")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(json_like_lines, min_size=1, max_size=12))
+def test_json_only_a_lenient_parser_accepts_is_always_marked_invalid(lines: list[str]) -> None:
+    buf = np.frombuffer("\n".join(lines).encode(), dtype=np.uint8)
+    chunk, _ = readers._lines_chunk(buf, np.flatnonzero(buf == 10), 1)
+    lenient = duckdb.execute(
+        "select list_transform($1, lambda x: json_valid(x))", [lines]
+    ).fetchone()
+    assert lenient is not None
+    for line, duckdb_accepts, reason in zip(
+        lines, lenient[0], chunk["pre_reason"].to_pylist(), strict=True
+    ):
+        try:
+            orjson.loads(line)
+            strict = True
+        except orjson.JSONDecodeError:
+            strict = False
+        if strict:
+            assert reason is None, line
+        elif duckdb_accepts:  # a line neither accepts is rejected later by json_valid
+            assert reason == "invalid_json", line
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.text(alphabet='{}"ab \t\r,:1é', max_size=40), max_size=60),
+    st.sampled_from(["\n", "\r\n"]),
+    st.booleans(),
+    st.booleans(),
+    st.integers(1, 7),
+    st.integers(8, 200),
+)
+def test_ndjson_lines_come_out_whole_numbered_and_in_row_group_chunks(
+    lines: list[str],
+    newline: str,
+    trailing_newline: bool,
+    bom: bool,
+    rows: int,
+    block: int,
+) -> None:
+    text = newline.join(lines) + (newline if trailing_newline and lines else "")
+    data = (b"\xef\xbb\xbf" if bom else b"") + text.encode()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(readers, "BLOCK_BYTES", block)
+        patch.setattr(row_groups, "ROW_GROUP_ROWS", rows)
+        chunks = list(readers._ndjson_chunks(io.BytesIO(data)))
+    in_file = text.split("\n")  # lines end at LF; one CR before it is dropped
+    if in_file[-1] == "":
+        in_file.pop()
+    expected = [
+        (number, line.removesuffix("\r"))
+        for number, line in enumerate(in_file, 1)
+        if line.strip(" \t\r")
+    ]
+    got = [
+        (number, raw)
+        for chunk in chunks
+        for number, raw in zip(chunk["line_no"].to_pylist(), chunk["raw"].to_pylist(), strict=True)
+    ]
+    assert got == expected
+    blank = sum(int((c.schema.metadata or {})[b"blank_lines"]) for c in chunks)
+    assert blank + len(got) == len(in_file)
+    line_counts = [c.num_rows + int((c.schema.metadata or {})[b"blank_lines"]) for c in chunks]
+    assert all(count == rows for count in line_counts[:-1])

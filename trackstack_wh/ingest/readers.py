@@ -27,6 +27,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from trackstack_wh.errors import UnreadableFileError
+from trackstack_wh.ingest import row_groups
 from trackstack_wh.ingest.row_groups import row_group_chunks
 from trackstack_wh.sink.segments import HEADER_KEY, HEADER_PREFIX, is_segment
 
@@ -113,12 +114,20 @@ class ChunksAhead:
 
     def _produce(self, path: Path) -> None:
         try:
-            for chunk in row_group_chunks(read_chunks(path)):
+            for chunk in row_group_chunks(self._until_stopped(read_chunks(path))):
                 if not self._hand_over(("chunk", chunk)):
                     return
             self._hand_over(("end", None))
         except BaseException as exc:  # handed to the consumer, which re-raises it
             self._hand_over(("error", exc))
+
+    def _until_stopped(self, chunks: Iterator[pa.Table]) -> Iterator[pa.Table]:
+        """``chunks`` until `close` is called (a closed reader stops after the row group it
+        is reading)."""
+        for chunk in chunks:
+            if self._stop.is_set():
+                return
+            yield chunk
 
     def _hand_over(self, item: tuple[str, object]) -> bool:
         while not self._stop.is_set():
@@ -146,7 +155,7 @@ class ChunksAhead:
         raise StopIteration
 
     def close(self) -> None:
-        """Stop the thread (after the chunk it is reading, if any)."""
+        """Stop the thread (after the row group it is reading, if any)."""
         self._stop.set()
         self._worker.join()
 
@@ -162,29 +171,47 @@ def _open(path: Path, gzipped: bool) -> IO[bytes]:
 
 
 def _ndjson_chunks(stream: IO[bytes]) -> Iterator[pa.Table]:
+    """The file's lines in chunks of one row group each (`row_groups.ROW_GROUP_ROWS`
+    lines; the last may be shorter), so regrouping them costs no copy.
+
+    Blocks are read into one buffer that is reused from chunk to chunk, as is the mask
+    that finds the line breaks: a line's bytes are copied once, into its chunk, and no
+    fresh memory is touched per block (first-touch page faults were a tenth of the
+    reader's time)."""
+    rows = row_groups.ROW_GROUP_ROWS
+    buf = np.empty(2 * BLOCK_BYTES, dtype=np.uint8)
+    mask = np.empty(buf.size, dtype=bool)
+    size = 0  # bytes in buf not yet handed out
+    newlines: list[np.ndarray] = []  # their line break positions, per block read
+    count = 0
     next_line = 1
-    carry = np.empty(0, dtype=np.uint8)
-    first = True
     while True:
-        block = stream.read(BLOCK_BYTES)
-        if first and block.startswith(b"\xef\xbb\xbf"):
-            block = block[3:]
-        first = False
-        if not block:
+        if buf.size - size < BLOCK_BYTES:
+            buf = np.concatenate((buf[:size], np.empty(buf.size, dtype=np.uint8)))
+            mask = np.empty(buf.size, dtype=bool)
+        n = stream.readinto(memoryview(buf)[size : size + BLOCK_BYTES])  # type: ignore[attr-defined]
+        if not n:
             break
-        data = np.frombuffer(block, dtype=np.uint8)
-        if carry.size:
-            data = np.concatenate((carry, data))
-        newlines = np.flatnonzero(data == 10)
-        if newlines.size == 0:
-            carry = data
-            continue
-        cut = int(newlines[-1])
-        carry = data[cut + 1 :]
-        chunk, next_line = _lines_chunk(data[:cut], newlines[:-1], next_line)
-        yield chunk
-    if carry.size:
-        yield _lines_chunk(carry, np.flatnonzero(carry == 10), next_line)[0]
+        if next_line == 1 and size == 0 and bytes(buf[:3]) == b"\xef\xbb\xbf":
+            memoryview(buf)[: n - 3] = memoryview(buf)[3:n]
+            n -= 3
+        np.equal(buf[size : size + n], 10, out=mask[:n])
+        newlines.append(np.flatnonzero(mask[:n]) + size)
+        count += newlines[-1].size
+        size += n
+        while count >= rows:
+            positions = np.concatenate(newlines)
+            cut = int(positions[rows - 1])
+            chunk, next_line = _lines_chunk(buf[:cut], positions[: rows - 1], next_line, mask)
+            yield chunk
+            rest = size - cut - 1
+            memoryview(buf)[:rest] = memoryview(buf)[cut + 1 : size]
+            newlines, count, size = [positions[rows:] - (cut + 1)], positions.size - rows, rest
+    positions = np.concatenate(newlines) if newlines else np.empty(0, dtype=np.int64)
+    if positions.size and positions[-1] == size - 1:  # the file ends with a line break
+        size, positions = size - 1, positions[:-1]
+    if size:
+        yield _lines_chunk(buf[:size], positions, next_line, mask)[0]
 
 
 def _landing_chunks(stream: IO[bytes]) -> Iterator[pa.Table]:
@@ -229,19 +256,23 @@ def _stamped(raw: pa.ChunkedArray, prefix: pa.Array) -> pa.ChunkedArray:
     return pc.if_else(use, joined, raw)
 
 
-def _lines_chunk(buf: np.ndarray, newlines: np.ndarray, first_line: int) -> tuple[pa.Table, int]:
+def _lines_chunk(
+    buf: np.ndarray, newlines: np.ndarray, first_line: int, scratch: np.ndarray | None = None
+) -> tuple[pa.Table, int]:
     """Split a block of whole lines (bytes, newline positions) into a chunk.
 
     Blank lines are skipped and counted. The split is vectorized: the newline positions
-    become the offsets of an Arrow string array over the block's bytes, with the line
-    breaks and a trailing CR removed.
+    become the offsets of an Arrow string array over a copy of the block's bytes, with
+    the line breaks and a trailing CR removed. ``scratch`` (a boolean array at least as
+    long as the block) saves allocating the mask of bytes to keep.
     """
     starts = np.concatenate(([0], newlines + 1))
     ends = np.append(newlines, buf.size)
     has_cr = ends > starts
     has_cr[has_cr] = buf[ends[has_cr] - 1] == 13
     ends = ends - has_cr
-    keep = np.ones(buf.size, dtype=bool)
+    keep = np.ones(buf.size, dtype=bool) if scratch is None else scratch[: buf.size]
+    keep.fill(True)
     keep[newlines] = False
     keep[ends[has_cr]] = False
     lengths = ends - starts
@@ -295,13 +326,18 @@ def _decode_each(parts: list[bytes]) -> tuple[pa.Array, pa.Array]:
 
 
 def _mark_lenient_json(table: pa.Table) -> pa.Table:
-    """Mark lines that only a lenient parser accepts as invalid_json (strict orjson check)."""
+    """Mark lines that only a lenient parser accepts as invalid_json: lines matching
+    `LENIENT_JSON_PATTERN` are re-checked with a strict parser (orjson).
+
+    (Measured against finding the same text over the whole block with numpy and
+    ``bytes.find``: RE2 per line was faster on this machine.)"""
     suspect = pc.match_substring_regex(table["raw"], LENIENT_JSON_PATTERN)
-    idx = np.flatnonzero(suspect.to_numpy(zero_copy_only=False))
-    if idx.size == 0:
+    candidates = np.flatnonzero(suspect.to_numpy(zero_copy_only=False))
+    if candidates.size == 0:
         return table
     reasons = table["pre_reason"].to_pylist()
-    for i, text in zip(idx.tolist(), table["raw"].take(pa.array(idx)).to_pylist(), strict=False):
+    texts = table["raw"].take(pa.array(candidates)).to_pylist()
+    for i, text in zip(candidates.tolist(), texts, strict=True):
         if reasons[i] is None:
             try:
                 orjson.loads(text)
