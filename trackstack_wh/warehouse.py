@@ -6,17 +6,13 @@ import datetime as dt
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import httpx
 import polars as pl
 
 from trackstack_wh import db
-from trackstack_wh.delivery import DestinationReport, PushReport, push
-from trackstack_wh.delivery.reconcile import Reconciliation, reconcile
 from trackstack_wh.destinations.config import WorkspaceConfig, load_config
-from trackstack_wh.emulator.process import emulated
 from trackstack_wh.enrich import QualityRun, phone_region_from_env, refresh_quality
 from trackstack_wh.errors import UnreadableFileError
 from trackstack_wh.ingest.pipeline import ingest_file
@@ -42,6 +38,12 @@ from trackstack_wh.sink.segments import (
     mark_loaded,
 )
 from trackstack_wh.timewindow import TimeWindow
+
+if TYPE_CHECKING:  # delivery pulls in httpx; imported when first used (faster start-up)
+    import httpx
+
+    from trackstack_wh.delivery import DestinationReport, PushReport
+    from trackstack_wh.delivery.reconcile import Reconciliation
 
 PathLike = str | os.PathLike[str]
 _FROM_ENV = object()
@@ -252,6 +254,8 @@ class Warehouse:
         rows; ``as_of`` is the clock for platform age limits; ``delivery`` overrides pacing
         and retry settings for this run; ``transport`` replaces the network.
         """
+        from trackstack_wh.delivery.push import push
+
         names = [destinations] if isinstance(destinations, str) else destinations
         return push(
             self.conn, self.config, destinations=names, dry_run=dry_run, since=since,
@@ -263,6 +267,8 @@ class Warehouse:
         """``push`` to the local platform emulator, started for this call and stopped
         after it (for demos, notebooks and tests; ``as_of`` also sets its clock). Missing
         credential variables get placeholders for the call; real ones are never sent."""
+        from trackstack_wh.emulator.process import emulated
+
         config = self.config
         with emulated(config, as_of) as pointed:
             self.config = pointed
@@ -309,6 +315,8 @@ class Warehouse:
         mode: str = "live",
     ) -> Reconciliation:
         """Routed events vs payload rows vs delivery outcomes, per destination, day, event."""
+        from trackstack_wh.delivery.reconcile import reconcile
+
         return reconcile(self.conn, since=since, until=until, mode=mode)
 
     def funnel(

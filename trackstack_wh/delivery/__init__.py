@@ -1,6 +1,8 @@
-"""Delivery: push payload rows to the platforms, log every attempt, reconcile."""
+"""Delivery: push payload rows to the platforms, log every attempt, reconcile.
 
-from trackstack_wh.delivery.push import push
+`push` lives in ``trackstack_wh.delivery.push`` (it pulls in httpx; importing this
+package alone stays light for the warehouse's start-up)."""
+
 from trackstack_wh.delivery.report import DestinationReport, PushReport
 
-__all__ = ["DestinationReport", "PushReport", "push"]
+__all__ = ["DestinationReport", "PushReport"]
