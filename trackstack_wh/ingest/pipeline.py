@@ -139,6 +139,7 @@ class _Batch:
             for chunk in chunks:
                 with transaction(conn):
                     self.load_chunk(chunk)
+                del chunk  # freed before the next one is taken (memory: two chunks at most)
             with transaction(conn):
                 self.count_warnings()
                 self.write_edge_batches()

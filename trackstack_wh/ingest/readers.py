@@ -99,12 +99,15 @@ class ChunksAhead:
     on a thread one whole chunk ahead of the caller.
 
     The thread starts at once, so the caller can do other work (hash the file) while
-    the first chunk is read. At most one chunk waits, so memory stays bounded; reader
-    errors reach the caller. Use as a context manager (or call `close`).
+    the first chunk is read. The thread reads the next chunk only once the caller has
+    taken the last one, so at most two chunks are in memory (the caller's and the one
+    being read); reader errors reach the caller. Use as a context manager (or call
+    `close`).
     """
 
     def __init__(self, path: Path) -> None:
         self._ready: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=1)
+        self._taken = threading.Event()
         self._stop = threading.Event()
         self._worker = threading.Thread(
             target=self._produce, args=(path,), name=f"read {path.name}", daemon=True
@@ -130,12 +133,17 @@ class ChunksAhead:
             yield chunk
 
     def _hand_over(self, item: tuple[str, object]) -> bool:
+        """Queue ``item`` and wait until the caller takes it; False once closed."""
+        self._taken.clear()
         while not self._stop.is_set():
             try:
                 self._ready.put(item, timeout=0.1)
-                return True
+                break
             except queue.Full:
                 continue
+        while not self._stop.is_set():
+            if self._taken.wait(timeout=0.1):
+                return True
         return False
 
     def __iter__(self) -> Iterator[pa.Table]:
@@ -145,6 +153,7 @@ class ChunksAhead:
         if self._done:
             raise StopIteration
         kind, item = self._ready.get()
+        self._taken.set()
         if kind == "chunk":
             assert isinstance(item, pa.Table)
             return item
@@ -180,7 +189,7 @@ def _ndjson_chunks(stream: IO[bytes]) -> Iterator[pa.Table]:
     reader's time)."""
     rows = row_groups.ROW_GROUP_ROWS
     buf = np.empty(2 * BLOCK_BYTES, dtype=np.uint8)
-    mask = np.empty(buf.size, dtype=bool)
+    mask = np.empty(BLOCK_BYTES, dtype=bool)
     size = 0  # bytes in buf not yet handed out
     newlines: list[np.ndarray] = []  # their line break positions, per block read
     count = 0
@@ -188,7 +197,6 @@ def _ndjson_chunks(stream: IO[bytes]) -> Iterator[pa.Table]:
     while True:
         if buf.size - size < BLOCK_BYTES:
             buf = np.concatenate((buf[:size], np.empty(buf.size, dtype=np.uint8)))
-            mask = np.empty(buf.size, dtype=bool)
         n = stream.readinto(memoryview(buf)[size : size + BLOCK_BYTES])  # type: ignore[attr-defined]
         if not n:
             break
@@ -263,24 +271,22 @@ def _lines_chunk(
 
     Blank lines are skipped and counted. The split is vectorized: the newline positions
     become the offsets of an Arrow string array over a copy of the block's bytes, with
-    the line breaks and a trailing CR removed. ``scratch`` (a boolean array at least as
-    long as the block) saves allocating the mask of bytes to keep.
+    the line breaks and a trailing CR removed. ``scratch`` (a boolean array) saves
+    allocating the mask of bytes to keep; the copy is made in pieces of its size.
     """
     starts = np.concatenate(([0], newlines + 1))
     ends = np.append(newlines, buf.size)
     has_cr = ends > starts
     has_cr[has_cr] = buf[ends[has_cr] - 1] == 13
     ends = ends - has_cr
-    keep = np.ones(buf.size, dtype=bool) if scratch is None else scratch[: buf.size]
-    keep.fill(True)
-    keep[newlines] = False
-    keep[ends[has_cr]] = False
+    dropped = np.sort(np.concatenate((newlines, ends[has_cr])))
     lengths = ends - starts
     offsets = np.zeros(lengths.size + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     n = lengths.size
+    data = _without(buf, dropped, scratch)
     binary = pa.LargeBinaryArray.from_buffers(
-        pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(buf[keep])]
+        pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
     )
     line_no = pa.array(np.arange(first_line, first_line + n, dtype=np.int64))
     pre_reason: pa.Array
@@ -294,6 +300,24 @@ def _lines_chunk(
     kept = table.filter(pa.array(~blank)) if blank.any() else table
     kept = kept.replace_schema_metadata({"blank_lines": str(int(blank.sum()))})
     return _mark_lenient_json(kept), first_line + n
+
+
+def _without(buf: np.ndarray, dropped: np.ndarray, scratch: np.ndarray | None) -> np.ndarray:
+    """A copy of ``buf`` without the bytes at the sorted positions ``dropped``, made in
+    pieces the size of ``scratch`` (the mask of bytes to keep)."""
+    mask = np.empty(buf.size, dtype=bool) if scratch is None else scratch
+    out = np.empty(buf.size - dropped.size, dtype=np.uint8)
+    written = 0
+    for start in range(0, buf.size, mask.size):
+        end = min(start + mask.size, buf.size)
+        here = dropped[np.searchsorted(dropped, start) : np.searchsorted(dropped, end)]
+        keep = mask[: end - start]
+        keep.fill(True)
+        keep[here - start] = False
+        kept = keep.size - here.size
+        out[written : written + kept] = buf[start:end][keep]
+        written += kept
+    return out
 
 
 _JSON_WHITESPACE = np.array([32, 9, 13], dtype=np.uint8)
