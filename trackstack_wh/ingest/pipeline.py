@@ -180,7 +180,6 @@ class _Batch:
             checked = (
                 conn.sql(checked_sql())
                 .pl()
-                .sort("line_no")
                 .with_columns(received_at=pl.lit(self.received_at, pl.Datetime("us", "UTC")))
             )
             with _registered(conn, "parsed_lines", checked.select("line_no")):
@@ -191,7 +190,8 @@ class _Batch:
                     validate_events(checked),
                 ]
             )
-            valid = checked.join(rejected, on="line_no", how="anti")
+            valid = checked.select("line_no", "event_id").join(rejected, on="line_no", how="anti")
+            del checked  # the dedup needs only the IDs (memory: a wide chunk's columns)
             duplicates, keep = self._split_duplicates(valid)
             self._write_quarantine(rejected)
         kept = np.isin(chunk["line_no"].to_numpy(), keep["line_no"].to_numpy())
