@@ -32,8 +32,8 @@ from trackstack_wh.ingest.row_groups import row_group_chunks
 from trackstack_wh.sink.segments import HEADER_KEY, HEADER_PREFIX, is_segment
 
 BLOCK_BYTES = 16 << 20
-"""NDJSON is read in blocks of this size (cut at the last newline); small, because a
-block is copied twice while it is split and the ingest regroups blocks into chunks."""
+"""NDJSON is read in blocks of this size into the reader's buffer; it is also the size
+of the pieces in which line breaks are cut out of a chunk's bytes."""
 
 PARQUET_BATCH_ROWS = 200_000
 SUPPORTED = (".ndjson", ".jsonl", ".json", ".csv", ".parquet")
@@ -200,7 +200,7 @@ def _ndjson_chunks(stream: IO[bytes]) -> Iterator[pa.Table]:
         n = stream.readinto(memoryview(buf)[size : size + BLOCK_BYTES])  # type: ignore[attr-defined]
         if not n:
             break
-        if next_line == 1 and size == 0 and bytes(buf[:3]) == b"\xef\xbb\xbf":
+        if next_line == 1 and size == 0 and n >= 3 and bytes(buf[:3]) == b"\xef\xbb\xbf":
             memoryview(buf)[: n - 3] = memoryview(buf)[3:n]
             n -= 3
         np.equal(buf[size : size + n], 10, out=mask[:n])
@@ -305,7 +305,7 @@ def _lines_chunk(
 def _without(buf: np.ndarray, dropped: np.ndarray, scratch: np.ndarray | None) -> np.ndarray:
     """A copy of ``buf`` without the bytes at the sorted positions ``dropped``, made in
     pieces the size of ``scratch`` (the mask of bytes to keep)."""
-    mask = np.empty(buf.size, dtype=bool) if scratch is None else scratch
+    mask = np.empty(max(buf.size, 1), dtype=bool) if scratch is None else scratch
     out = np.empty(buf.size - dropped.size, dtype=np.uint8)
     written = 0
     for start in range(0, buf.size, mask.size):
