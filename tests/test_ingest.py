@@ -15,7 +15,7 @@ import pytest
 import trackstack_wh as tw
 from tests.helpers import write_lines
 from trackstack_wh.cli import main
-from trackstack_wh.ingest import pipeline, readers, row_groups
+from trackstack_wh.ingest import ahead, pipeline, readers, row_groups
 from trackstack_wh.synthetic import SyntheticSpec, write_ndjson
 
 RECEIVED = dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.UTC)
@@ -486,12 +486,12 @@ def test_reading_ahead_hands_reader_errors_to_the_caller(
         raise readers.UnreadableFileError(str(path), "disk went away")
 
     monkeypatch.setattr(readers, "read_chunks", broken)
-    with readers.ChunksAhead(path) as chunks:
+    with ahead.ChunksAhead(path) as chunks:
         assert [next(chunks).num_rows, next(chunks).num_rows] == [5, 5]
         with pytest.raises(readers.UnreadableFileError, match="disk went away"):
             next(chunks)
         assert list(chunks) == []
-    with readers.ChunksAhead(path) as early:  # closed before its chunks are all taken
+    with ahead.ChunksAhead(path) as early:  # closed before its chunks are all taken
         next(early)
     assert not early._worker.is_alive()
 

@@ -11,7 +11,7 @@ import duckdb
 import numpy as np
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import trackstack_wh as tw
@@ -148,6 +148,8 @@ def test_json_only_a_lenient_parser_accepts_is_always_marked_invalid(lines: list
             assert reason == "invalid_json", line
 
 
+@example(lines=["", ""], newline="\n", trailing_newline=False, bom=False, rows=7, block=8)
+@example(lines=["a", "b", "", ""], newline="\n", trailing_newline=False, bom=False, rows=2, block=8)
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(st.text(alphabet='{}"ab \t\r,:1é', max_size=40), max_size=60),

@@ -31,6 +31,7 @@ import pyarrow as pa
 from trackstack_wh.contract import QUARANTINE_REASONS
 from trackstack_wh.db import transaction
 from trackstack_wh.errors import UnreadableFileError
+from trackstack_wh.ingest.ahead import ChunksAhead
 from trackstack_wh.ingest.loading import discard_load, finish_load, start_load
 from trackstack_wh.ingest.normalize import (
     OBJECT_FROM_KEYS_MACRO,
@@ -38,7 +39,7 @@ from trackstack_wh.ingest.normalize import (
     checked_sql,
     insert_events_sql,
 )
-from trackstack_wh.ingest.readers import ChunksAhead, file_format
+from trackstack_wh.ingest.readers import file_format
 from trackstack_wh.ingest.report import FileReport
 from trackstack_wh.sink.segments import is_segment
 from trackstack_wh.validation import validate_events

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import queue
-import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +26,6 @@ import pyarrow.parquet as pq
 
 from trackstack_wh.errors import UnreadableFileError
 from trackstack_wh.ingest import row_groups
-from trackstack_wh.ingest.row_groups import row_group_chunks
 from trackstack_wh.sink.segments import HEADER_KEY, HEADER_PREFIX, is_segment
 
 BLOCK_BYTES = 16 << 20
@@ -94,87 +91,6 @@ def read_chunks(path: Path) -> Iterator[pa.Table]:
         raise UnreadableFileError(str(path), f"not a valid {fmt[1:]} file: {exc}") from exc
 
 
-class ChunksAhead:
-    """The chunks of one file regrouped into row groups (`row_group_chunks`), prepared
-    on a thread one whole chunk ahead of the caller.
-
-    The thread starts at once, so the caller can do other work (hash the file) while
-    the first chunk is read. The thread reads the next chunk only once the caller has
-    taken the last one, so at most two chunks are in memory (the caller's and the one
-    being read); reader errors reach the caller. Use as a context manager (or call
-    `close`).
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._ready: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=1)
-        self._taken = threading.Event()
-        self._stop = threading.Event()
-        self._worker = threading.Thread(
-            target=self._produce, args=(path,), name=f"read {path.name}", daemon=True
-        )
-        self._done = False
-        self._worker.start()
-
-    def _produce(self, path: Path) -> None:
-        try:
-            for chunk in row_group_chunks(self._until_stopped(read_chunks(path))):
-                if not self._hand_over(("chunk", chunk)):
-                    return
-            self._hand_over(("end", None))
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            self._hand_over(("error", exc))
-
-    def _until_stopped(self, chunks: Iterator[pa.Table]) -> Iterator[pa.Table]:
-        """``chunks`` until `close` is called (a closed reader stops after the row group it
-        is reading)."""
-        for chunk in chunks:
-            if self._stop.is_set():
-                return
-            yield chunk
-
-    def _hand_over(self, item: tuple[str, object]) -> bool:
-        """Queue ``item`` and wait until the caller takes it; False once closed."""
-        self._taken.clear()
-        while not self._stop.is_set():
-            try:
-                self._ready.put(item, timeout=0.1)
-                break
-            except queue.Full:
-                continue
-        while not self._stop.is_set():
-            if self._taken.wait(timeout=0.1):
-                return True
-        return False
-
-    def __iter__(self) -> Iterator[pa.Table]:
-        return self
-
-    def __next__(self) -> pa.Table:
-        if self._done:
-            raise StopIteration
-        kind, item = self._ready.get()
-        self._taken.set()
-        if kind == "chunk":
-            assert isinstance(item, pa.Table)
-            return item
-        self._done = True
-        if kind == "error":
-            assert isinstance(item, BaseException)
-            raise item
-        raise StopIteration
-
-    def close(self) -> None:
-        """Stop the thread (after the row group it is reading, if any)."""
-        self._stop.set()
-        self._worker.join()
-
-    def __enter__(self) -> ChunksAhead:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-
 def _open(path: Path, gzipped: bool) -> IO[bytes]:
     return gzip.open(path, "rb") if gzipped else open(path, "rb")
 
@@ -216,9 +132,10 @@ def _ndjson_chunks(stream: IO[bytes]) -> Iterator[pa.Table]:
             memoryview(buf)[:rest] = memoryview(buf)[cut + 1 : size]
             newlines, count, size = [positions[rows:] - (cut + 1)], positions.size - rows, rest
     positions = np.concatenate(newlines) if newlines else np.empty(0, dtype=np.int64)
-    if positions.size and positions[-1] == size - 1:  # the file ends with a line break
+    ends_with_break = bool(positions.size) and positions[-1] == size - 1
+    if ends_with_break:  # the last line's break ends the file, not another line
         size, positions = size - 1, positions[:-1]
-    if size:
+    if size or ends_with_break:  # an empty last line is still a (blank) line
         yield _lines_chunk(buf[:size], positions, next_line, mask)[0]
 
 
