@@ -129,3 +129,10 @@ def test_routing_policy_allowlists_domains_and_mapping(wh: tw.Warehouse, tmp_pat
         "domain_not_allowed"
     }
     assert ("signup", "tiktok") not in routes, "disabled destinations get no rows"
+    later = json.dumps({"event": "LeadCaptured", "eventId": "later", "email": "c@d.co", "ts": at})
+    wh.ingest(write_lines(tmp_path / "later.ndjson", [later]), received_at=dt.datetime.now(dt.UTC))
+    routed_later = (
+        "select reason, platform_event_name from event_routes "
+        "where event_id = 'later' and destination = 'meta'"
+    )
+    assert wh.sql(routed_later).rows() == [(None, "Lead")], "events loaded later are routed too"

@@ -161,7 +161,7 @@ group by all""",
                 "until_s": params["until_s"],
             },
         ).pl()
-        if tables and has_table(conn, "event_routes")
+        if tables and has_table(conn, "route_rules")
         else None
     )
     if routed is not None and routed.height:
@@ -173,7 +173,7 @@ group by all""",
         params=params,
     ).pl()
     problems = _problems(conn, summary, union, params)
-    if has_table(conn, "event_routes"):
+    if has_table(conn, "route_rules"):
         unbuilt = conn.execute(
             "select distinct destination from event_routes where reason is null "
             "and destination not in (select unnest($built::varchar[])) order by 1",

@@ -22,6 +22,7 @@ import duckdb
 import polars as pl
 
 from trackstack_wh.contract import CANONICAL_EVENTS, Route
+from trackstack_wh.db import has_table, transaction
 from trackstack_wh.destinations.config import WorkspaceConfig
 from trackstack_wh.destinations.mapping import (
     CRM_DESTINATIONS,
@@ -82,53 +83,71 @@ def _destination_rules(config: WorkspaceConfig) -> pl.DataFrame:
     )
 
 
+HOST = "lower(regexp_extract(page_url, '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/:?#@]+)', 1))"
+DOMAIN_OK = """(nullif(host, '') is null or exists (
+    select 1 from route_domains a
+    where host = a.pattern
+       or (starts_with(a.pattern, '*.') and ends_with(host, substr(a.pattern, 2)))
+))"""
+"""An event may leave: no page URL host, or one matching an allowed-domain pattern."""
+
+ROUTES_VIEW = """
+create view event_routes as
+with checked as (
+    select event_id, event_name, platform_params, {domain_ok} as domain_ok
+    from (select event_id, event_name, platform_params, {host} as host from events)
+), destinations as (select distinct destination, params_key from route_rules)
+select event_id, destination, platform_event_name,
+    case
+        when not domain_ok then 'domain_not_allowed'
+        when not by_policy then 'not_routed_by_policy'
+        when not allowlisted then 'not_in_allowlist'
+        when platform_event_name is null then 'no_event_mapping'
+    end as reason
+from (
+    select e.event_id, d.destination, e.domain_ok,
+        coalesce(r.by_policy, false) as by_policy, r.allowlisted,
+        coalesce(
+            case when e.platform_params is not null then json_extract_string(
+                e.platform_params, '$.' || d.destination || '.' || d.params_key) end,
+            r.platform_event_name) as platform_event_name
+    from checked e
+    cross join destinations d
+    left join route_rules r on r.destination = d.destination and r.event_name = e.event_name
+)
+"""
+
+
 def build_event_routes(conn: duckdb.DuckDBPyConnection, config: WorkspaceConfig) -> None:
-    """(Re)build ``event_routes`` for every event and enabled destination."""
+    """Route every event for the enabled destinations: store the config's rules
+    (``route_rules``, ``route_domains``) and define the ``event_routes`` view over them.
+
+    A view, not a table: routing is a function of an event's name, page URL and
+    ``platformParams`` and these small rule tables, so events loaded later are routed
+    too, and a build reads the routes of one destination without writing a row per
+    (event, destination) first.
+    """
     rules = _destination_rules(config)
     domains = pl.DataFrame({"pattern": list(config.allowed_domains)}, schema={"pattern": pl.String})
-    conn.register("route_rules", rules)
-    conn.register("allowed_domains", domains)
+    view = ROUTES_VIEW.format(
+        domain_ok=DOMAIN_OK if config.allowed_domains else "true",
+        host=HOST if config.allowed_domains else "null",
+    )
+    conn.register("new_route_rules", rules)
+    conn.register("new_route_domains", domains)
     try:
-        conn.execute(
-            """
-create or replace table event_routes as
-with hosts as (
-    select event_id, event_name, platform_params,
-        lower(regexp_extract(page_url, '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/:?#@]+)', 1)) as host
-    from events
-), checked as (
-    select event_id, event_name, platform_params,
-        not $check_domains or nullif(host, '') is null or exists (
-            select 1 from allowed_domains a
-            where host = a.pattern
-               or (starts_with(a.pattern, '*.') and ends_with(host, substr(a.pattern, 2)))
-        ) as domain_ok
-    from hosts
-), destinations as (select distinct destination, params_key from route_rules)
-select e.event_id, d.destination, mapped.platform_event_name,
-    case
-        when not e.domain_ok then 'domain_not_allowed'
-        when r.event_name is null or not r.by_policy then 'not_routed_by_policy'
-        when not r.allowlisted then 'not_in_allowlist'
-        when mapped.platform_event_name is null then 'no_event_mapping'
-    end as reason
-from checked e
-cross join destinations d
-left join route_rules r on r.destination = d.destination and r.event_name = e.event_name
-cross join lateral (
-    select coalesce(
-        case when e.platform_params is not null then json_extract_string(
-            e.platform_params, '$.' || d.destination || '.' || d.params_key) end,
-        r.platform_event_name) as platform_event_name
-) mapped
-""",
-            {"check_domains": bool(config.allowed_domains)},
-        )
-        conn.execute(
-            "create or replace view event_routes_summary as "
-            "select destination, coalesce(reason, 'routed') as outcome, count(*) as events "
-            "from event_routes group by all order by destination, events desc"
-        )
+        with transaction(conn):
+            if has_table(conn, "event_routes"):
+                conn.execute("drop table event_routes")
+            conn.execute("create or replace table route_rules as from new_route_rules")
+            conn.execute("create or replace table route_domains as from new_route_domains")
+            conn.execute("drop view if exists event_routes")
+            conn.execute(view)
+            conn.execute(
+                "create or replace view event_routes_summary as select destination, "
+                "coalesce(reason, 'routed') as outcome, count(*) as events "
+                "from event_routes group by all order by destination, events desc"
+            )
     finally:
-        for name in ("route_rules", "allowed_domains"):
-            conn.unregister(name)
+        conn.unregister("new_route_rules")
+        conn.unregister("new_route_domains")

@@ -43,21 +43,24 @@ PAYLOAD_VERSION = "2026-11-v2"
 
 TABLE_DDL = """
 create table if not exists {table} (
-    event_id varchar not null,
+    event_id varchar not null using compression zstd,
     destination varchar not null,
     request_kind varchar not null,
     platform_event_name varchar,
-    dedup_key varchar,
+    dedup_key varchar using compression zstd,
     event_time timestamptz not null,
     status varchar not null,
     skip_reason varchar,
     duplicate_of varchar,
     warnings varchar[] not null,
-    payload json,
+    payload json using compression zstd,
     settings_hash varchar not null,
     built_at timestamptz not null
 )
 """
+"""One destination's payload table. The IDs and the JSON are stored with ZSTD: FSST and
+dictionary analysis of a million distinct strings cost twice the time and give a file
+twice the size (measured on 307k TikTok payloads: 0.74 s / 80 MB vs 1.63 s / 150 MB)."""
 
 SOURCE_SQL = f"""
 with src as (
@@ -168,7 +171,7 @@ def build_payloads(
         names = set(destinations)
         chosen = [d for d in chosen if d.name in names]
     create_currency_table(conn)
-    if route or not has_table(conn, "event_routes"):
+    if route or not has_table(conn, "route_rules"):
         build_event_routes(conn, config)
     slices = time_slices(conn, window)
     return [
