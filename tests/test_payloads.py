@@ -375,12 +375,11 @@ def test_building_is_incremental_and_rebuilding_is_identical(tmp_path: Path) -> 
         assert wh.payloads("meta").sort("event_id").equals(before)
 
 
-def test_a_build_in_time_slices_equals_one_statement(
+def test_a_build_in_parts_equals_one_statement(
     built: tw.Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(build, "SLICE_EVENTS", 3)
-    slices = build.time_slices(built.conn, None)
-    assert len(slices) >= 3 and slices[0]["from_s"] is None and slices[-1]["to_s"] is None
+    monkeypatch.setattr(build, "PART_EVENTS", 3)
+    assert build.build_parts(built.conn, None) >= 3
     with tw.connect(tmp_path / "s.duckdb", config=parse_config(CONFIG)) as wh:
         wh.ingest(write_lines(tmp_path / "events.ndjson", EVENTS))
         wh.build_payloads(as_of=AS_OF)

@@ -84,20 +84,39 @@ def _destination_rules(config: WorkspaceConfig) -> pl.DataFrame:
 
 
 HOST = "lower(regexp_extract(page_url, '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/:?#@]+)', 1))"
-DOMAIN_OK = """(nullif(host, '') is null or exists (
-    select 1 from route_domains a
-    where host = a.pattern
-       or (starts_with(a.pattern, '*.') and ends_with(host, substr(a.pattern, 2)))
-))"""
-"""An event may leave: no page URL host, or one matching an allowed-domain pattern."""
+DOMAIN_OK = """(
+    nullif(page_host, '') is null
+    or len(list_filter(d.allowed_domains, lambda p: p = page_host
+        or (starts_with(p, '*.') and ends_with(page_host, substr(p, 2))))) > 0
+)"""
+"""An event may leave: its page URL has no host, or one an allowed-domain pattern takes."""
 
-ROUTES_VIEW = """
-create view event_routes as
-with checked as (
-    select event_id, event_name, platform_params, {domain_ok} as domain_ok
-    from (select event_id, event_name, platform_params, {host} as host from events)
-), destinations as (select distinct destination, params_key from route_rules)
-select event_id, destination, platform_event_name,
+
+def in_part(column: str, lo: str = "$part_lo", hi: str = "$part_hi") -> str:
+    """SQL: the hash of the event ID in ``column`` is in ``[lo, hi]``, a part of the
+    64-bit hash range (`part_bounds`): every table keyed by event ID is cut the same way.
+    A range, not ``hash % n = k``: DuckDB estimates an equality on a hash at two rows and
+    then plans the joins the wrong way round."""
+    return f"hash({column}) between {lo}::ubigint and {hi}::ubigint"
+
+
+def part_bounds(part: int, parts: int) -> dict[str, int]:
+    """``$part_lo`` / ``$part_hi`` of part ``part`` of ``parts`` equal hash ranges."""
+    return {"part_lo": part * 2**64 // parts, "part_hi": (part + 1) * 2**64 // parts - 1}
+
+
+def in_window(column: str, from_s: str = "$from_s", to_s: str = "$to_s") -> str:
+    """SQL: the time in ``column`` is in ``[from_s, to_s)`` (epoch seconds; NULL: open)."""
+    return f"({from_s} is null or {column} >= to_timestamp({from_s})) " \
+        f"and ({to_s} is null or {column} < to_timestamp({to_s}))"  # fmt: skip
+
+
+ALL_EVENTS = ", ".join(str(bound) for bound in part_bounds(0, 1).values())
+"""``part_lo, part_hi`` of the whole hash range."""
+
+ROUTES_SQL = f"""
+create macro routed_events_in(part_lo, part_hi, from_s, to_s) as table
+select * exclude (domain_ok, by_policy, allowlisted),
     case
         when not domain_ok then 'domain_not_allowed'
         when not by_policy then 'not_routed_by_policy'
@@ -105,33 +124,53 @@ select event_id, destination, platform_event_name,
         when platform_event_name is null then 'no_event_mapping'
     end as reason
 from (
-    select e.event_id, d.destination, e.domain_ok,
+    select e.* exclude (page_host), d.destination, {{domain_ok}} as domain_ok,
         coalesce(r.by_policy, false) as by_policy, r.allowlisted,
         coalesce(
             case when e.platform_params is not null then json_extract_string(
                 e.platform_params, '$.' || d.destination || '.' || d.params_key) end,
             r.platform_event_name) as platform_event_name
-    from checked e
-    cross join destinations d
+    from (
+        select *, {{host}} as page_host from events
+        where {in_part("event_id", "part_lo", "part_hi")} and {in_window("ts", "from_s", "to_s")}
+    ) e
+    cross join (
+        select distinct destination, params_key,
+            (select list(pattern) from route_domains) as allowed_domains
+        from route_rules
+    ) d
     left join route_rules r on r.destination = d.destination and r.event_name = e.event_name
-)
+);
+create view routed_events as from routed_events_in({ALL_EVENTS}, null, null);
+create view event_routes as
+select event_id, destination, platform_event_name, reason from routed_events;
+create view event_routes_summary as
+select destination, coalesce(reason, 'routed') as outcome, count(*) as events
+from event_routes group by all order by destination, events desc;
 """
+"""``routed_events_in(part_lo, part_hi, from_s, to_s)``: every event column once per
+enabled destination, with its platform event name and the reason it is not routed (NULL
+when it is), for one part (`in_part`) of the events in a time window. A table macro, so a
+build's part and window filter the events scan itself (DuckDB does not push such filters
+through the rules join of a view). ``routed_events`` holds all events, ``event_routes``
+is its narrow form."""
 
 
 def build_event_routes(conn: duckdb.DuckDBPyConnection, config: WorkspaceConfig) -> None:
     """Route every event for the enabled destinations: store the config's rules
-    (``route_rules``, ``route_domains``) and define the ``event_routes`` view over them.
+    (``route_rules``, ``route_domains``) and define the routing views over them.
 
-    A view, not a table: routing is a function of an event's name, page URL and
+    Views, not tables: routing is a function of an event's name, page URL and
     ``platformParams`` and these small rule tables, so events loaded later are routed
-    too, and a build reads the routes of one destination without writing a row per
-    (event, destination) first.
+    too, and a payload build reads one destination's routed events in the same scan as
+    their columns, without writing a row per (event, destination) first.
     """
     rules = _destination_rules(config)
     domains = pl.DataFrame({"pattern": list(config.allowed_domains)}, schema={"pattern": pl.String})
-    view = ROUTES_VIEW.format(
-        domain_ok=DOMAIN_OK if config.allowed_domains else "true",
-        host=HOST if config.allowed_domains else "null",
+    checked = bool(config.allowed_domains)
+    views = ROUTES_SQL.format(
+        host=HOST if checked else "null",
+        domain_ok=DOMAIN_OK if checked else "true",
     )
     conn.register("new_route_rules", rules)
     conn.register("new_route_domains", domains)
@@ -141,13 +180,10 @@ def build_event_routes(conn: duckdb.DuckDBPyConnection, config: WorkspaceConfig)
                 conn.execute("drop table event_routes")
             conn.execute("create or replace table route_rules as from new_route_rules")
             conn.execute("create or replace table route_domains as from new_route_domains")
-            conn.execute("drop view if exists event_routes")
-            conn.execute(view)
-            conn.execute(
-                "create or replace view event_routes_summary as select destination, "
-                "coalesce(reason, 'routed') as outcome, count(*) as events "
-                "from event_routes group by all order by destination, events desc"
-            )
+            for view in ("event_routes_summary", "event_routes", "routed_events"):
+                conn.execute(f"drop view if exists {view}")
+            conn.execute("drop macro table if exists routed_events_in")
+            conn.execute(views)
     finally:
         conn.unregister("new_route_rules")
         conn.unregister("new_route_domains")
