@@ -16,6 +16,7 @@ import trackstack_wh as tw
 from tests.helpers import write_lines
 from trackstack_wh.cli import main
 from trackstack_wh.destinations.config import parse_config
+from trackstack_wh.destinations.routing import part_bounds
 from trackstack_wh.payloads import PAYLOAD_TABLES, build
 from trackstack_wh.payloads.requests import ENDPOINTS, plan_requests
 
@@ -373,6 +374,15 @@ def test_building_is_incremental_and_rebuilding_is_identical(tmp_path: Path) -> 
         before = wh.payloads("meta").sort("event_id")
         wh.build_payloads(as_of=AS_OF, rebuild=True)
         assert wh.payloads("meta").sort("event_id").equals(before)
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3, 7, 10])
+def test_parts_cover_the_hash_range_once(parts: int) -> None:
+    bounds = [part_bounds(k, parts) for k in range(parts)]
+    assert bounds[0]["part_lo"] == 0 and bounds[-1]["part_hi"] == 2**64 - 1
+    for before, after in zip(bounds, bounds[1:], strict=False):
+        assert after["part_lo"] == before["part_hi"] + 1
+    assert all(b["part_lo"] <= b["part_hi"] for b in bounds)
 
 
 def test_a_build_in_parts_equals_one_statement(
