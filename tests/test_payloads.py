@@ -385,11 +385,21 @@ def test_parts_cover_the_hash_range_once(parts: int) -> None:
     assert all(b["part_lo"] <= b["part_hi"] for b in bounds)
 
 
-def test_a_build_in_parts_equals_one_statement(
-    built: tw.Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("part_events", "kept_below"),
+    [(3, 0.0), (3, 2.0), (10**9, 0.0), (10**9, 2.0)],
+    ids=["parts-all-identities", "parts-kept-identities", "one-all", "one-kept"],
+)
+def test_a_build_in_parts_or_with_kept_identities_equals_the_default(
+    built: tw.Warehouse,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    part_events: int,
+    kept_below: float,
 ) -> None:
-    monkeypatch.setattr(build, "PART_EVENTS", 3)
-    assert build.build_parts(built.conn, None) >= 3
+    monkeypatch.setattr(build, "PART_EVENTS", part_events)
+    monkeypatch.setattr(build, "KEPT_IDENTITIES_BELOW", kept_below)
+    assert build.build_parts(built.conn, None) >= (3 if part_events == 3 else 1)
     with tw.connect(tmp_path / "s.duckdb", config=parse_config(CONFIG)) as wh:
         wh.ingest(write_lines(tmp_path / "events.ndjson", EVENTS))
         wh.build_payloads(as_of=AS_OF)

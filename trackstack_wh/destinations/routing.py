@@ -96,8 +96,9 @@ def in_part(column: str, lo: str = "$part_lo", hi: str = "$part_hi") -> str:
     """SQL: the hash of the event ID in ``column`` is in ``[lo, hi]``, a part of the
     64-bit hash range (`part_bounds`): every table keyed by event ID is cut the same way.
     A range, not ``hash % n = k``: DuckDB estimates an equality on a hash at two rows and
-    then plans the joins the wrong way round."""
-    return f"hash({column}) between {lo}::ubigint and {hi}::ubigint"
+    then plans the joins the wrong way round. The whole range folds to no filter."""
+    whole = f"({lo}::ubigint = 0 and {hi}::ubigint = {2**64 - 1}::ubigint)"
+    return f"({whole} or hash({column}) between {lo}::ubigint and {hi}::ubigint)"
 
 
 def part_bounds(part: int, parts: int) -> dict[str, int]:
