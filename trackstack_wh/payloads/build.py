@@ -1,7 +1,8 @@
 """Build the per-destination payload tables, set-based and incrementally.
 
-``build_payloads`` routes every event (``event_routes``), then for each enabled
-destination inserts one row per (routed event, request kind) not built yet: status
+``build_payloads`` stores the routing rules (``routed_events_in``), then for each
+enabled destination inserts one row per (routed event, request kind) not built yet, in
+parts of about `PART_EVENTS` events: status
 ``ready``, ``skipped`` (first failing gate in ``skip_reason``) or ``duplicate`` (the
 earlier copy in ``duplicate_of``), the exact JSON payload and a ``settings_hash``. Rows
 built under other settings (config, value unit, identity rules) are rebuilt. Gates are
