@@ -20,7 +20,7 @@ import polars as pl
 
 from trackstack_wh.delivery.taxonomy import TOO_OLD
 from trackstack_wh.payloads.inspect import existing_tables
-from trackstack_wh.timewindow import TimeWindow, window_params
+from trackstack_wh.timewindow import TimeWindow, in_window, window_params
 from trackstack_wh.validation import validate_events
 
 CHUNK_ROWS = 100_000
@@ -111,13 +111,12 @@ def stored_event_failures(
     return pl.concat(failures).select("event_id", "batch_id", "reasons")
 
 
-DELIVERY_SQL = """
+DELIVERY_SQL = f"""
 select s.outcome, coalesce(s.error_class, '') as error_class, count(*)::bigint as rows
 from delivery_status s
-join {table} p using (destination, request_kind, event_id)
+join {{table}} p using (destination, request_kind, event_id)
 where s.destination = $destination and s.mode = $mode and s.outcome <> 'dry_run'
-  and ($from_s is null or p.event_time >= to_timestamp($from_s))
-  and ($to_s is null or p.event_time < to_timestamp($to_s))
+  and {in_window("p.event_time")}
 group by all
 order by rows desc, outcome, error_class
 """

@@ -54,3 +54,10 @@ def window_params(window: TimeWindow | None) -> dict[str, float | None]:
         return {"from_s": None, "to_s": None}
     window.check()
     return {"from_s": window.start.timestamp(), "to_s": window.end.timestamp()}
+
+
+def in_window(column: str, from_s: str = "$from_s", to_s: str = "$to_s") -> str:
+    """SQL: the time in ``column`` is in ``[from_s, to_s)`` (epoch seconds, as
+    `window_params` binds them; NULL: open)."""
+    return f"({from_s} is null or {column} >= to_timestamp({from_s})) " \
+        f"and ({to_s} is null or {column} < to_timestamp({to_s}))"  # fmt: skip

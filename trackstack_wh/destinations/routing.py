@@ -30,6 +30,7 @@ from trackstack_wh.destinations.mapping import (
     ID_MAPPED,
     platform_event_name,
 )
+from trackstack_wh.timewindow import in_window
 
 ROUTE_REASONS = {
     "not_routed_by_policy": "the contract routes this event away from this kind of destination",
@@ -104,12 +105,6 @@ def in_part(column: str, lo: str = "$part_lo", hi: str = "$part_hi") -> str:
 def part_bounds(part: int, parts: int) -> dict[str, int]:
     """``$part_lo`` / ``$part_hi`` of part ``part`` of ``parts`` equal hash ranges."""
     return {"part_lo": part * 2**64 // parts, "part_hi": (part + 1) * 2**64 // parts - 1}
-
-
-def in_window(column: str, from_s: str = "$from_s", to_s: str = "$to_s") -> str:
-    """SQL: the time in ``column`` is in ``[from_s, to_s)`` (epoch seconds; NULL: open)."""
-    return f"({from_s} is null or {column} >= to_timestamp({from_s})) " \
-        f"and ({to_s} is null or {column} < to_timestamp({to_s}))"  # fmt: skip
 
 
 ALL_EVENTS = ", ".join(str(bound) for bound in part_bounds(0, 1).values())

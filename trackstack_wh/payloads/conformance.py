@@ -17,7 +17,7 @@ import polars as pl
 
 from trackstack_wh.payloads.inspect import existing_tables
 from trackstack_wh.sql import lit
-from trackstack_wh.timewindow import TimeWindow, window_params
+from trackstack_wh.timewindow import TimeWindow, in_window, window_params
 
 HEX_SHA256 = "^[0-9a-f]{64}$"
 HEX_OR_BASE64_SHA256 = "^([0-9a-f]{64}|[A-Za-z0-9+/]{43}=)$"
@@ -85,12 +85,10 @@ RULES: dict[tuple[str, str], KindRules] = {
     ("hubspot", "custom_event"): KindRules(("$.occurredAt", "timestamp"), "$.uuid"),
 }
 AD_PLATFORMS = ("meta", "google_ads", "linkedin", "tiktok", "snapchat", "reddit")
-READY_CTE = """
+READY_CTE = f"""
 with ready as (
-    select event_id, request_kind, dedup_key, event_time, payload from {table}
-    where status = 'ready'
-      and ($from_s is null or event_time >= to_timestamp($from_s))
-      and ($to_s is null or event_time < to_timestamp($to_s))
+    select event_id, request_kind, dedup_key, event_time, payload from {{table}}
+    where status = 'ready' and {in_window("event_time")}
 )"""
 
 

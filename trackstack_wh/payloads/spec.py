@@ -141,8 +141,8 @@ CONSENT_DENIED = (
 
 
 AGE_GATES: tuple[Gate, ...] = (
-    ("too_old", "ts < as_of - to_seconds($max_age_s)"),
-    ("future_timestamp", "ts > as_of + to_seconds($future_s)"),
+    ("too_old", "ts < to_timestamp($as_of_s) - to_seconds($max_age_s)"),
+    ("future_timestamp", "ts > to_timestamp($as_of_s) + to_seconds($future_s)"),
 )
 """Every destination with an age limit applies these first ($max_age_s NULL: no limit)."""
 
