@@ -64,8 +64,11 @@ def _sql_identity(
 ) -> pl.DataFrame:
     """Run the set-based path over ``rows`` (dicts of identity source columns)."""
     frame = pl.DataFrame(
-        [{"event_id": f"e{i}", **{s: r.get(s) for s in SOURCES}} for i, r in enumerate(rows)],
-        schema={"event_id": pl.String, **dict.fromkeys(SOURCES, pl.String)},
+        [
+            {"event_id": f"e{i}", "event_seq": i, **{s: r.get(s) for s in SOURCES}}
+            for i, r in enumerate(rows)
+        ],
+        schema={"event_id": pl.String, "event_seq": pl.Int64, **dict.fromkeys(SOURCES, pl.String)},
     )
     wh.conn.register("identity_input", frame)
     try:
@@ -205,7 +208,8 @@ def test_a_subset_of_keys_gives_the_same_values_for_those_keys(wh: tw.Warehouse)
     keys = frozenset({Key.EMAIL, Key.PHONE_DIGITS, Key.STATE, Key.COUNTRY})
     subset = _sql_identity(wh, rows, "US", keys)
     assert set(subset.columns) == {
-        "event_id", "email_sha256", "phone_digits_sha256", "state_sha256", "country_sha256",
+        "event_id", "event_seq", "email_sha256", "phone_digits_sha256", "state_sha256",
+        "country_sha256",
         "state", "country", "identity_issues", "rules_version",
     }  # fmt: skip
     shared = [c for c in subset.columns if c != "identity_issues"]

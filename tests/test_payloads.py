@@ -16,7 +16,7 @@ import trackstack_wh as tw
 from tests.helpers import write_lines
 from trackstack_wh.cli import main
 from trackstack_wh.destinations.config import parse_config
-from trackstack_wh.destinations.routing import part_bounds
+from trackstack_wh.destinations.routing import in_part
 from trackstack_wh.payloads import PAYLOAD_TABLES, build
 from trackstack_wh.payloads.requests import ENDPOINTS, plan_requests
 
@@ -376,13 +376,20 @@ def test_building_is_incremental_and_rebuilding_is_identical(tmp_path: Path) -> 
         assert wh.payloads("meta").sort("event_id").equals(before)
 
 
-@pytest.mark.parametrize("parts", [1, 2, 3, 7, 10])
-def test_parts_cover_the_hash_range_once(parts: int) -> None:
-    bounds = [part_bounds(k, parts) for k in range(parts)]
-    assert bounds[0]["part_lo"] == 0 and bounds[-1]["part_hi"] == 2**64 - 1
-    for before, after in zip(bounds, bounds[1:], strict=False):
-        assert after["part_lo"] == before["part_hi"] + 1
-    assert all(b["part_lo"] <= b["part_hi"] for b in bounds)
+@pytest.mark.parametrize("part_events", [1, 2, 3, 5, 10**9])
+def test_parts_take_every_event_exactly_once(
+    built: tw.Warehouse, monkeypatch: pytest.MonkeyPatch, part_events: int
+) -> None:
+    monkeypatch.setattr(build, "PART_EVENTS", part_events)
+    parts = build.build_parts(built.conn, None)
+    total = built.sql("select count(*) from events").item()
+    assert len(parts) > 1 if total > part_events else parts == [{"part_lo": None, "part_hi": None}]
+    assert parts[0]["part_lo"] is None and parts[-1]["part_hi"] is None
+    for before, after in zip(parts, parts[1:], strict=False):
+        assert before["part_hi"] == after["part_lo"] is not None
+    query = f"select count(*) from events where {in_part()}"
+    sizes = [built.conn.execute(query, part).fetchall()[0][0] for part in parts]
+    assert sum(sizes) == total and all(sizes)
 
 
 @pytest.mark.parametrize(
@@ -399,7 +406,7 @@ def test_a_build_in_parts_or_with_kept_identities_equals_the_default(
 ) -> None:
     monkeypatch.setattr(build, "PART_EVENTS", part_events)
     monkeypatch.setattr(build, "KEPT_IDENTITIES_BELOW", kept_below)
-    assert build.build_parts(built.conn, None) >= (3 if part_events == 3 else 1)
+    assert len(build.build_parts(built.conn, None)) >= (3 if part_events == 3 else 1)
     with tw.connect(tmp_path / "s.duckdb", config=parse_config(CONFIG)) as wh:
         wh.ingest(write_lines(tmp_path / "events.ndjson", EVENTS))
         wh.build_payloads(as_of=AS_OF)
@@ -434,3 +441,27 @@ def test_demo_samples_give_ready_rows_for_every_enabled_destination(tmp_path: Pa
         assert enabled == set(PAYLOAD_TABLES) and all(ready.get(d, 0) > 0 for d in enabled)
         kinds = set(summary["request_kind"])
         assert {"conversion_adjustment", "deal", "contact", "opportunity", "lead"} <= kinds
+
+
+def test_a_warehouse_from_before_event_seq_is_numbered_and_rebuilt(
+    built: tw.Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "old.duckdb"
+    with tw.connect(db, config=parse_config(CONFIG)) as wh:
+        wh.ingest(write_lines(tmp_path / "a.ndjson", EVENTS[:5]))
+        wh.build_payloads(as_of=AS_OF)
+        for table in ("events", "event_identity", *PAYLOAD_TABLES.values()):
+            wh.conn.execute(f"alter table {table} drop column event_seq")
+        wh.conn.execute("delete from quality_runs")  # its settings were older too
+    monkeypatch.setattr(build, "PART_EVENTS", 3)
+    with tw.connect(db, config=parse_config(CONFIG)) as wh:
+        old = wh.sql("select min(event_seq), max(event_seq), count(*) from events").row(0)
+        assert old == (0, 4, 5)  # numbered in storage order
+        results = {r.destination: r for r in wh.build_payloads(as_of=AS_OF)}
+        assert results["meta"].rebuilt == results["meta"].inserted > 0
+        wh.ingest(write_lines(tmp_path / "b.ndjson", EVENTS[5:]))
+        assert wh.sql("select min(event_seq) from events where event_seq > 4").item() > 2**32
+        wh.build_payloads(as_of=AS_OF)
+        for table in PAYLOAD_TABLES.values():
+            query = f"select * exclude (event_seq) from {table} order by event_id, request_kind"
+            assert wh.sql(query).equals(built.sql(query)), table

@@ -21,6 +21,10 @@ from trackstack_wh.dedup import build_destination_dedup, dedup_rules
 from trackstack_wh.identity import RULES_VERSION, build_identity
 from trackstack_wh.quality import build_event_quality
 
+TABLES_VERSION = 2
+"""Bumped when the derived tables' columns change (2: ``event_seq``), so the next
+refresh rebuilds them even when the events did not change."""
+
 PHONE_REGION_ENV = "TRACKSTACK_PHONE_REGION"
 DEFAULT_PHONE_REGION = "US"
 
@@ -61,7 +65,13 @@ def _settings(phone_region: str | None, windows: Mapping[str, dt.timedelta | Non
         for r in dedup_rules(windows)
     }
     return json.dumps(
-        {"phone_region": phone_region, "windows": rules, "rules": RULES_VERSION}, sort_keys=True
+        {
+            "phone_region": phone_region,
+            "windows": rules,
+            "rules": RULES_VERSION,
+            "tables": TABLES_VERSION,
+        },
+        sort_keys=True,
     )
 
 

@@ -13,6 +13,10 @@ create table if not exists ingest_batches (
     blank_lines bigint not null
 );
 
+-- Numbers ingest batches in load order: an event's event_seq is its batch's number
+-- times 2**32 plus its line number.
+create sequence if not exists ingest_batch_seq;
+
 create table if not exists quarantine (
     batch_id varchar not null,
     source_uri varchar not null,

@@ -9,6 +9,7 @@ create table if not exists events (
     received_at timestamptz not null,
     batch_id varchar not null,
     line_no bigint not null,
+    event_seq bigint not null,
     input_shape varchar not null,
     ts_inferred boolean not null,
     event_id_generated boolean not null,
@@ -87,3 +88,5 @@ create table if not exists events (
 alter table events add column if not exists project_id varchar;
 alter table events add column if not exists edge_batch_id varchar;
 alter table events add column if not exists edge_received_at timestamptz;
+alter table events add column if not exists event_seq bigint;
+update events set event_seq = rowid where event_seq is null;

@@ -19,6 +19,7 @@ EVENT_META_COLUMNS: tuple[tuple[str, str], ...] = (
     ("received_at", "timestamptz not null"),
     ("batch_id", "varchar not null"),
     ("line_no", "bigint not null"),
+    ("event_seq", "bigint not null"),
     ("input_shape", "varchar not null"),
     ("ts_inferred", "boolean not null"),
     ("event_id_generated", "boolean not null"),
@@ -36,6 +37,12 @@ FIELD_COLUMNS: tuple[tuple[str, str], ...] = tuple(
 ADDED_COLUMNS: tuple[str, ...] = ("project_id", "edge_batch_id", "edge_received_at")
 """Field columns added after the first release: older warehouse files gain them."""
 
+EVENT_SEQ_MIGRATION = """alter table events add column if not exists event_seq bigint;
+update events set event_seq = rowid where event_seq is null;
+"""
+"""Older files gain ``event_seq`` (load order: the ingest batch's number times 2**32 plus
+the line number), numbered in their storage order; new batches number after them."""
+
 
 def events_ddl() -> str:
     """CREATE TABLE statement for `events` (one row per event_id), then the ALTERs that
@@ -50,7 +57,7 @@ def events_ddl() -> str:
     )
     return (
         "-- Generated from the contract by trackstack_wh.contract.ddl; do not edit by hand.\n"
-        f"create table if not exists events (\n{cols}\n);\n{alters}"
+        f"create table if not exists events (\n{cols}\n);\n{alters}{EVENT_SEQ_MIGRATION}"
     )
 
 

@@ -93,22 +93,13 @@ DOMAIN_OK = """(
 """An event may leave: its page URL has no host, or one an allowed-domain pattern takes."""
 
 
-def in_part(column: str, lo: str = "$part_lo", hi: str = "$part_hi") -> str:
-    """SQL: the hash of the event ID in ``column`` is in ``[lo, hi]``, a part of the
-    64-bit hash range (`part_bounds`): every table keyed by event ID is cut the same way.
-    A range, not ``hash % n = k``: DuckDB estimates an equality on a hash at two rows and
-    then plans the joins the wrong way round. The whole range folds to no filter."""
-    whole = f"({lo}::ubigint = 0 and {hi}::ubigint = {2**64 - 1}::ubigint)"
-    return f"({whole} or hash({column}) between {lo}::ubigint and {hi}::ubigint)"
+def in_part(column: str = "event_seq", lo: str = "$part_lo", hi: str = "$part_hi") -> str:
+    """SQL: ``column`` (an ``event_seq``) is in the part ``[lo, hi)``, a NULL bound being
+    open. Events, their identity rows and payload rows are stored in about ``event_seq``
+    order, so DuckDB skips the row groups outside a part instead of reading whole tables;
+    with both bounds NULL the filter folds away."""
+    return f"(({lo} is null or {column} >= {lo}) and ({hi} is null or {column} < {hi}))"
 
-
-def part_bounds(part: int, parts: int) -> dict[str, int]:
-    """``$part_lo`` / ``$part_hi`` of part ``part`` of ``parts`` equal hash ranges."""
-    return {"part_lo": part * 2**64 // parts, "part_hi": (part + 1) * 2**64 // parts - 1}
-
-
-ALL_EVENTS = ", ".join(str(bound) for bound in part_bounds(0, 1).values())
-"""``part_lo, part_hi`` of the whole hash range."""
 
 ROUTES_SQL = f"""
 create macro routed_events_in(part_lo, part_hi, from_s, to_s) as table
@@ -128,7 +119,7 @@ from (
             r.platform_event_name) as platform_event_name
     from (
         select *, {{host}} as page_host from events
-        where {in_part("event_id", "part_lo", "part_hi")} and {in_window("ts", "from_s", "to_s")}
+        where {in_part("event_seq", "part_lo", "part_hi")} and {in_window("ts", "from_s", "to_s")}
     ) e
     cross join (
         select distinct destination, params_key,
@@ -137,7 +128,7 @@ from (
     ) d
     left join route_rules r on r.destination = d.destination and r.event_name = e.event_name
 );
-create view routed_events as from routed_events_in({ALL_EVENTS}, null, null);
+create view routed_events as from routed_events_in(null, null, null, null);
 create view event_routes as
 select event_id, destination, platform_event_name, reason from routed_events;
 create view event_routes_summary as

@@ -161,7 +161,8 @@ def _source_dictionary(source: str, relation: str, chosen: frozenset[Key]) -> st
 def identity_sql(relation: str = "events", keys: frozenset[Key] | None = None) -> str:
     """SELECT of one identity row per row of ``relation`` (parameter ``$region``).
 
-    ``relation`` needs ``event_id`` and the identity columns of ``events``. ``keys``
+    ``relation`` needs ``event_id``, ``event_seq`` and the identity columns of ``events``
+    (``event_seq`` is kept so payload builds can cut both tables the same way). ``keys``
     limits the columns to those keys (default: every key).
     """
     chosen = keys if keys is not None else frozenset(Key)
@@ -178,7 +179,7 @@ def identity_sql(relation: str = "events", keys: frozenset[Key] | None = None) -
     any_issue = " or ".join(f"len({i}) > 0" for i in issues)
     return f"""
 with {dictionaries}
-select e.event_id, {", ".join(columns)},
+select e.event_id, e.event_seq, {", ".join(columns)},
     case when {any_issue}
         then list_sort(list_distinct(flatten(list_filter([{", ".join(issues)}],
             lambda i: i is not null))))

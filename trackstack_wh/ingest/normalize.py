@@ -268,7 +268,8 @@ def checked_sql() -> str:
 def insert_events_sql() -> str:
     """INSERT into ``events`` of the records of ``chunk`` marked ``kept`` (they
     passed validation and dedup), every field typed and warnings computed on the way
-    (parameters ``$received_at`` and ``$batch_id``). A missing ``ts`` is taken from the
+    (parameters ``$received_at``, ``$batch_id`` and ``$seq_base``, to which the line
+    number is added to give ``event_seq``). A missing ``ts`` is taken from the
     HTTP sink's receive time when the event came through it, else from ``$received_at``."""
     page_view = Family.PAGE_VIEW.value
     warnings = [
@@ -288,6 +289,7 @@ select s.* exclude (ts, ts_missing, has_unknown_keys, type_errors),
     coalesce(c.stage, '{CUSTOM_STAGE}') as stage,
     c.event_name is not null as is_canonical,
     $received_at as received_at, $batch_id as batch_id, s.ts_missing as ts_inferred,
+    $seq_base + s.line_no as event_seq,
     list_filter([{", ".join(warnings)}], lambda w: w is not null) as warnings
 from ({staged_sql(only_kept=True)}) s
 left join canonical_events c on c.event_name = s.event_name"""

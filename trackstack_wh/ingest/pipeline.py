@@ -57,6 +57,9 @@ from (
 )
 """
 HASH_BLOCK = 8 << 20
+SEQ_BASE_SQL = "select nextval('ingest_batch_seq') << 32"
+"""The batch's ``event_seq`` base: events number in load order (payload builds cut
+large warehouses into ranges of it; every table derived from events keeps it)."""
 
 
 def file_sha256(path: Path) -> str:
@@ -129,6 +132,7 @@ class _Batch:
         self.reasons: Counter[str] = Counter()
         self.warnings: Counter[str] = Counter()
         self.edge_headers: list[str] = []
+        self.seq_base = 0
 
     def load(self, chunks: Iterator[pa.Table], sha: str, fmt: str) -> None:
         """Load every chunk, each committed on its own, then record the batch; a load
@@ -136,6 +140,7 @@ class _Batch:
         conn = self.conn
         conn.execute(OBJECT_FROM_KEYS_MACRO)
         start_load(conn, self.batch_id, self.source, sha)
+        self.seq_base = conn.execute(SEQ_BASE_SQL).fetchall()[0][0]
         try:
             for chunk in chunks:
                 with transaction(conn):
@@ -198,7 +203,12 @@ class _Batch:
         kept = np.isin(chunk["line_no"].to_numpy(), keep["line_no"].to_numpy())
         with _registered(conn, "chunk", chunk.append_column("kept", pa.array(kept))):
             conn.execute(
-                insert_events_sql(), {"received_at": self.received_at, "batch_id": self.batch_id}
+                insert_events_sql(),
+                {
+                    "received_at": self.received_at,
+                    "batch_id": self.batch_id,
+                    "seq_base": self.seq_base,
+                },
             )
         self._write_duplicates(duplicates)
         self.rows_valid += keep.height
