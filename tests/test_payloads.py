@@ -465,3 +465,27 @@ def test_a_warehouse_from_before_event_seq_is_numbered_and_rebuilt(
         for table in PAYLOAD_TABLES.values():
             query = f"select * exclude (event_seq) from {table} order by event_id, request_kind"
             assert wh.sql(query).equals(built.sql(query)), table
+
+
+def test_an_undone_load_takes_the_payload_rows_built_from_it(
+    built: tw.Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, path = tmp_path / "u.duckdb", write_lines(tmp_path / "events.ndjson", EVENTS)
+    monkeypatch.setattr(build, "PART_EVENTS", 3)
+    with tw.connect(db, config=parse_config(CONFIG)) as wh:
+        batch = wh.ingest(path).files[0].batch_id
+        wh.build_payloads(as_of=AS_OF)
+        # As if the load's last transaction never committed and its process died.
+        wh.conn.execute(
+            "insert into ingest_loading (batch_id, source_uri, content_sha256, started_at, pid) "
+            "select batch_id, source_uri, content_sha256, now(), 0 from ingest_batches"
+        )
+        wh.conn.execute("delete from ingest_batches")
+    with tw.connect(db, config=parse_config(CONFIG)) as wh:
+        assert wh.sql("select count(*) from events").item() == 0
+        assert all(wh.sql(f"select count(*) from {t}").item() == 0 for t in PAYLOAD_TABLES.values())
+        assert wh.ingest(path).files[0].batch_id == batch  # numbered anew: a later event_seq
+        wh.build_payloads(as_of=AS_OF)
+        for table in PAYLOAD_TABLES.values():
+            query = f"select * exclude (event_seq) from {table} order by event_id, request_kind"
+            assert wh.sql(query).equals(built.sql(query)), table
