@@ -32,6 +32,14 @@ def lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def in_range(column: str, lo: str, hi: str, bound: str = "{}") -> str:
+    """SQL: ``lo <= column < hi`` for bounds ``lo`` / ``hi`` (parameters or macro
+    arguments), each read through ``bound`` (e.g. ``"to_timestamp({})"``); a NULL bound
+    is open, so with both NULL the filter folds away."""
+    low, high = bound.format(lo), bound.format(hi)
+    return f"(({lo} is null or {column} >= {low}) and ({hi} is null or {column} < {high}))"
+
+
 def ddl_files() -> list[str]:
     """Names of the DDL files, in the order they are applied."""
     return sorted(f"ddl/{p.stem}" for p in (sql_root() / "ddl").glob("*.sql"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple
 
+from trackstack_wh.sql import in_range
+
 
 class TimeWindow(NamedTuple):
     """Events with ``start <= ts < end`` (both timezone-aware)."""
@@ -59,5 +61,4 @@ def window_params(window: TimeWindow | None) -> dict[str, float | None]:
 def in_window(column: str, from_s: str = "$from_s", to_s: str = "$to_s") -> str:
     """SQL: the time in ``column`` is in ``[from_s, to_s)`` (epoch seconds, as
     `window_params` binds them; NULL: open)."""
-    return f"({from_s} is null or {column} >= to_timestamp({from_s})) " \
-        f"and ({to_s} is null or {column} < to_timestamp({to_s}))"  # fmt: skip
+    return in_range(column, from_s, to_s, "to_timestamp({})")

@@ -30,6 +30,7 @@ from trackstack_wh.destinations.mapping import (
     ID_MAPPED,
     platform_event_name,
 )
+from trackstack_wh.sql import in_range
 from trackstack_wh.timewindow import in_window
 
 ROUTE_REASONS = {
@@ -98,7 +99,7 @@ def in_part(column: str = "event_seq", lo: str = "$part_lo", hi: str = "$part_hi
     open. Events, their identity rows and payload rows are stored in about ``event_seq``
     order, so DuckDB skips the row groups outside a part instead of reading whole tables;
     with both bounds NULL the filter folds away."""
-    return f"(({lo} is null or {column} >= {lo}) and ({hi} is null or {column} < {hi}))"
+    return in_range(column, lo, hi)
 
 
 ROUTES_SQL = f"""

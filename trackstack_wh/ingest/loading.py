@@ -13,8 +13,8 @@ import os
 
 import duckdb
 
-from trackstack_wh.db import has_table, transaction
-from trackstack_wh.payloads.spec import PAYLOAD_TABLES
+from trackstack_wh.db import transaction
+from trackstack_wh.payloads.inspect import existing_tables
 
 LOADED_TABLES = ("events", "quarantine", "duplicates")
 
@@ -58,13 +58,12 @@ def discard_load(conn: duckdb.DuckDBPyConnection, batch_id: str) -> None:
     """Delete a file's committed chunks, the payload rows a build made of them meanwhile
     and its loading entry, in one transaction."""
     with transaction(conn):
-        for table in PAYLOAD_TABLES.values():
-            if has_table(conn, table):
-                conn.execute(
-                    f"delete from {table} where event_id in "
-                    "(select event_id from events where batch_id = ?)",
-                    [batch_id],
-                )
+        for table in existing_tables(conn).values():
+            conn.execute(
+                f"delete from {table} where event_id in "
+                "(select event_id from events where batch_id = ?)",
+                [batch_id],
+            )
         for table in LOADED_TABLES:
             conn.execute(f"delete from {table} where batch_id = ?", [batch_id])
         conn.execute("delete from sink_batches where ingest_batch_id = ?", [batch_id])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import math
 import re
@@ -38,7 +39,7 @@ from trackstack_wh.payloads.spec import (
 from trackstack_wh.sql import lit
 from trackstack_wh.timewindow import TimeWindow, in_window, window_params
 
-PAYLOAD_VERSION = "2026-11-v3"
+PAYLOAD_VERSION = "2026-11-v2"
 """Bumped when a builder's output changes, so existing rows are rebuilt."""
 
 TABLE_DDL = """
@@ -233,7 +234,7 @@ def build_parts(conn: duckdb.DuckDBPyConnection, window: TimeWindow | None) -> l
         query = f"select approx_quantile(event_seq, $quantiles::float[]) from events where {where}"
         cuts = sorted(set(conn.execute(query, {**params, "quantiles": quantiles}).fetchall()[0][0]))
     bounds = [None, *cuts, None]
-    return [{"part_lo": lo, "part_hi": hi} for lo, hi in zip(bounds, bounds[1:], strict=False)]
+    return [{"part_lo": lo, "part_hi": hi} for lo, hi in itertools.pairwise(bounds)]
 
 
 def _build_destination(
