@@ -39,7 +39,9 @@ wh.payload_summary().filter(status="ready")
 # %% [markdown]
 # ## Push
 # Batched, paced, retried; every attempt is logged, and a row that was delivered (or
-# rejected) is never sent again.
+# rejected) is never sent again. Every delivery records where it went: these are booked
+# under the target `emulator`, never as `live`, so a later `wh.push()` to the real
+# platforms still sends every row.
 
 # %%
 push = wh.push_to_emulator(as_of=as_of)
@@ -65,11 +67,14 @@ wh.delivery_log(limit=5).select("destination", "event_id", "attempt", "outcome",
 # Per destination and event day: delivered, rejected, failed and skipped (with reasons).
 
 # %%
-delivery = wh.delivery_report()
+delivery = wh.delivery_report(target="emulator")
 delivery.table("totals")
 
 # %%
 delivery.table("reasons")
+
+# %%
+delivery.table("by_target")  # every target's deliveries, labelled
 
 # %%
 delivery.chart()
@@ -80,7 +85,7 @@ delivery.chart()
 # exactly one bucket.
 
 # %%
-reconciliation = wh.reconcile()
+reconciliation = wh.reconcile(target="emulator")
 assert reconciliation.ok, reconciliation.problems
 reconciliation.totals()
 

@@ -49,7 +49,7 @@ def test_client_and_server_copies_of_a_purchase_are_sent_once(
     decisions = wh.destination_dedup()
     server = decisions.filter(event_id="server-1")
     assert set(server["destination"]) == {
-        "meta", "google_ads", "linkedin", "tiktok", "snapchat", "reddit"
+        "meta", "google_ads", "linkedin", "tiktok", "snapchat", "reddit", "hubspot"
     }  # fmt: skip
     assert set(server["reason"]) == {"duplicate_transaction_id"}
     assert set(server["duplicate_of"]) == {"browser-1"}

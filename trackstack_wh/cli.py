@@ -14,6 +14,7 @@ import polars as pl
 from trackstack_wh.cli_delivery import add_commands
 from trackstack_wh.cli_report import add_report_command
 from trackstack_wh.demo import print_json, print_summary, run_demo
+from trackstack_wh.destinations.versions import describe_versions, sunset_problems
 from trackstack_wh.enrich import phone_region_from_env
 from trackstack_wh.errors import ConfigError
 from trackstack_wh.ingest.report import IngestReport
@@ -161,6 +162,14 @@ def cmd_payloads(args: argparse.Namespace) -> int:
             if not args.destination:
                 print("error: --preview needs --destination", file=sys.stderr)
                 return 2
+            dest = wh.config.destinations[args.destination]
+            today = dt.datetime.now(dt.UTC).date()
+            print(f"\n{args.destination} {describe_versions(dest, today)}")
+            problems = sunset_problems(dest, today)
+            for problem in problems:
+                print(f"error: {problem}", file=sys.stderr)
+            if problems:
+                return 2
             for request in wh.preview(args.destination, limit=args.preview):
                 print(f"\n{request.method} {request.url}")
                 for name, value in request.headers.items():
@@ -223,7 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--preview",
         type=int,
         metavar="N",
-        help="print the HTTP requests for up to N ready rows of --destination (not sent)",
+        help="print the API versions and the HTTP requests for up to N ready rows of "
+        "--destination (not sent); refused while a version is sunset",
     )
     payloads.add_argument("--json", action="store_true", help="machine-readable summary")
     payloads.set_defaults(func=cmd_payloads)

@@ -3,7 +3,8 @@
 Each ad platform dedups on its own key within its own window, defaults from the contract
 (seed 003): Meta and TikTok event name + event_id, 48 h; Google the order/transaction ID,
 24 h (Google itself refuses a reused orderId at any age, so a longer window is safe);
-LinkedIn, Snapchat and Reddit the event ID, 48 h (Reddit: "per account config").
+LinkedIn, Snapchat and Reddit the event ID, 48 h (Reddit: "per account config");
+HubSpot's custom events the transaction ID, 48 h (HubSpot has no dedup of its own).
 Because ``events`` already holds one row per eventId, what remains to catch is the same
 conversion sent twice with different eventIds, e.g. a Purchase from the browser and from
 the server without a shared ID: copies of a revenue event with the same transactionId
@@ -47,6 +48,9 @@ DEDUP_RULES: dict[str, DedupRule] = {
         DedupRule("linkedin", ("event_id",), HOURS_48, "eventId; window unconfirmed"),
         DedupRule("snapchat", ("event_id",), HOURS_48, "event_id; window unconfirmed"),
         DedupRule("reddit", ("event_id",), HOURS_48, "conversion_id; window unconfirmed"),
+        DedupRule(
+            "hubspot", ("event_name", "transaction_id"), HOURS_48, "custom events: transactionId"
+        ),
     )
 }
 """Default rules; override windows with ``dedup_rules(windows={...})``."""
@@ -98,7 +102,7 @@ window w as (partition by dedup_key order by ts, batch_id, line_no)
 def build_destination_dedup(
     conn: duckdb.DuckDBPyConnection, windows: Mapping[str, dt.timedelta | None] | None = None
 ) -> None:
-    """(Re)build ``destination_dedup`` from ``events`` for every ad destination.
+    """(Re)build ``destination_dedup`` from ``events`` for every destination with a rule.
 
     Platform keys that contain the event ID need no check here (ingest keeps one row per
     eventId), so one window pass over transactionId copies serves every destination;

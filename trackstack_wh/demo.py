@@ -23,6 +23,7 @@ import polars as pl
 from tqdm import tqdm
 
 from trackstack_wh.delivery import DestinationReport, PushReport
+from trackstack_wh.destinations.config import EMULATOR_TARGET
 from trackstack_wh.ingest.report import FileReport, IngestReport
 from trackstack_wh.warehouse import Warehouse, expand_paths
 
@@ -99,11 +100,11 @@ def run_demo(
         with _timed(seconds, "push"):
             push_report = _push(wh, as_of)
         with _timed(seconds, "reconcile"):
-            reconciled = wh.reconcile().ok
+            reconciled = wh.reconcile(target=EMULATOR_TARGET).ok
     with _timed(seconds, "reports"):
         funnel = wh.funnel("week")
-        delivery = wh.delivery_report()
-        written = wh.write_html_report(report_path) if report_path else None
+        delivery = wh.delivery_report(target=EMULATOR_TARGET)
+        written = wh.write_html_report(report_path, target=EMULATOR_TARGET) if report_path else None
     accounting = wh.sql(
         "select count(*)::bigint as files, coalesce(sum(rows_in), 0)::bigint as rows_in, "
         "coalesce(sum(rows_valid), 0)::bigint as rows_valid, "

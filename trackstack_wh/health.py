@@ -115,8 +115,8 @@ DELIVERY_SQL = f"""
 select s.outcome, coalesce(s.error_class, '') as error_class, count(*)::bigint as rows
 from delivery_status s
 join {{table}} p using (destination, request_kind, event_id)
-where s.destination = $destination and s.mode = $mode and s.outcome <> 'dry_run'
-  and {in_window("p.event_time")}
+where s.destination = $destination and s.mode = $mode and s.target = $target
+  and s.outcome <> 'dry_run' and {in_window("p.event_time")}
 group by all
 order by rows desc, outcome, error_class
 """
@@ -155,9 +155,11 @@ def delivery_outcomes(
     destination: str,
     *,
     mode: str = "live",
+    target: str = "live",
     window: TimeWindow | None = None,
 ) -> DeliveryOutcomes:
-    """Outcomes of ``destination``'s rows (events in ``window``) in ``mode``."""
+    """Outcomes of ``destination``'s rows (events in ``window``) in ``mode``, as sent to
+    ``target``."""
     table = existing_tables(conn).get(destination)
     if table is None:
         empty = pl.DataFrame(schema={"outcome": pl.String, "error_class": pl.String,
@@ -165,6 +167,11 @@ def delivery_outcomes(
         return DeliveryOutcomes(destination, empty)
     counts = conn.sql(
         DELIVERY_SQL.format(table=table),
-        params={"destination": destination, "mode": mode, **window_params(window)},
+        params={
+            "destination": destination,
+            "mode": mode,
+            "target": target,
+            **window_params(window),
+        },  # fmt: skip
     ).pl()
     return DeliveryOutcomes(destination, counts)

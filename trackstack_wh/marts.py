@@ -62,10 +62,15 @@ def refresh_mart(conn: duckdb.DuckDBPyConnection, name: str, window: TimeWindow)
 
 
 def refresh_reconciliation(
-    conn: duckdb.DuckDBPyConnection, window: TimeWindow, *, mode: str = "live"
+    conn: duckdb.DuckDBPyConnection,
+    window: TimeWindow,
+    *,
+    mode: str = "live",
+    target: str = "live",
 ) -> tuple[MartRefresh, Reconciliation]:
-    """Reconcile the window and store its counts per day and destination."""
-    rec = reconcile(conn, since=window.start, until=window.end, mode=mode)
+    """Reconcile the window (deliveries to ``target``) and store its counts per day and
+    destination."""
+    rec = reconcile(conn, since=window.start, until=window.end, mode=mode, target=target)
     summary = rec.summary
     for column in RECONCILIATION_COLUMNS:
         if column not in summary.columns:

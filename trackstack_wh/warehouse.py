@@ -313,11 +313,13 @@ class Warehouse:
         *,
         until: dt.datetime | None = None,
         mode: str = "live",
+        target: str = "live",
     ) -> Reconciliation:
-        """Routed events vs payload rows vs delivery outcomes, per destination, day, event."""
+        """Routed events vs payload rows vs delivery outcomes, per destination, day, event;
+        deliveries to ``target`` only (``live``: the platforms; ``emulator``; a URL)."""
         from trackstack_wh.delivery.reconcile import reconcile
 
-        return reconcile(self.conn, since=since, until=until, mode=mode)
+        return reconcile(self.conn, since=since, until=until, mode=mode, target=target)
 
     def funnel(
         self, period: str = "week", by: str | None = None, *, window: TimeWindow | None = None
@@ -334,10 +336,11 @@ class Warehouse:
         return quality_report(self.conn, window=window)
 
     def delivery_report(
-        self, *, window: TimeWindow | None = None, mode: str = "live"
+        self, *, window: TimeWindow | None = None, mode: str = "live", target: str = "live"
     ) -> DeliveryReport:
-        """Per destination and day: delivered, rejected, failed, skipped, with reasons."""
-        return delivery_report(self.conn, window=window, mode=mode)
+        """Per destination and day: delivered, rejected, failed, skipped, with reasons, for
+        deliveries to ``target``; its ``by_target`` table shows every target, labelled."""
+        return delivery_report(self.conn, window=window, mode=mode, target=target)
 
     def write_html_report(
         self,
@@ -346,13 +349,14 @@ class Warehouse:
         period: str = "week",
         window: TimeWindow | None = None,
         mode: str = "live",
+        target: str = "live",
     ) -> Path:
         """One self-contained HTML file (charts as inline SVG, rendered offline) with the
         funnel, quality and delivery reports; returns its path."""
         reports = [
             self.funnel(period, window=window),
             self.quality_report(window=window),
-            self.delivery_report(window=window, mode=mode),
+            self.delivery_report(window=window, mode=mode, target=target),
         ]
         return write_html(
             path, reports, title="TrackStack warehouse report", subtitle=f"Warehouse {self.path}."

@@ -51,7 +51,7 @@ def resources() -> dg.Definitions:
                 landing=_env_or("TRACKSTACK_LANDING", "data/landing"),
                 export=_env_or("TRACKSTACK_EXPORT", "data/export"),
             ),
-            "platforms": PlatformsResource(target=_env_or("TRACKSTACK_PLATFORMS", "emulator")),
+            "platforms": PlatformsResource(target=_env_or("TRACKSTACK_PLATFORMS", None)),
             "credentials": platform_credentials(config_path),
         }
     )

@@ -13,7 +13,12 @@ import dagster as dg
 import httpx
 
 import trackstack_wh as tw
-from trackstack_wh.destinations.config import Destination, WorkspaceConfig, load_config
+from trackstack_wh.destinations.config import (
+    EMULATOR_TARGET,
+    Destination,
+    WorkspaceConfig,
+    load_config,
+)
 from trackstack_wh.emulator.process import emulated, emulator_secrets
 from trackstack_wh.ingest.readers import is_event_file
 
@@ -119,24 +124,45 @@ class PlatformCredentials(dg.ConfigurableResource):
         return out
 
 
+PLATFORMS_HELP = (
+    "choose where delivery requests go: set TRACKSTACK_PLATFORMS (or the `platforms` "
+    "resource's `target`) to 'live' (the platforms' endpoints in trackstack.toml), "
+    "'emulator' (a local emulator started for the step) or an http(s) URL prefix (a "
+    "proxy or test endpoint)"
+)
+
+
 class PlatformsResource(dg.ConfigurableResource):
-    """Where delivery requests go.
+    """Where delivery requests go; there is no default, so a deployment never sends to a
+    test double by accident (nor a test run to the platforms).
 
     ``target``: ``emulator`` (a local platform emulator started for the step, unset
     credentials replaced by placeholders), ``live`` (the base URLs in trackstack.toml),
     or a URL prefix (a running emulator or a proxy) that ``/<destination>`` is added to.
+    Deliveries are booked under that target: only ``live`` ones count as delivered.
     Subclasses may override ``transport()`` to hand the push an ``httpx`` transport.
     """
 
-    target: str = "emulator"
+    target: str | None = None
 
     def transport(self) -> httpx.AsyncBaseTransport | None:
         return None
+
+    def booked_as(self) -> str:
+        """The delivery target this resource's pushes are logged under (``live`` when
+        unset: nothing was sent, so reconciliation reports it)."""
+        if self.target in (None, "live"):
+            return "live"
+        if self.target == "emulator":
+            return EMULATOR_TARGET
+        return self.target.rstrip("/")
 
     @contextlib.contextmanager
     def route(
         self, config: WorkspaceConfig, clock: dt.datetime | None
     ) -> Iterator[WorkspaceConfig]:
+        if not self.target:
+            raise dg.Failure(f"no delivery target: {PLATFORMS_HELP}")
         if self.target == "live":
             yield config
         elif self.target == "emulator":
@@ -145,6 +171,4 @@ class PlatformsResource(dg.ConfigurableResource):
         elif self.target.startswith(("http://", "https://")):
             yield config.pointed_at(self.target).with_secrets(emulator_secrets(config))
         else:
-            raise ValueError(
-                f"platforms target {self.target!r}: use 'emulator', 'live' or an http(s) URL"
-            )
+            raise dg.Failure(f"platforms target {self.target!r} is not valid: {PLATFORMS_HELP}")

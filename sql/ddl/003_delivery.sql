@@ -7,6 +7,7 @@ create table if not exists delivery_requests (
     destination varchar not null,
     request_kind varchar not null,
     mode varchar not null,               -- live | test (test_event_code) | validate (validate-only)
+    target varchar,                      -- live (the configured endpoints) | emulator | a URL prefix
     sent_at timestamptz not null,
     rows integer not null,
     bytes bigint not null,
@@ -26,20 +27,31 @@ create table if not exists delivery_log (
     request_kind varchar not null,
     event_id varchar not null,
     mode varchar not null,
+    target varchar,                      -- where it went: live | emulator | a URL prefix
     attempt integer not null,            -- 1, 2, ... per (destination, kind, event, mode)
     sent_at timestamptz not null,
     latency_ms double,
     http_status integer,
-    outcome varchar not null,            -- delivered | rejected | retry_scheduled | failed | dry_run
+    outcome varchar not null,            -- delivered | rejected | superseded | retry_scheduled |
+                                         -- failed | dry_run
     error_class varchar,                 -- retryable | rate_limited | auth | config | too_old |
                                          -- bad_identifier | permanent | batch_rejected
     error_code varchar,
     error_message varchar,
-    trace_id varchar
+    trace_id varchar,
+    retry_at timestamptz                 -- failed rows: when a later run may send again
 );
 
+-- Files from before targets were recorded: where those rows went cannot be known (no URL
+-- was stored), so they count as 'unrecorded', never as live deliveries (README, Delivery).
+alter table delivery_requests add column if not exists target varchar;
+alter table delivery_log add column if not exists target varchar;
+alter table delivery_log add column if not exists retry_at timestamptz;
+update delivery_requests set target = 'unrecorded' where target is null;
+update delivery_log set target = 'unrecorded' where target is null;
+
 create or replace view delivery_status as
-select destination, request_kind, event_id, mode,
+select destination, request_kind, event_id, mode, target,
     arg_max_null(outcome, attempt) as outcome,
     arg_max_null(error_class, attempt) as error_class,
     arg_max_null(error_code, attempt) as error_code,

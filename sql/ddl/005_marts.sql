@@ -32,5 +32,11 @@ create table if not exists reconciliation_daily (
     skipped bigint not null,
     duplicate bigint not null,
     not_built bigint not null,
+    aged_out bigint not null default 0,
+    superseded bigint not null default 0,
+    awaiting_retry bigint not null default 0,
     primary key (day, destination)
 );
+alter table reconciliation_daily add column if not exists aged_out bigint default 0;
+alter table reconciliation_daily add column if not exists superseded bigint default 0;
+alter table reconciliation_daily add column if not exists awaiting_retry bigint default 0;

@@ -5,7 +5,10 @@ batches, sent with bounded concurrency under a token bucket, and each answer is 
 into per-row outcomes. Transient failures are retried with backoff (Retry-After
 honoured, and a 429 pauses the whole destination); a request refused for some rows is
 resent without them (split in halves when the platform does not say which); auth and
-config failures stop that destination only. Destinations run side by side.
+config failures stop that destination only; a row whose retries ran out is ``failed``
+with a ``retry_at`` for a later run. CRM upserts send one merged state per record key and
+log the rows it covers as ``superseded``. Destinations run side by side. Every text
+logged or reported passes the run's credential masker.
 """
 
 from __future__ import annotations
@@ -22,22 +25,24 @@ from trackstack_wh.delivery.http import Sender, TransportFailure
 from trackstack_wh.delivery.outbox import (
     Batch,
     LogWriter,
+    Pending,
     pending_sql,
     still_open,
     stream_pending,
 )
-from trackstack_wh.delivery.plan import (
-    PushOptions,
-    Target,
-    kinds,
-    missing_secrets,
-    scrub,
-    targets,
+from trackstack_wh.delivery.plan import PushOptions, Target, kinds, missing_secrets, targets
+from trackstack_wh.delivery.quota import (
+    QUOTA_CODE,
+    ApiUsage,
+    limits_url,
+    over_share,
+    usage_from_headers,
+    usage_from_limits,
 )
 from trackstack_wh.delivery.ratelimit import TokenBucket, backoff_delay
 from trackstack_wh.delivery.report import DestinationReport
-from trackstack_wh.delivery.responses import Failure, Verdict, parse_response
-from trackstack_wh.delivery.settings import DeliverySettings, sending_mode
+from trackstack_wh.delivery.responses import MAX_MESSAGE, Failure, Verdict, parse_response
+from trackstack_wh.delivery.settings import DeliverySettings, next_run_retry, sending_mode
 from trackstack_wh.delivery.taxonomy import (
     BATCH_REJECTED,
     CONFIG,
@@ -46,9 +51,11 @@ from trackstack_wh.delivery.taxonomy import (
     RATE_LIMITED,
     RETRIED,
     RETRYABLE,
+    SUPERSEDED,
     TOO_OLD,
 )
 from trackstack_wh.destinations.config import Destination
+from trackstack_wh.destinations.versions import sunset_problems
 from trackstack_wh.payloads.inspect import existing_tables
 from trackstack_wh.payloads.registry import payload_spec
 from trackstack_wh.payloads.requests import (
@@ -67,8 +74,9 @@ class DestinationPush:
         settings: DeliverySettings,
     ) -> None:
         self.conn, self.dest, self.options, self.settings = conn, dest, options, settings
-        self.mode = sending_mode(dest)
-        self.report = DestinationReport(dest.name, self.mode, options.dry_run)
+        self.mode, self.target = sending_mode(dest), dest.target
+        self.mask = options.mask
+        self.report = DestinationReport(dest.name, self.mode, options.dry_run, target=self.target)
         self.halted: Failure | None = None
         self.reasons: Counter[str] = Counter()
         spec = payload_spec(dest)
@@ -79,21 +87,19 @@ class DestinationPush:
 
     async def run(self) -> DestinationReport:
         started = time.perf_counter()
-        missing = [] if self.options.dry_run else missing_secrets(self.dest)
-        if missing:
-            self._halt(
-                Failure(
-                    CONFIG,
-                    "missing_credentials",
-                    f"environment variable(s) {', '.join(missing)} not set",
-                )
-            )
-            self.report.pending = self._count_pending()
+        refusal = self._refusal()
+        self.report.pending = self._count_pending()
+        if refusal is not None:
+            self._halt(refusal)
             self.report.finish(self.reasons, self.halted, time.perf_counter() - started)
             return self.report
-        self.report.pending = self._count_pending()
         self.writer = LogWriter(
-            self.conn, run_id=self.options.run_id, destination=self.dest.name, mode=self.mode
+            self.conn,
+            run_id=self.options.run_id,
+            destination=self.dest.name,
+            mode=self.mode,
+            target=self.target,
+            mask=self.mask,
         )
         try:
             self.bucket = TokenBucket(self.settings.requests_per_second)
@@ -108,7 +114,7 @@ class DestinationPush:
             finally:
                 await self.sender.aclose()
         except Exception as exc:  # this destination stops; the others go on
-            message = scrub(self.dest, f"{type(exc).__name__}: {exc}")
+            message = self.mask(f"{type(exc).__name__}: {exc}")[:MAX_MESSAGE]
             self._halt(Failure(PERMANENT, "client_error", message))
             self.report.errors.append(message)
         finally:
@@ -118,12 +124,27 @@ class DestinationPush:
             self.options.progress(self.report)
         return self.report
 
+    def _refusal(self) -> Failure | None:
+        """Why nothing may be sent at all: missing credentials, a sunset API version."""
+        sunset = sunset_problems(self.dest, self.options.as_of.date())
+        if sunset:
+            return Failure(CONFIG, "api_version_sunset", "; ".join(sunset))
+        missing = [] if self.options.dry_run else missing_secrets(self.dest)
+        if missing:
+            names = ", ".join(missing)
+            return Failure(
+                CONFIG, "missing_credentials", f"environment variable(s) {names} not set"
+            )
+        return None
+
     def _params(self, kind: str) -> dict[str, object]:
         since = self.options.since
         return {
             "destination": self.dest.name,
             "kind": kind,
             "mode": self.mode,
+            "target": self.target,
+            "now_s": dt.datetime.now(dt.UTC).timestamp(),
             "retry_failed": self.options.retry_failed,
             "since_s": since.timestamp() if since else None,
             "until_s": self.options.until.timestamp() if self.options.until else None,
@@ -151,8 +172,7 @@ class DestinationPush:
         )
         slots = asyncio.Semaphore(self.settings.concurrency)
         running: set[asyncio.Task[None]] = set()
-        current_wave = None
-        for wave, chunk, too_old in stream_pending(
+        for pending in stream_pending(
             self.conn,
             table,
             self._params(target.kind),
@@ -162,47 +182,83 @@ class DestinationPush:
         ):
             if self.halted:
                 break
-            if wave != current_wave:
-                # The next wave of an upsert kind starts once the previous one is answered.
-                await _drain(running)
-                current_wave = wave
-            rows = self._ready_rows(chunk, too_old)
+            self._settle_unsent(pending)
+            rows = pending.send
             if not len(rows):
                 continue
             if self.options.dry_run:
                 self.writer.rows(rows, "dry_run", counts_as_attempt=False)
                 self.report.dry_run_rows += len(rows)
                 continue
+            if self.dest.name == "salesforce" and self.report.api_usage is None:
+                await self._read_org_usage(target)
+                if self.halted:
+                    break
             await slots.acquire()
             task = asyncio.create_task(self._guarded(target, rows))
             running.add(task)
             task.add_done_callback(lambda t: (running.discard(t), slots.release()))
         await _drain(running)
 
-    def _ready_rows(self, chunk: Batch, too_old: list[bool]) -> Batch:
-        """Rows to send; those too old by the time of sending are rejected unsent (one old
-        row would make Meta or Reddit refuse the whole request)."""
-        if not any(too_old):
-            return chunk
-        old = chunk.take(i for i, flag in enumerate(too_old) if flag)
-        message = "older than the platform's age limit at send time; not sent"
-        failure = Failure(TOO_OLD, "not_sent", message)
-        if self.options.dry_run:
-            self.writer.rows(old, "dry_run", error=(failure.error_class, failure.code,
-                             failure.message), counts_as_attempt=False)  # fmt: skip
-            self.report.dry_run_rows += len(old)
-        else:
-            self._log_final(old, "rejected", failure)
-        return chunk.take(i for i, flag in enumerate(too_old) if not flag)
+    def _settle_unsent(self, pending: Pending) -> None:
+        """Rows decided without a request: too old by the time of sending (one old row
+        would make Meta or Reddit refuse the whole request), or superseded by a later
+        state of the same CRM record (its request carries theirs)."""
+        too_old = Failure(
+            TOO_OLD, "not_sent", "older than the platform's age limit at send time; not sent"
+        )
+        for rows, failure in (
+            (pending.too_old, too_old),
+            *(
+                (
+                    pending.superseded.take([i]),
+                    Failure(
+                        SUPERSEDED, "superseded", f"sent as part of event {carrier}'s record state"
+                    ),
+                )
+                for i, carrier in enumerate(pending.carriers)
+            ),
+        ):
+            if not len(rows):
+                continue
+            if self.options.dry_run:
+                error = (failure.error_class, failure.code, failure.message)
+                self.writer.rows(rows, "dry_run", error=error, counts_as_attempt=False)
+                self.report.dry_run_rows += len(rows)
+            elif failure.error_class == SUPERSEDED:
+                self._log_final(rows, "superseded", failure)
+            else:
+                self._log_final(rows, "rejected", failure)
+
+    async def _read_org_usage(self, target: Target) -> None:
+        """The org's API usage before the first request (``/limits``); halts when the
+        configured share is already used. An org that does not answer is read from the
+        usage header of the first answer instead."""
+        await self.bucket.acquire()
+        try:
+            answer = await self.sender.send("GET", limits_url(target.url), target.headers, b"")
+        except TransportFailure:
+            return
+        self.report.requests += 1
+        usage = usage_from_limits(answer.content) if answer.status == 200 else None
+        self._note_usage(usage or usage_from_headers(answer.headers))
+
+    def _note_usage(self, usage: ApiUsage | None) -> None:
+        if usage is None:
+            return
+        self.report.api_usage = str(usage)
+        message = over_share(usage, self.settings.max_api_share)
+        if message:
+            self._halt(Failure(RATE_LIMITED, QUOTA_CODE, message))
 
     async def _guarded(self, target: Target, rows: Batch) -> None:
         try:
             await self._send(target, rows)
         except Exception as exc:  # a bug must not lose rows: end the open ones as failed
-            message = scrub(self.dest, f"{type(exc).__name__}: {exc}")
+            message = self.mask(f"{type(exc).__name__}: {exc}")[:MAX_MESSAGE]
             self.report.errors.append(message)
             self.writer.flush()
-            open_rows = still_open(self.conn, self.dest.name, self.mode, rows)
+            open_rows = still_open(self.conn, self.dest.name, self.mode, self.target, rows)
             if len(open_rows):
                 self._log_final(open_rows, "failed", Failure(PERMANENT, "client_error", message))
 
@@ -240,12 +296,14 @@ class DestinationPush:
                     rows, failure, tries, request_id, None, exc.latency_ms
                 )
                 continue
+            if self.dest.name == "salesforce":
+                self._note_usage(usage_from_headers(answer.headers))
             verdict = parse_response(
                 self.dest.name,
                 target.kind,
                 answer.status,
                 answer.headers,
-                answer.content,
+                self.mask.content(answer.content),
                 rows.payloads,
             )
             context = (request_id, answer.status, answer.latency_ms, verdict.trace_id)
@@ -363,7 +421,14 @@ class DestinationPush:
         if self.halted is None:
             self.halted = failure
 
-    def _log(self, rows: Batch, outcome: str, failure: Failure | None, context: tuple = ()) -> None:
+    def _log(
+        self,
+        rows: Batch,
+        outcome: str,
+        failure: Failure | None,
+        context: tuple = (),
+        retry_at: dt.datetime | None = None,
+    ) -> None:
         request_id, status, latency, trace = context or (None, None, None, None)
         error = (
             (failure.error_class, failure.code, failure.message) if failure else (None, None, None)
@@ -376,15 +441,30 @@ class DestinationPush:
             latency_ms=latency,
             error=error,
             trace_id=trace,
+            retry_at=retry_at,
         )
 
     def _log_final(
         self, rows: Batch, outcome: str, failure: Failure | None, context: tuple = ()
     ) -> None:
-        self._log(rows, outcome, failure, context)
+        if outcome == "failed":
+            self._log_failed(rows, failure, context)
+        else:
+            self._log(rows, outcome, failure, context)
         setattr(self.report, outcome, getattr(self.report, outcome) + len(rows))
         if failure is not None:
             self.reasons[f"{outcome}:{failure.error_class}"] += len(rows)
+
+    def _log_failed(self, rows: Batch, failure: Failure | None, context: tuple) -> None:
+        """``failed`` rows, each with when a later run may send it again (none once it
+        has failed ``max_runs`` runs: then only ``retry_failed`` resends it)."""
+        now = dt.datetime.now(dt.UTC)
+        for runs in sorted(set(rows.failed_runs)):
+            group = rows.take(i for i, r in enumerate(rows.failed_runs) if r == runs)
+            wait = next_run_retry(self.settings, runs + 1)
+            retry_at = None if wait is None else now + dt.timedelta(seconds=wait)
+            self._log(group, "failed", failure, context, retry_at=retry_at)
+            group.failed_runs = [runs + 1] * len(group)
 
     def _log_request(
         self,

@@ -1,7 +1,8 @@
 """The outbox: which payload rows still need sending, and the delivery log writer.
 
-A row is sent until it has a final outcome (``delivered``, ``rejected``; ``failed`` until
-someone asks to retry failures) in the same mode. The log is written in small
+A row is sent until it has a final outcome (``delivered``, ``rejected``, ``superseded``) in
+the same mode and target; a ``failed`` row is sent again by a later run once its
+``retry_at`` is due (or on request). The log is written in small
 transactions as answers come in, so a killed push loses at most the last fraction of a
 second of log, and those rows are sent again with the same dedup key (the platform drops
 the repeat).
@@ -11,23 +12,24 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
 
 from trackstack_wh.db import transaction
 
-FINAL = ("delivered", "rejected")
+FINAL = ("delivered", "rejected", "superseded")
 LOG_COLUMNS = (
     "attempt_id", "request_id", "run_id", "destination", "request_kind", "event_id", "mode",
-    "attempt", "sent_at", "latency_ms", "http_status", "outcome", "error_class", "error_code",
-    "error_message", "trace_id",
+    "target", "attempt", "sent_at", "latency_ms", "http_status", "outcome", "error_class",
+    "error_code", "error_message", "trace_id", "retry_at",
 )  # fmt: skip
 REQUEST_COLUMNS = (
-    "request_id", "run_id", "destination", "request_kind", "mode", "sent_at", "rows", "bytes",
-    "latency_ms", "http_status", "error_class", "error_code", "platform_accepted", "trace_id",
+    "request_id", "run_id", "destination", "request_kind", "mode", "target", "sent_at", "rows",
+    "bytes", "latency_ms", "http_status", "error_class", "error_code", "platform_accepted",
+    "trace_id",
 )  # fmt: skip
 
 
@@ -39,7 +41,13 @@ class Batch:
     event_ids: list[str]
     payloads: list[str]
     attempts: list[int]
-    """Log rows so far for each (destination, kind, event, mode)."""
+    """Log rows so far for each (destination, kind, event, mode, target)."""
+    failed_runs: list[int] = field(default_factory=list)
+    """Runs so far that ended the row ``failed`` (spaces out the next run's retry)."""
+
+    def __post_init__(self) -> None:
+        if not self.failed_runs:
+            self.failed_runs = [0] * len(self.event_ids)
 
     def __len__(self) -> int:
         return len(self.event_ids)
@@ -51,6 +59,7 @@ class Batch:
             [self.event_ids[i] for i in chosen],
             [self.payloads[i] for i in chosen],
             [self.attempts[i] for i in chosen],
+            [self.failed_runs[i] for i in chosen],
         )
 
     def without(self, indices: Iterable[int]) -> Batch:
@@ -68,62 +77,115 @@ class Batch:
             [e for p in parts for e in p.event_ids],
             [x for p in parts for x in p.payloads],
             [a for p in parts for a in p.attempts],
+            [f for p in parts for f in p.failed_runs],
         )
 
 
+STATE_SQL = """
+select event_id, max(attempt) as attempts, arg_max_null(outcome, attempt) as outcome,
+    arg_max_null(retry_at, attempt) as retry_at,
+    count(*) filter (outcome = 'failed') as failed_runs
+from delivery_log
+where destination = $destination and request_kind = $kind and mode = $mode
+  and target = $target and outcome <> 'dry_run'
+group by event_id"""
+"""Each row's delivery state in this mode and target."""
+
+OPEN = """(s.outcome is null or s.outcome not in ('delivered', 'rejected', 'superseded')
+       and (s.outcome <> 'failed' or $retry_failed or s.retry_at <= to_timestamp($now_s)))"""
+"""Still to send: no final outcome; a failed row once its cross-run retry is due (or when
+failures are retried on request)."""
+
+
 def pending_sql(table: str, *, upsert: bool) -> str:
-    """Rows of one kind still to send (with the attempts so far), for ``table``.
+    """Rows of one kind still to send (with their attempts so far), for ``table``.
 
-    Upsert kinds (CRM records) come in waves: the n-th pending row of each record key in
-    wave n, so one request never holds a key twice and later rows land last.
+    Upsert kinds (CRM records) are coalesced: per record key (``dedup_key``) only the
+    latest pending row is sent, carrying the merged state of every ready row of the key
+    (JSON merge patches in event order, so later values win and no field is lost); the
+    key's other pending rows come back ``superseded`` (``carrier`` names the row sent),
+    after every row to send, so requests stay full.
     """
-    wave = (
-        "row_number() over (partition by p.dedup_key order by p.event_time, p.event_id)"
-        if upsert
-        else "1"
-    )
-    return f"""
-with state as (
-    select event_id, max(attempt) as attempts, arg_max_null(outcome, attempt) as outcome
-    from delivery_log
-    where destination = $destination and request_kind = $kind and mode = $mode
-      and outcome <> 'dry_run'
-    group by event_id
+    select = f"""
+with state as ({STATE_SQL}),
+pending as (
+    select p.event_id, p.dedup_key, p.event_time, p.payload,
+        coalesce(s.attempts, 0) as attempts, coalesce(s.failed_runs, 0) as failed_runs
+    from {table} p
+    left join state s on s.event_id = p.event_id
+    where p.request_kind = $kind and p.status = 'ready' and {OPEN}
+      and ($since_s is null or p.event_time >= to_timestamp($since_s))
+      and ($until_s is null or p.event_time < to_timestamp($until_s))
+      and ($event_names is null or exists (
+          select 1 from events e where e.event_id = p.event_id
+            and e.event_name in (select unnest($event_names::varchar[]))))
+)"""
+    if not upsert:
+        return f"""{select}
+select event_id, payload::varchar as payload, attempts, failed_runs,
+    coalesce(epoch_ms(event_time) < $min_event_ms, false) as too_old,
+    null::varchar as carrier
+from pending"""
+    return f"""{select},
+carriers as (
+    select dedup_key, arg_max(event_id, (event_time, event_id)) as carrier
+    from pending group by dedup_key
+),
+merged as (
+    select p.dedup_key,
+        list_reduce(list(p.payload::varchar order by p.event_time, p.event_id),
+                    lambda a, b: json_merge_patch(a, b)::varchar) as payload
+    from {table} p
+    semi join carriers c on c.dedup_key = p.dedup_key
+    where p.request_kind = $kind and p.status = 'ready'
+    group by p.dedup_key
 )
-select p.event_id, p.payload::varchar as payload, coalesce(s.attempts, 0) as attempts,
-    coalesce(epoch_ms(p.event_time) < $min_event_ms, false) as too_old, {wave} as wave
-from {table} p
-left join state s on s.event_id = p.event_id
-where p.request_kind = $kind and p.status = 'ready'
-  and (s.outcome is null or s.outcome not in ('delivered', 'rejected')
-       and (s.outcome <> 'failed' or $retry_failed))
-  and ($since_s is null or p.event_time >= to_timestamp($since_s))
-  and ($until_s is null or p.event_time < to_timestamp($until_s))
-  and ($event_names is null or exists (
-      select 1 from events e where e.event_id = p.event_id
-        and e.event_name in (select unnest($event_names::varchar[]))))
-{"order by wave" if upsert else ""}"""
+select p.event_id, case when p.event_id = c.carrier then m.payload end as payload,
+    p.attempts, p.failed_runs,
+    coalesce(p.event_id = c.carrier and epoch_ms(p.event_time) < $min_event_ms, false)
+        as too_old,
+    case when p.event_id <> c.carrier then c.carrier end as carrier
+from pending p
+join carriers c using (dedup_key)
+join merged m using (dedup_key)
+order by p.event_id <> c.carrier, p.dedup_key, p.event_time, p.event_id"""
 
 
-def still_open(conn: duckdb.DuckDBPyConnection, destination: str, mode: str, rows: Batch) -> Batch:
+def still_open(
+    conn: duckdb.DuckDBPyConnection, destination: str, mode: str, target: str, rows: Batch
+) -> Batch:
     """Rows of ``rows`` without a final outcome in the log, with their logged attempts."""
     state = {
-        event_id: (attempts, outcome)
-        for event_id, attempts, outcome in conn.execute(
-            "select event_id, max(attempt), arg_max_null(outcome, attempt) "
+        event_id: (attempts, outcome, failed_runs)
+        for event_id, attempts, outcome, failed_runs in conn.execute(
+            "select event_id, max(attempt), arg_max_null(outcome, attempt), "
+            "count(*) filter (outcome = 'failed') "
             "from delivery_log where destination = $d and request_kind = $k and mode = $m "
-            "and outcome <> 'dry_run' and event_id in (select unnest($ids::varchar[])) "
-            "group by event_id",
-            {"d": destination, "k": rows.kind, "m": mode, "ids": rows.event_ids},
+            "and target = $t and outcome <> 'dry_run' "
+            "and event_id in (select unnest($ids::varchar[])) group by event_id",
+            {"d": destination, "k": rows.kind, "m": mode, "t": target, "ids": rows.event_ids},
         ).fetchall()
     }
     keep = [
         i for i, e in enumerate(rows.event_ids)
-        if state.get(e, (0, None))[1] not in ("delivered", "rejected", "failed")
+        if state.get(e, (0, None, 0))[1] not in ("delivered", "rejected", "superseded", "failed")
     ]  # fmt: skip
     open_rows = rows.take(keep)
-    open_rows.attempts = [state.get(e, (0, None))[0] or 0 for e in open_rows.event_ids]
+    open_rows.attempts = [state.get(e, (0, None, 0))[0] or 0 for e in open_rows.event_ids]
+    open_rows.failed_runs = [state.get(e, (0, None, 0))[2] for e in open_rows.event_ids]
     return open_rows
+
+
+@dataclass
+class Pending:
+    """One streamed slice of pending rows: those to send, those past the age limit at
+    send time, and (upserts) those superseded by a later row of the same record."""
+
+    send: Batch
+    too_old: Batch
+    superseded: Batch
+    carriers: list[str]
+    """For each superseded row, the event whose request carries its record's state."""
 
 
 def stream_pending(
@@ -134,9 +196,8 @@ def stream_pending(
     kind: str,
     upsert: bool,
     chunk: int,
-) -> Iterator[tuple[int, Batch, list[bool]]]:
-    """Batches of at most ``chunk`` pending rows with their wave number and, per row,
-    whether it is past the age limit; streamed, so memory stays flat."""
+) -> Iterator[Pending]:
+    """Slices of at most ``chunk`` pending rows; streamed, so memory stays flat."""
     cursor = conn.cursor()
     try:
         reader = cursor.sql(pending_sql(table, upsert=upsert), params=params).to_arrow_reader(chunk)
@@ -144,21 +205,27 @@ def stream_pending(
             columns = {
                 name: record_batch.column(name).to_pylist() for name in record_batch.schema.names
             }
-            waves = columns["wave"]
-            start = 0
-            for i in range(1, len(waves) + 1):
-                if i == len(waves) or waves[i] != waves[start]:
-                    part = slice(start, i)
-                    batch = Batch(kind, columns["event_id"][part], columns["payload"][part],
-                                  columns["attempts"][part])  # fmt: skip
-                    yield waves[start], batch, columns["too_old"][part]
-                    start = i
+            rows = Batch(kind, columns["event_id"], columns["payload"], columns["attempts"],
+                         columns["failed_runs"])  # fmt: skip
+            carriers, too_old = columns["carrier"], columns["too_old"]
+            superseded = [i for i, c in enumerate(carriers) if c is not None]
+            old = [i for i, flag in enumerate(too_old) if flag]
+            send = [i for i, (c, flag) in enumerate(zip(carriers, too_old, strict=True))
+                    if c is None and not flag]  # fmt: skip
+            yield Pending(
+                rows.take(send),
+                rows.take(old),
+                rows.take(superseded),
+                [carriers[i] for i in superseded],
+            )
     finally:
         cursor.close()
 
 
 class LogWriter:
-    """Buffers delivery_log and delivery_requests rows; flushes in small transactions."""
+    """Buffers delivery_log and delivery_requests rows; flushes in small transactions.
+
+    Every text column passes through ``mask`` first (credentials a platform echoes)."""
 
     def __init__(
         self,
@@ -167,11 +234,14 @@ class LogWriter:
         run_id: str,
         destination: str,
         mode: str,
+        target: str,
+        mask: Callable[[str], str],
         flush_rows: int = 20000,
         flush_seconds: float = 0.5,
     ) -> None:
         self.conn = conn.cursor()
-        self.run_id, self.destination, self.mode = run_id, destination, mode
+        self.run_id, self.destination, self.mode, self.target = run_id, destination, mode, target
+        self.mask = mask
         self.flush_rows, self.flush_seconds = flush_rows, flush_seconds
         self.log: dict[str, list[object]] = {c: [] for c in GROUP_COLUMNS}
         self.requests: dict[str, list[object]] = {c: [] for c in REQUEST_COLUMNS}
@@ -188,6 +258,7 @@ class LogWriter:
         latency_ms: float | None = None,
         error: tuple[str | None, str | None, str | None] = (None, None, None),
         trace_id: str | None = None,
+        retry_at: dt.datetime | None = None,
         counts_as_attempt: bool = True,
     ) -> None:
         """Log one attempt for each row of ``batch`` (its ``attempts`` go up by one).
@@ -199,23 +270,34 @@ class LogWriter:
             attempts = batch.attempts
         else:
             attempts = [0] * len(batch)
+        error_class, code, message = error
         for column, value in (
             ("event_ids", batch.event_ids), ("attempts", attempts),
             ("request_kind", batch.kind), ("request_id", request_id), ("run_id", self.run_id),
-            ("destination", self.destination), ("mode", self.mode),
+            ("destination", self.destination), ("mode", self.mode), ("target", self.target),
             ("sent_at", dt.datetime.now(dt.UTC)), ("latency_ms", latency_ms),
-            ("http_status", http_status), ("outcome", outcome), ("error_class", error[0]),
-            ("error_code", error[1]), ("error_message", error[2]), ("trace_id", trace_id),
+            ("http_status", http_status), ("outcome", outcome), ("error_class", error_class),
+            ("error_code", self._masked(code)), ("error_message", self._masked(message)),
+            ("trace_id", self._masked(trace_id)), ("retry_at", retry_at),
         ):  # fmt: skip
             self.log[column].append(value)
         self.pending_rows += len(batch)
         self._maybe_flush()
 
+    def _masked(self, text: str | None) -> str | None:
+        return None if text is None else self.mask(text)
+
     def request(self, **values: object) -> None:
         """Log one HTTP request (``REQUEST_COLUMNS`` besides run, destination and mode)."""
-        values |= {"run_id": self.run_id, "destination": self.destination, "mode": self.mode}
+        values |= {
+            "run_id": self.run_id,
+            "destination": self.destination,
+            "mode": self.mode,
+            "target": self.target,
+        }
         for column in REQUEST_COLUMNS:
-            self.requests[column].append(values.get(column))
+            value = values.get(column)
+            self.requests[column].append(self.mask(value) if isinstance(value, str) else value)
 
     def _maybe_flush(self) -> None:
         if (
@@ -256,10 +338,13 @@ GROUP_COLUMNS = ("event_ids", "attempts") + tuple(
 )
 GROUP_SCHEMA = pa.schema(
     [("event_ids", pa.list_(pa.string())), ("attempts", pa.list_(pa.int32()))]
-    + [(c, pa.string()) for c in ("request_id", "run_id", "destination", "request_kind", "mode")]
+    + [(c, pa.string()) for c in ("request_id", "run_id", "destination", "request_kind", "mode",
+                                  "target")]
     + [("sent_at", _TS), ("latency_ms", pa.float64()), ("http_status", pa.int32())]
-    + [(c, pa.string()) for c in LOG_COLUMNS[11:]]
-)
+    + [(c, pa.string()) for c in ("outcome", "error_class", "error_code", "error_message",
+                                  "trace_id")]
+    + [("retry_at", _TS)]
+)  # fmt: skip
 """Buffered log: one row per logged group (same outcome, request and time)."""
 INSERT_LOG = """
 insert into delivery_log by name
@@ -271,7 +356,7 @@ from (
 )
 """
 REQUEST_SCHEMA = pa.schema(
-    [(c, pa.string()) for c in REQUEST_COLUMNS[:5]]
+    [(c, pa.string()) for c in REQUEST_COLUMNS[:6]]
     + [("sent_at", _TS), ("rows", pa.int32()), ("bytes", pa.int64()),
        ("latency_ms", pa.float64()), ("http_status", pa.int32()), ("error_class", pa.string()),
        ("error_code", pa.string()), ("platform_accepted", pa.int64()), ("trace_id", pa.string())]

@@ -1,15 +1,15 @@
 """What a push run is given and where each request kind goes, with the secrets revealed
-only here (and scrubbed from any text that leaves)."""
+only here (and masked out of any text that leaves)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from urllib.parse import quote
 
 import httpx
 
+from trackstack_wh.delivery.masking import Masker
 from trackstack_wh.delivery.report import DestinationReport
 from trackstack_wh.destinations.config import Destination
 from trackstack_wh.payloads.requests import ENDPOINTS, Endpoint, endpoint_headers, endpoint_url
@@ -31,6 +31,8 @@ class PushOptions:
     """Where requests go (None: the network); tests and embedders inject one."""
     progress: Callable[[DestinationReport], None] | None = None
     """Called with the destination's running report after each answer and at the end."""
+    mask: Masker = Masker(())
+    """Masks every credential of the run (``run_masker``) in stored and printed text."""
 
 
 @dataclass(frozen=True)
@@ -63,10 +65,8 @@ def missing_secrets(dest: Destination) -> list[str]:
     return [dest.settings[k] for k in needed if dest.settings.get(k) and not dest.secret(k)]
 
 
-def scrub(dest: Destination, text: str) -> str:
-    """``text`` without any of the destination's secrets (plain or URL-encoded), shortened."""
-    for key in dest.settings:
-        secret = dest.secret(key) if key.endswith("_env") else None
-        if secret:
-            text = text.replace(secret, "***").replace(quote(secret, safe=""), "***")
-    return text[:300]
+def run_masker(destinations: Iterable[Destination]) -> Masker:
+    """A masker for every credential the destinations of a run can send."""
+    return Masker(
+        dest.secret(key) for dest in destinations for key in dest.settings if key.endswith("_env")
+    )

@@ -13,7 +13,7 @@ import duckdb
 import httpx
 
 from trackstack_wh.delivery.engine import DestinationPush
-from trackstack_wh.delivery.plan import PushOptions
+from trackstack_wh.delivery.plan import PushOptions, run_masker
 from trackstack_wh.delivery.report import DestinationReport, PushReport
 from trackstack_wh.delivery.settings import DeliverySettings
 from trackstack_wh.destinations.config import WorkspaceConfig
@@ -56,6 +56,7 @@ def push(
         event_names=tuple(event_names) if event_names is not None else None,
         transport=transport,
         progress=progress,
+        mask=run_masker(chosen),
     )
     pushes = [
         DestinationPush(conn, dest, options, DeliverySettings.for_destination(dest, delivery))

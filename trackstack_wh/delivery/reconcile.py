@@ -1,10 +1,16 @@
 """Reconciliation: every routable event accounted for, from payload row to platform.
 
-Per destination, day and event, each payload row lands in exactly one bucket:
-``delivered``, ``rejected``, ``failed``, ``in_flight`` (a retry was scheduled when the
-last push stopped), ``never_attempted`` (ready, no send yet; a dry run does not count),
-``skipped`` or ``duplicate``. The counts must add up to the rows built, routed events
-must all have rows, and the delivery log must point at no row that is gone.
+Per destination, day and event, each payload row lands in exactly one bucket, counting
+only deliveries to one target (``live`` by default: the platforms themselves):
+``delivered``; ``rejected`` by the platform (with its reason); ``aged_out`` (past the
+platform's age limit before it could be sent); ``superseded`` (a CRM record's later row
+carried its state); ``failed`` (retries exhausted, no run will resend it on its own);
+``awaiting_retry`` (failed in a run, a later run resends it); ``in_flight`` (sent, its
+answer never logged: the push stopped mid-retry); ``never_attempted`` (ready, never
+sent; a dry run does not count); ``skipped`` (ineligible, with a reason); ``duplicate``.
+Everything is accounted for only when every ready row is delivered, rejected, aged out
+or superseded; the counts must add up to the rows built, routed events must all have
+rows, and the delivery log must point at no row that is gone.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ import polars as pl
 from trackstack_wh.db import has_table
 from trackstack_wh.payloads.inspect import existing_tables
 
-BUCKETS = ("delivered", "rejected", "failed", "in_flight", "never_attempted", "skipped",
-           "duplicate")  # fmt: skip
+BUCKETS = ("delivered", "rejected", "aged_out", "superseded", "failed", "awaiting_retry",
+           "in_flight", "never_attempted", "skipped", "duplicate")  # fmt: skip
+UNSETTLED = ("failed", "awaiting_retry", "in_flight", "never_attempted")
+"""Ready rows not yet delivered or finally answered: reconciliation is not ok."""
 
 ROWS_SQL = """
 with payload as ({payload_union}),
@@ -28,16 +36,19 @@ state as (
     select destination, request_kind, event_id,
         arg_max_null(outcome, attempt) as outcome,
         arg_max_null(error_class, attempt) as error_class,
-        arg_max_null(error_code, attempt) as error_code
+        arg_max_null(error_code, attempt) as error_code,
+        arg_max_null(retry_at, attempt) as retry_at
     from delivery_log
-    where mode = $mode
+    where mode = $mode and target = $target and outcome <> 'dry_run'
     group by all
 )
 select p.destination, p.request_kind, p.event_id, e.event_name,
     p.event_time::date as day, p.status,
     case
         when p.status <> 'ready' then p.status
-        when s.outcome in ('delivered', 'rejected', 'failed') then s.outcome
+        when s.outcome = 'rejected' and s.error_code = 'not_sent' then 'aged_out'
+        when s.outcome = 'failed' and s.retry_at is not null then 'awaiting_retry'
+        when s.outcome in ('delivered', 'rejected', 'superseded', 'failed') then s.outcome
         when s.outcome = 'retry_scheduled' then 'in_flight'
         else 'never_attempted'
     end as bucket,
@@ -60,6 +71,7 @@ class Reconciliation:
     reasons: pl.DataFrame
     problems: list[str]
     mode: str
+    target: str
     _conn: duckdb.DuckDBPyConnection
     _rows_sql: str
     _params: dict[str, object]
@@ -94,9 +106,14 @@ class Reconciliation:
                     "reason": reason},
         ).pl()  # fmt: skip
 
+    @property
+    def title(self) -> str:
+        where = "" if self.target == "live" else f" -> {self.target}"
+        return f"Reconciliation ({self.mode}{where})"
+
     def __repr__(self) -> str:
         status = "everything accounted for" if self.ok else "; ".join(self.problems)
-        return f"Reconciliation ({self.mode}): {status}\n{self.totals()}"
+        return f"{self.title}: {status}\n{self.totals()}"
 
     def _repr_html_(self) -> str:
         status = (
@@ -104,9 +121,7 @@ class Reconciliation:
             if self.ok
             else "<br>".join(html.escape(p) for p in self.problems)
         )
-        return (
-            f"<div><b>Reconciliation ({self.mode})</b>: {status}{self.totals()._repr_html_()}</div>"
-        )
+        return f"<div><b>{html.escape(self.title)}</b>: {status}{self.totals()._repr_html_()}</div>"
 
 
 def reconcile(
@@ -115,12 +130,15 @@ def reconcile(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     mode: str = "live",
+    target: str = "live",
 ) -> Reconciliation:
     """Reconcile routed events, payload rows and delivery outcomes for events in
-    ``[since, until)`` (``mode``: live, test or validate deliveries)."""
+    ``[since, until)`` (``mode``: live, test or validate deliveries; ``target``: live,
+    emulator or the URL prefix a push was pointed at)."""
     tables = existing_tables(conn)
     params: dict[str, object] = {
         "mode": mode,
+        "target": target,
         "since_s": since.timestamp() if since else None,
         "until_s": until.timestamp() if until else None,
     }
@@ -181,7 +199,7 @@ group by all""",
         ).fetchall()
         problems += [f"{d}: routed events but no payload table (run build_payloads)"
                      for (d,) in unbuilt]  # fmt: skip
-    return Reconciliation(summary, reasons, problems, mode, conn, rows_sql, params)
+    return Reconciliation(summary, reasons, problems, mode, target, conn, rows_sql, params)
 
 
 def _problems(
@@ -195,6 +213,13 @@ def _problems(
         buckets = summary.select(pl.sum_horizontal(list(BUCKETS))).to_series()
         if (buckets != summary["rows"]).any():
             problems.append("bucket counts do not add up to the payload rows")
+        open_rows = summary.group_by("destination").agg(pl.col(UNSETTLED).sum()).sort("destination")
+        for row in open_rows.iter_rows(named=True):
+            counts = [f"{row[b]:,} {b.replace('_', ' ')}" for b in UNSETTLED if row[b]]
+            if counts:
+                problems.append(
+                    f"{row['destination']}: ready rows not delivered: " + ", ".join(counts)
+                )
         if "not_built" in summary.columns:
             for dest, n in summary.group_by("destination").agg(pl.col("not_built").sum()).rows():
                 if n:
@@ -205,9 +230,9 @@ def _problems(
 select l.destination, count(distinct l.event_id)
 from delivery_log l
 left join ({union}) p using (destination, request_kind, event_id)
-where p.event_id is null and l.mode = $mode and l.outcome = 'delivered'
+where p.event_id is null and l.mode = $mode and l.target = $target and l.outcome = 'delivered'
 group by all""",
-        {"mode": params["mode"]},
+        {"mode": params["mode"], "target": params["target"]},
     ).fetchall()
     problems += [f"{d}: {n} delivered event(s) whose payload row is gone" for d, n in orphans]
     accepted = conn.execute(
@@ -215,9 +240,9 @@ group by all""",
 select destination, sum(rows) filter (http_status = 200)::bigint,
     sum(platform_accepted)::bigint
 from delivery_requests
-where platform_accepted is not null and mode = $mode
+where platform_accepted is not null and mode = $mode and target = $target
 group by all""",
-        {"mode": params["mode"]},
+        {"mode": params["mode"], "target": params["target"]},
     ).fetchall()
     problems += [
         f"{d}: platform reported {got:,} events received for {sent:,} sent in accepted requests"

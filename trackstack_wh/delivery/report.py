@@ -19,17 +19,23 @@ class DestinationReport:
     destination: str
     mode: str
     is_dry_run: bool
+    target: str = "live"
+    """Where the requests went: ``live``, ``emulator`` or a URL prefix."""
     pending: int = 0
     """Ready rows without a final outcome when the push started."""
     delivered: int = 0
     rejected: int = 0
     failed: int = 0
+    superseded: int = 0
+    """CRM rows whose record state went out in a later row's request."""
     dry_run_rows: int = 0
     requests: int = 0
     retries: int = 0
     splits: int = 0
     platform_accepted: int = 0
     """What the platform said it accepted, where it says (Meta ``events_received``)."""
+    api_usage: str | None = None
+    """The org's daily API usage as last reported (Salesforce)."""
     halted: str | None = None
     reasons: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
@@ -38,7 +44,7 @@ class DestinationReport:
     @property
     def not_sent(self) -> int:
         """Pending rows this run left untouched (a halted destination)."""
-        done = self.delivered + self.rejected + self.failed + self.dry_run_rows
+        done = self.delivered + self.rejected + self.failed + self.superseded + self.dry_run_rows
         return max(0, self.pending - done)
 
     @property
@@ -58,8 +64,10 @@ class DestinationReport:
         return out
 
 
-COLUMNS = ("destination", "mode", "pending", "delivered", "rejected", "failed", "dry_run",
-           "not_sent", "requests", "retries", "seconds", "halted")  # fmt: skip
+COLUMNS = (
+    "destination", "mode", "target", "pending", "delivered", "rejected", "failed", "superseded",
+    "dry_run", "not_sent", "requests", "retries", "seconds", "halted",
+)  # fmt: skip
 
 
 @dataclass
@@ -93,15 +101,20 @@ class PushReport:
     def __repr__(self) -> str:
         lines = [f"push {self.run_id[:8]}: " + ("ok" if self.ok else "attention needed")]
         for d in self.destinations:
+            where = d.mode if d.target == "live" else f"{d.mode}->{d.target}"
             line = (
-                f"  {d.destination:<11} {d.mode:<8} delivered {d.delivered:>9,}  "
+                f"  {d.destination:<11} {where:<8} delivered {d.delivered:>9,}  "
                 f"rejected {d.rejected:>7,}  failed {d.failed:>7,}"
             )
+            if d.superseded:
+                line += f"  superseded {d.superseded:,}"
             if d.dry_run_rows:
                 line += f"  dry-run {d.dry_run_rows:,}"
             if d.not_sent:
                 line += f"  not sent {d.not_sent:,}"
             line += f"  ({d.requests:,} requests, {d.seconds:.1f} s)"
+            if d.api_usage:
+                line += f"  API usage {d.api_usage}"
             if d.halted:
                 line += f"  HALTED {d.halted}"
             lines.append(line)

@@ -21,6 +21,8 @@ from trackstack_wh.delivery.taxonomy import (
     BAD_IDENTIFIER,
     CONFIG,
     PERMANENT,
+    RATE_LIMITED,
+    RETRIED,
     RETRYABLE,
     TOO_OLD,
     class_for_status,
@@ -113,6 +115,15 @@ def _failure(
     )
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (bodies come in any shape)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _request_or_batch(failure: Failure, indices: dict[int, Failure] | None = None) -> Verdict:
     """A whole-request refusal: about rows when the class says so, else about the request."""
     if failure.error_class in ROW_FAULTS:
@@ -122,8 +133,12 @@ def _request_or_batch(failure: Failure, indices: dict[int, Failure] | None = Non
 
 def _meta(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[str]) -> Verdict:
     if status == 200 and isinstance(body, dict) and "events_received" in body:
-        return Verdict(trace_id=body.get("fbtrace_id"), accepted=body.get("events_received"))
-    error = body.get("error", {}) if isinstance(body, dict) else {}
+        received = body.get("events_received")
+        return Verdict(
+            trace_id=_str_or_none(body.get("fbtrace_id")),
+            accepted=received if type(received) is int else None,
+        )
+    error = _dict(_dict(body).get("error"))
     code = error.get("code")
     if code is not None and error.get("error_subcode"):
         code = f"{code}/{error['error_subcode']}"
@@ -134,12 +149,12 @@ def _meta(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[str
 
 
 def _google_error(status: int, headers: Mapping[str, str], body: Any, prefix: str) -> Verdict:
-    error = body.get("error", {}) if isinstance(body, dict) else {}
+    error = _dict(_dict(body).get("error"))
     failure = _failure("google_ads", status, error.get("status"), error.get("message"), headers)
     indices: dict[int, Failure] = {}
-    for detail in error.get("details", []):
-        for violation in detail.get("fieldViolations", []):
-            match = re.match(rf"{prefix}\[(\d+)\]", violation.get("field", ""))
+    for detail in _list(error.get("details")):
+        for violation in map(_dict, _list(_dict(detail).get("fieldViolations"))):
+            match = re.match(rf"{prefix}\[(\d+)\]", str(violation.get("field", "")))
             if match:
                 text = f"{violation.get('field')}: {violation.get('description', '')}"
                 cls = classify("google_ads", status, None, text)
@@ -162,10 +177,10 @@ def _google_ads(field_name: str) -> Parser:
         if status != 200:
             return _google_error(status, headers, body, field_name)
         failures: dict[int, Failure] = {}
-        partial = body.get("partialFailureError") if isinstance(body, dict) else None
-        for detail in (partial or {}).get("details", []):
-            for error in detail.get("errors", []):
-                path = error.get("location", {}).get("fieldPathElements", [])
+        partial = _dict(body).get("partialFailureError")
+        for detail in _list(_dict(partial).get("details")):
+            for error in map(_dict, _list(_dict(detail).get("errors"))):
+                path = map(_dict, _list(_dict(error.get("location")).get("fieldPathElements")))
                 index = next(
                     (
                         p.get("index")
@@ -177,10 +192,10 @@ def _google_ads(field_name: str) -> Parser:
                 )
                 if index is None:
                     continue
-                code = next(iter(error.get("errorCode", {}).values()), None)
+                code = next(iter(_dict(error.get("errorCode")).values()), None)
                 failures[int(index)] = _failure("google_ads", 400, code, error.get("message"), {})
         if partial and not failures:
-            failure = _failure("google_ads", 400, None, partial.get("message"), headers)
+            failure = _failure("google_ads", 400, None, _dict(partial).get("message"), headers)
             return Verdict(request_failure=failure)
         return Verdict(row_failures=failures)
 
@@ -205,8 +220,10 @@ def _linkedin(status: int, headers: Mapping[str, str], body: Any, rows: Sequence
     if status in (200, 201) and isinstance(body, dict):
         failures = {
             i: Failure(class_for_status(e.get("status")), str(e.get("status")), _text(e))
-            for i, e in enumerate(body.get("elements", []))
-            if isinstance(e, dict) and int(e.get("status", 201)) >= 400
+            for i, e in enumerate(_list(body.get("elements")))
+            if isinstance(e, dict)
+            and isinstance(e.get("status", 201), int)
+            and e.get("status", 201) >= 400
         }
         return Verdict(row_failures=failures)
     body = body if isinstance(body, dict) else {}
@@ -239,18 +256,18 @@ def _snapchat(status: int, headers: Mapping[str, str], body: Any, rows: Sequence
         return Verdict()
     if status == 200 and body.get("event_logs"):
         failures = {
-            int(log["event"]): Failure(PERMANENT, "INVALID", _message(log.get("errors")))
-            for log in body["event_logs"]
-            if log.get("status") == "INVALID"
+            log["event"]: Failure(PERMANENT, "INVALID", _message(log.get("errors")))
+            for log in map(_dict, _list(body["event_logs"]))
+            if log.get("status") == "INVALID" and isinstance(log.get("event"), int)
         }
         return Verdict(row_failures=failures)
-    errors = body.get("errors") or {}
-    codes = errors.get("codes") or [None]
+    errors = _dict(body.get("errors"))
+    codes = _list(errors.get("codes")) or [None]
     failure = _failure("snapchat", status, codes[0], body.get("reason") or _text(body), headers)
     if failure.error_class not in ROW_FAULTS:
         return Verdict(request_failure=failure)
     indices: dict[int, Failure] = {}
-    for text in errors.get("error_msgs") or []:
+    for text in _list(errors.get("error_msgs")):
         match = re.match(r"event (\d+)", str(text))
         if match:
             indices[int(match.group(1))] = Failure(
@@ -265,12 +282,12 @@ def _reddit(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[s
     body = body if isinstance(body, dict) else {}
     if status == 200:
         return Verdict()
-    invalid = body.get("invalid_events") or []
+    invalid = [_dict(i) for i in _list(body.get("invalid_events"))]
     if status == 400 and invalid:
         position = {_reddit_id(orjson.loads(r)): i for i, r in enumerate(rows)}
         failures: dict[int, Failure] = {}
         for item in invalid:
-            index = position.get(_reddit_id(item.get("event") or {}))
+            index = position.get(_reddit_id(_dict(item.get("event"))))
             if index is not None:
                 message = item.get("error_message") or ""
                 cls = classify("reddit", 400, None, message)
@@ -278,14 +295,14 @@ def _reddit(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[s
                     cls if cls in ROW_FAULTS else PERMANENT, None, _message(message)
                 )
         return Verdict(batch_invalid=True, row_failures=failures)
-    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    error = _dict(body.get("error"))
     code = error.get("reason")
     message = error.get("explanation") or body.get("message") or _text(body)
     return _request_or_batch(_failure("reddit", status, code, message, headers))
 
 
 def _reddit_id(event: dict[str, Any]) -> Any:
-    return (event.get("metadata") or {}).get("conversion_id"), event.get("event_at")
+    return _dict(event.get("metadata")).get("conversion_id"), event.get("event_at")
 
 
 def _hubspot(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[str]) -> Verdict:
@@ -293,12 +310,12 @@ def _hubspot(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[
         return Verdict()
     body = body if isinstance(body, dict) else {}
     code = body.get("errorType") or body.get("category")
-    errors = body.get("errors") or []
+    errors = [_dict(e) for e in _list(body.get("errors"))]
     if status == 207:
         position = {orjson.loads(r).get("id"): i for i, r in enumerate(rows)}
         failures = {}
         for error in errors:
-            for key in (error.get("context") or {}).get("id", []):
+            for key in _list(_dict(error.get("context")).get("id")):
                 if key in position:
                     failures[position[key]] = _failure(
                         "hubspot", 400, error.get("category"), error.get("message"), {}
@@ -308,7 +325,7 @@ def _hubspot(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[
     indices = {
         int(i): _failure("hubspot", status, error.get("category"), error.get("message"), {})
         for error in errors
-        for i in (error.get("context") or {}).get("index", [])
+        for i in _list(_dict(error.get("context")).get("index"))
         if str(i).isdigit()
     }
     if indices and status == 400:
@@ -321,7 +338,7 @@ def _salesforce(status: int, headers: Mapping[str, str], body: Any, rows: Sequen
         failures = {}
         for i, result in enumerate(body):
             if isinstance(result, dict) and not result.get("success", False):
-                error = (result.get("errors") or [{}])[0]
+                error = _dict((_list(result.get("errors")) or [{}])[0])
                 failures[i] = _failure(
                     "salesforce", 400, error.get("statusCode"), error.get("message"), {}
                 )
@@ -331,6 +348,10 @@ def _salesforce(status: int, headers: Mapping[str, str], body: Any, rows: Sequen
         "salesforce", status, error.get("errorCode"), error.get("message") or _text(body), headers
     )
     return _request_or_batch(failure)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)[:MAX_MESSAGE]
 
 
 def _text(body: Any) -> str:
@@ -364,27 +385,60 @@ def parse_response(
     content: bytes,
     rows: Sequence[str],
 ) -> Verdict:
-    """The verdict for one response; an unreadable body is judged by its status alone."""
+    """The verdict for one response. The HTTP status decides first: whatever the body
+    (empty, text, HTML, JSON of any shape, truncated), a 408/425/429/5xx stays a retry and
+    no answer makes the push fail; the body only refines the verdict."""
     try:
         body: Any = orjson.loads(content) if content else None
     except orjson.JSONDecodeError:
         body = content
+    if 300 <= status < 400:
+        return Verdict(request_failure=Failure(CONFIG, str(status), "redirected: check base_url"))
     if isinstance(body, bytes) and 200 <= status < 300:
         # Accepted or not? Unknown: send again (same dedup keys, so the platform drops
         # repeats) rather than guess.
-        failure = Failure(RETRYABLE, f"unreadable_{status}", _text(body))
-        return Verdict(request_failure=failure)
-    if 300 <= status < 400:
-        return Verdict(request_failure=Failure(CONFIG, str(status), "redirected: check base_url"))
+        return Verdict(request_failure=Failure(RETRYABLE, f"unreadable_{status}", _text(body)))
     if isinstance(body, bytes) and status >= 400:
         # HTML error pages and the like: a gateway problem, not an answer about the rows.
         cls = class_for_status(status)
         return Verdict(
             request_failure=Failure(
-                RETRYABLE if cls == "permanent" else cls,
+                RETRYABLE if cls == PERMANENT else cls,
                 str(status),
                 _text(body),
                 retry_after_seconds(headers),
             )
         )
-    return PARSERS[(destination, kind)](status, headers, body, rows)
+    try:
+        verdict = PARSERS[(destination, kind)](status, headers, body, rows)
+    except Exception as exc:  # a body of a shape no parser expects
+        verdict = Verdict(request_failure=_unexpected(status, headers, body, exc))
+    if is_transient(status):
+        failure = verdict.request_failure
+        if failure is None or failure.error_class not in RETRIED or verdict.row_failures:
+            verdict = Verdict(
+                request_failure=_transient(status, headers, failure), trace_id=verdict.trace_id
+            )
+    return verdict
+
+
+def is_transient(status: int) -> bool:
+    """Statuses that mean "not now": never a final answer about the rows."""
+    return status in (408, 425, 429) or status >= 500
+
+
+def _transient(status: int, headers: Mapping[str, str], said: Failure | None) -> Failure:
+    cls = RATE_LIMITED if status == 429 else RETRYABLE
+    code = said.code if said else str(status)
+    message = said.message if said else f"HTTP {status}"
+    return Failure(cls, code, message, retry_after_seconds(headers))
+
+
+def _unexpected(status: int, headers: Mapping[str, str], body: Any, exc: Exception) -> Failure:
+    """An answer of a shape no parser knows: by its status, and never permanent (the same
+    dedup keys make a resend harmless)."""
+    cls = class_for_status(status)
+    if cls == PERMANENT:
+        cls = RETRYABLE
+    message = f"unexpected answer ({type(exc).__name__}): {_text(body)}"
+    return Failure(cls, f"unexpected_{status}", message[:MAX_MESSAGE], retry_after_seconds(headers))

@@ -19,6 +19,8 @@ BAD_IDENTIFIER = "bad_identifier"
 PERMANENT = "permanent"
 BATCH_REJECTED = "batch_rejected"
 """Not an error of the row: another row made the platform reject the whole request."""
+SUPERSEDED = "superseded"
+"""Not an error: a later row of the same CRM record carried its state."""
 
 ERROR_CLASSES = (RETRYABLE, RATE_LIMITED, AUTH, CONFIG, TOO_OLD, BAD_IDENTIFIER, PERMANENT)
 RETRIED = frozenset({RETRYABLE, RATE_LIMITED})

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trackstack_wh.contract import EVENTS_BY_NAME, is_extension_name
+from trackstack_wh.contract import CURRENCY_CODES, EVENTS_BY_NAME, is_extension_name
 from trackstack_wh.destinations.mapping import DESTINATIONS, ID_MAPPED
+from trackstack_wh.destinations.versions import parse_api_versions
 from trackstack_wh.errors import ConfigError
 from trackstack_wh.sink.settings import Project, SinkSettings, parse_projects, parse_sink
 from trackstack_wh.tomlcheck import KeyTypes, domains, env_name, only_keys, strings
@@ -25,10 +26,15 @@ from trackstack_wh.tomlcheck import KeyTypes, domains, env_name, only_keys, stri
 CONFIG_ENV = "TRACKSTACK_CONFIG"
 DEFAULT_CONFIG = Path("trackstack.toml")
 VALUE_UNITS = ("major", "minor")
+LIVE = "live"
+"""The delivery target of a config's own endpoints."""
+EMULATOR_TARGET = "emulator"
+"""The delivery target of the local platform emulator's deliveries."""
 
 COMMON_KEYS: KeyTypes = {
     "enabled": bool,
     "api_version": str,
+    "api_versions": dict,
     "base_url": str,
     "events": list,
     "event_names": dict,
@@ -47,6 +53,10 @@ DELIVERY_KEYS: KeyTypes = {
     "timeout_seconds": (int, float),
     "retry_base_seconds": (int, float),
     "retry_max_seconds": (int, float),
+    "max_runs": int,
+    "run_retry_base_seconds": (int, float),
+    "run_retry_max_seconds": (int, float),
+    "max_api_share": (int, float),
 }
 """``[destinations.<name>.delivery]``: pacing and retries (defaults per platform)."""
 
@@ -67,6 +77,7 @@ DESTINATION_KEYS: dict[str, KeyTypes] = {
     "salesforce": {
         "instance_url": str, "access_token_env": str, "lead_external_id_field": str,
         "opportunity_external_id_field": str, "won_stage": str, "refund_stage": str,
+        "currency_field": str,
     },
 }  # fmt: skip
 """Destination-specific keys (account IDs, ID tables, credential variable names)."""
@@ -87,6 +98,7 @@ WORKSPACE_KEYS: KeyTypes = {
     "allowed_domains": list,
     "phone_region": str,
     "value_unit": str,
+    "default_currency": str,
 }
 
 
@@ -108,6 +120,13 @@ class Destination:
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     """Credentials handed in by an orchestrator, by variable name; they win over the
     environment (``WorkspaceConfig.with_secrets``)."""
+    target: str = LIVE
+    """Where requests go: ``live`` (the endpoints this config names), ``emulator`` or the
+    URL prefix of a proxy or test endpoint (``WorkspaceConfig.pointed_at``). Deliveries
+    are kept per target: only ``live`` ones count as delivered to the platform."""
+    api_versions: dict[str, str] = field(default_factory=dict)
+    """Version per API name, from ``api_versions`` (or ``api_version`` when the destination
+    calls one API); unlisted APIs use ``versions.APIS`` defaults."""
 
     def secret(self, key: str = "access_token_env") -> str | None:
         """The credential named by ``key``: handed in, else from the environment (None
@@ -133,6 +152,9 @@ class WorkspaceConfig:
     value_unit: str = "minor"
     sink: SinkSettings = field(default_factory=SinkSettings)
     projects: dict[str, Project] = field(default_factory=dict)
+    default_currency: str | None = None
+    """ISO-4217 code for events with a value but no currency (None: such events are
+    skipped as ``missing_currency`` where a destination needs a currency)."""
 
     def enabled(self) -> list[Destination]:
         return [d for d in self.destinations.values() if d.enabled]
@@ -146,12 +168,16 @@ class WorkspaceConfig:
         }
         return dataclasses.replace(self, destinations=destinations)
 
-    def pointed_at(self, base_url: str) -> WorkspaceConfig:
+    def pointed_at(self, base_url: str, *, target: str | None = None) -> WorkspaceConfig:
         """The same workspace with every destination sent to ``{base_url}/{destination}``
-        (a local platform emulator, a proxy)."""
+        (a local platform emulator, a proxy), its deliveries booked under ``target``
+        (default: the URL prefix itself), never as ``live``."""
         base = base_url.rstrip("/")
+        label = target or base
+        if label == LIVE:
+            raise ConfigError("a redirected workspace cannot be booked as the live target")
         destinations = {
-            name: dataclasses.replace(d, base_url=f"{base}/{name}")
+            name: dataclasses.replace(d, base_url=f"{base}/{name}", target=label)
             for name, d in self.destinations.items()
         }
         return dataclasses.replace(self, destinations=destinations)
@@ -194,6 +220,11 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> WorkspaceCon
             f"{where}: workspace.phone_region = {region!r}; use an ISO country code like "
             "'US' or 'none'"
         )
+    currency = workspace.get("default_currency")
+    if currency is not None and currency not in CURRENCY_CODES:
+        raise ConfigError(
+            f"{where}: workspace.default_currency = {currency!r}; use an ISO-4217 code like 'USD'"
+        )
     raw_destinations = data.get("destinations", {})
     unknown = sorted(set(raw_destinations) - set(DESTINATIONS))
     if unknown:
@@ -211,6 +242,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> WorkspaceCon
         unit,
         parse_sink(where, data.get("sink", {})),
         parse_projects(where, data.get("projects", {}), allowed),
+        default_currency=currency,
     )
 
 
@@ -256,6 +288,7 @@ def _destination(where: str, name: str, raw: dict[str, Any]) -> Destination:
     account = REQUIRED_ACCOUNT_KEY.get(name)
     if enabled and account and not settings.get(account):
         raise ConfigError(f"{where}: {prefix}{account} is required when the destination is enabled")
+    versions = parse_api_versions(where, name, raw.get("api_version"), raw.get("api_versions", {}))
     return Destination(
         name,
         enabled,
@@ -268,6 +301,7 @@ def _destination(where: str, name: str, raw: dict[str, Any]) -> Destination:
         settings,
         age,
         dict(delivery),
+        api_versions=versions,
     )
 
 

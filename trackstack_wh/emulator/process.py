@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from trackstack_wh.destinations.config import WorkspaceConfig
+from trackstack_wh.destinations.config import EMULATOR_TARGET, WorkspaceConfig
 from trackstack_wh.serving import ServerError, ServerProcess
 
 EMULATOR_TOKEN = "emulator-token"
@@ -78,8 +78,10 @@ def emulator_secrets(config: WorkspaceConfig) -> dict[str, str]:
 
 @contextlib.contextmanager
 def emulated(config: WorkspaceConfig, clock: datetime | None) -> Iterator[WorkspaceConfig]:
-    """Start the local platform emulator and point every destination at it, with
-    placeholders for unset credentials. Real credentials never leave this machine."""
+    """Start the local platform emulator and point every destination at it (deliveries
+    booked under the ``emulator`` target), with placeholders for unset credentials. Real
+    credentials never leave this machine."""
     with EmulatorProcess(clock=clock) as emulator:
         print(f"platform emulator: {emulator.base_url}", file=sys.stderr)
-        yield config.pointed_at(emulator.base_url).with_secrets(emulator_secrets(config))
+        pointed = config.pointed_at(emulator.base_url, target=EMULATOR_TARGET)
+        yield pointed.with_secrets(emulator_secrets(config))

@@ -5,9 +5,9 @@ enabled destination inserts one row per (routed event, request kind) not built y
 parts of about `PART_EVENTS` events (ranges of ``event_seq``): status
 ``ready``, ``skipped`` (first failing gate in ``skip_reason``) or ``duplicate`` (the
 earlier copy in ``duplicate_of``), the exact JSON payload and a ``settings_hash``. Rows
-built under other settings (config, value unit, identity rules) are rebuilt. Gates are
-judged at ``as_of`` (default now), stored as ``built_at``, so rebuilding with the same
-``as_of`` reproduces every row exactly.
+built under other settings (config, value unit, default currency, identity rules) are
+rebuilt. Gates are judged at ``as_of`` (default now), stored as ``built_at``, so
+rebuilding with the same ``as_of`` reproduces every row exactly.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from trackstack_wh.payloads.spec import (
 from trackstack_wh.sql import lit
 from trackstack_wh.timewindow import TimeWindow, in_window, window_params
 
-PAYLOAD_VERSION = "2026-11-v2"
+PAYLOAD_VERSION = "2026-11-v3"
 """Bumped when a builder's output changes, so existing rows are rebuilt."""
 
 TABLE_DDL = """
@@ -68,6 +68,10 @@ twice the size (measured on 307k TikTok payloads: 0.74 s / 80 MB vs 1.63 s / 150
 and, their rows being stale (no ``event_seq``), are rebuilt with it."""
 
 
+CURRENCY_OR_DEFAULT = "coalesce(upper(e.currency), $default_currency)"
+"""The event's currency, else ``workspace.default_currency`` (NULL when neither):
+``src.currency`` for every builder and gate, and the exponent of ``value_major``."""
+
 IN_AGE = " and ".join(f"not coalesce({cond}, false)" for _, cond in AGE_GATES)
 """SQL: an event passes the age gates."""
 
@@ -85,7 +89,8 @@ where {in_window("ts")}"""
 
 SOURCE_SQL = f"""
 with src as (
-    select e.* exclude (reason, destination), d.duplicate_of,
+    select e.* exclude (reason, destination, currency), d.duplicate_of,
+        {CURRENCY_OR_DEFAULT} as currency,
         i.* exclude (event_id, event_seq, city_compact, state, zip, country, identity_issues,
             rules_version),
         i.city_compact as n_city_compact, i.state as n_state, i.zip as n_zip,
@@ -95,7 +100,7 @@ with src as (
     from routed_events_in($part_lo, $part_hi, $from_s, $to_s) e
     left join ({{identity}}) i on i.event_id = e.event_id
     left join destination_dedup d on d.event_id = e.event_id and d.destination = $destination
-    left join currency_exponents cx on cx.code = upper(e.currency)
+    left join currency_exponents cx on cx.code = {CURRENCY_OR_DEFAULT}
     where e.destination = $destination and e.reason is null
       and not exists (
           select 1 from {{table}} p where p.event_id = e.event_id and {in_part("p.event_seq")}
@@ -120,17 +125,18 @@ def _kind_select(spec: PayloadSpec, kind: PayloadKind) -> str:
     skip = "case " + " ".join(f"when {cond} then {lit(reason)}" for reason, cond in gates) + " end"
     warnings = ", ".join(f"case when {cond} then {lit(w)} end" for w, cond in kind.warnings)
     warning_list = f"list_filter([{warnings}], lambda w: w is not null)" if warnings else "[]"
+    duplicate_of = "duplicate_of" if kind.drop_duplicates else "null::varchar"
     # The payload JSON is built only for rows that will be sent (a backfill skips most
     # rows as too old, and their JSON would be most of the work).
     return f"""
 select event_id, $destination as destination, {lit(kind.name)} as request_kind,
     {kind.event_name} as platform_event_name, ({kind.dedup_key})::varchar as dedup_key,
     ts as event_time, status, case when status = 'skipped' then skip_reason end as skip_reason,
-    duplicate_of, {warning_list}::varchar[] as warnings,
+    {duplicate_of} as duplicate_of, {warning_list}::varchar[] as warnings,
     case when status = 'ready' then ({kind.payload})::json end as payload,
     $settings_hash as settings_hash, as_of as built_at, event_seq
 from (
-    select *, case when duplicate_of is not null then 'duplicate'
+    select *, case when {duplicate_of} is not null then 'duplicate'
         when skip_reason is not null then 'skipped' else 'ready' end as status
     from (select *, {skip} as skip_reason from src {kind.joins} where {kind.where})
 )"""
@@ -153,6 +159,7 @@ def settings_hash(dest: Destination, config: WorkspaceConfig, phone_region: str 
         "event_names": dest.event_names,
         "settings": {k: v for k, v in dest.settings.items() if not k.endswith("_env")},
         "value_unit": config.value_unit,
+        "default_currency": config.default_currency,
         "phone_region": phone_region,
         "rules": RULES_VERSION,
         "payloads": PAYLOAD_VERSION,
@@ -256,6 +263,7 @@ def _build_destination(
     params = {
         "destination": dest.name,
         "value_unit": config.value_unit,
+        "default_currency": config.default_currency,
         "as_of_s": as_of.timestamp(),
         "max_age_s": None if max_age is None else float(max_age) * 86400,
         "future_s": spec.future_seconds,

@@ -4,10 +4,15 @@ refund event, and a contact upsert when a customer churns.
 - ``custom_event`` (``/events/v3/send/batch`` ``inputs[]``): ``eventName`` fully
   qualified as ``pe<portal>_<snake_name>``, ``occurredAt`` ISO 8601 UTC, the contact by
   plain email (or ``crmId`` as ``objectId``), ``uuid`` derived from the event ID (stable
-  across retries), ``properties`` with lowercase names (text cut to HubSpot's limits).
+  across retries), ``properties`` with lowercase names (text cut to HubSpot's limits;
+  a value without a currency is left out, ``value_dropped_missing_currency``). A client
+  and a server copy of one purchase (same transaction ID) give one event: the later is a
+  ``duplicate``, as on the ad platforms.
 - ``deal`` (``/crm/v3/objects/deals/batch/upsert`` ``inputs[]``): keyed by the order ID
   in the ``deal_id_property``; revenue sets amount, currency, close date and the won
-  stage; a refund or chargeback moves the deal to ``refund_stage``.
+  stage (skipped as ``missing_currency`` when the amount has no currency); a refund or
+  chargeback moves the deal to ``refund_stage``. Both copies of a purchase upsert the
+  same deal, so deals are not marked ``duplicate``.
 - ``contact`` (``/crm/v3/objects/contacts/batch/upsert``): Churned stamps
   ``churn_property`` on the contact found by email.
 """
@@ -24,6 +29,7 @@ from trackstack_wh.payloads.spec import (
     PLAIN_EMAIL,
     REFUND_EVENTS,
     REVENUE_EVENTS,
+    VALUE_WITHOUT_CURRENCY,
     PayloadKind,
     PayloadSpec,
     in_events,
@@ -68,7 +74,7 @@ CUSTOM_EVENT = obj(
     (
         "properties",
         obj(
-            ("value", val("value_major")),
+            ("value", val("case when currency is not null then value_major end")),
             ("currency", val(CURRENCY)),
             *((p, val(f"left({p}, {TEXT_LIMIT})")) for p in TEXT_PROPERTIES),
             *((p, val(f"left({p}, {URL_LIMIT})")) for p in URL_PROPERTIES),
@@ -124,7 +130,10 @@ def spec(dest: Destination) -> PayloadSpec:
                 gates=(
                     ("no_contact_identifier", f"({PLAIN_EMAIL}) is null and {OBJECT_ID} is null"),
                 ),
-                warnings=(("property_truncated", TOO_LONG),),
+                warnings=(
+                    ("property_truncated", TOO_LONG),
+                    ("value_dropped_missing_currency", VALUE_WITHOUT_CURRENCY),
+                ),
             ),
             PayloadKind(
                 name="deal",
@@ -132,7 +141,11 @@ def spec(dest: Destination) -> PayloadSpec:
                 dedup_key=ORDER_KEY,
                 where=in_events(REVENUE_EVENTS + REFUND_EVENTS),
                 event_name="'deal'",
-                gates=(("missing_transaction_id", f"{ORDER_KEY} is null"),),
+                gates=(
+                    ("missing_transaction_id", f"{ORDER_KEY} is null"),
+                    ("missing_currency", f"{IS_REVENUE} and {VALUE_WITHOUT_CURRENCY}"),
+                ),
+                drop_duplicates=False,
             ),
             PayloadKind(
                 name="contact",

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import orjson
 
 from trackstack_wh.destinations.config import Destination
+from trackstack_wh.destinations.versions import version_for
 from trackstack_wh.payloads import salesforce
 from trackstack_wh.payloads.google_ads import customer_id
 
@@ -38,7 +39,9 @@ class Endpoint:
     auth: str = "bearer"
     """``bearer`` header, ``query`` (``access_token`` parameter) or ``tiktok`` header."""
     default_base: str = ""
-    default_version: str = ""
+    api: str = ""
+    """The versioned API called (``versions.APIS``), whose version fills ``{version}``;
+    empty when the URL fixes its version."""
     extra_headers: dict[str, str] = field(default_factory=dict)
     upsert: bool = False
     """Records keyed by ``dedup_key``: one request holds only the latest row per key."""
@@ -131,34 +134,33 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     (e.destination, e.kind): e
     for e in (
         Endpoint("meta", "event", "POST", "{base}/{version}/{pixel_id}/events", 1000, _meta_body,
-                 auth="query", default_base="https://graph.facebook.com", default_version="v25.0"),
+                 auth="query", default_base="https://graph.facebook.com", api="meta_graph"),
         Endpoint("google_ads", "event", "POST", "{base}/{version}/events:ingest", 2000,
                  _data_manager_body, default_base="https://datamanager.googleapis.com",
-                 default_version="v1"),
+                 api="data_manager"),
         Endpoint("google_ads", "click_conversion", "POST",
                  "{base}/{version}/customers/{customer_id}:uploadClickConversions", 2000,
-                 _google_ads_body("conversions"), default_base=GOOGLE_ADS, default_version="v22"),
+                 _google_ads_body("conversions"), default_base=GOOGLE_ADS, api="google_ads_api"),
         Endpoint("google_ads", "conversion_adjustment", "POST",
                  "{base}/{version}/customers/{customer_id}:uploadConversionAdjustments", 2000,
                  _google_ads_body("conversionAdjustments"), default_base=GOOGLE_ADS,
-                 default_version="v22"),
+                 api="google_ads_api"),
         Endpoint("linkedin", "event", "POST", "{base}/rest/conversionEvents", 5000,
-                 _key_body("elements"), default_base="https://api.linkedin.com",
-                 default_version="202603",
+                 _key_body("elements"), default_base="https://api.linkedin.com", api="linkedin",
                  extra_headers={"X-Restli-Protocol-Version": "2.0.0",
                                 "X-RestLi-Method": "BATCH_CREATE"}),
         Endpoint("tiktok", "event", "POST", "{base}/open_api/{version}/event/track/", 1000,
                  _tiktok_body, auth="tiktok", default_base="https://business-api.tiktok.com",
-                 default_version="v1.3"),
+                 api="tiktok"),
         Endpoint("snapchat", "event", "POST", "{base}/{version}/{pixel_id}/events", 2000,
                  _key_body("data"), auth="query", default_base="https://tr.snapchat.com",
-                 default_version="v3"),
+                 api="snapchat"),
         Endpoint("reddit", "event", "POST",
-                 "{base}/api/{version}/pixels/{pixel_id}/conversion_events", 1000, _reddit_body, default_base="https://ads-api.reddit.com",
-                 default_version="v3"),
+                 "{base}/api/{version}/pixels/{pixel_id}/conversion_events", 1000, _reddit_body,
+                 default_base="https://ads-api.reddit.com", api="reddit"),
         Endpoint("hubspot", "custom_event", "POST", "{base}/events/{version}/send/batch", 500,
                  _key_body("inputs"), default_base="https://api.hubapi.com",
-                 default_version="v3"),
+                 api="hubspot_events"),
         Endpoint("hubspot", "deal", "POST", "{base}/crm/v3/objects/deals/batch/upsert", 100,
                  _key_body("inputs"), default_base="https://api.hubapi.com", upsert=True),
         Endpoint("hubspot", "contact", "POST", "{base}/crm/v3/objects/contacts/batch/upsert", 100,
@@ -166,10 +168,10 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
         Endpoint("salesforce", "opportunity", "PATCH",
                  "{base}/services/data/{version}/composite/sobjects/Opportunity/"
                  "{opportunity_external_id_field}", 200, _key_body("records", allOrNone=False),
-                 default_version="v62.0", upsert=True),
+                 api="salesforce_rest", upsert=True),
         Endpoint("salesforce", "lead", "PATCH",
                  "{base}/services/data/{version}/composite/sobjects/Lead/{lead_external_id_field}",
-                 200, _key_body("records", allOrNone=False), default_version="v62.0",
+                 200, _key_body("records", allOrNone=False), api="salesforce_rest",
                  upsert=True),
     )
 }  # fmt: skip
@@ -183,7 +185,7 @@ def endpoint_url(endpoint: Endpoint, dest: Destination, *, reveal_secrets: bool 
     values["customer_id"] = customer_id(dest)
     url = endpoint.url.format(
         base=base.rstrip("/"),
-        version=dest.api_version or endpoint.default_version,
+        version=version_for(dest, endpoint.api) if endpoint.api else "",
         **{k: v for k, v in values.items() if not k.endswith("_env")},
     )
     if endpoint.destination == "snapchat" and dest.validate_only:
@@ -200,7 +202,7 @@ def endpoint_headers(
     """Request headers, credentials redacted unless revealed."""
     headers = {"Content-Type": "application/json", **endpoint.extra_headers}
     if endpoint.destination == "linkedin":
-        headers["LinkedIn-Version"] = dest.api_version or endpoint.default_version
+        headers["LinkedIn-Version"] = version_for(dest, endpoint.api)
     if endpoint.auth == "bearer":
         headers["Authorization"] = "Bearer " + _secret(dest, "access_token_env", reveal_secrets)
     elif endpoint.auth == "tiktok":

@@ -3,7 +3,10 @@
 
 - ``opportunity``: revenue and refund events, keyed by the order ID in
   ``opportunity_external_id_field``; revenue sets Name, Amount (major units), CloseDate
-  and the won stage, a refund or chargeback moves it to ``refund_stage``.
+  and the won stage, a refund or chargeback moves it to ``refund_stage``. Revenue also
+  sets the currency in ``currency_field`` (``CurrencyIsoCode``; ``""`` for a
+  single-currency org, which has no such field), and an amount with no currency is
+  skipped as ``missing_currency`` while that field is on.
 - ``lead``: every other routed event, keyed by the normalized email in
   ``lead_external_id_field``, with the person's names and company and the last event
   seen. Salesforce requires LastName and Company on a Lead: rows without them are skipped.
@@ -14,12 +17,14 @@ from __future__ import annotations
 from trackstack_wh.destinations.config import Destination
 from trackstack_wh.payloads.jsonsql import const, obj, val
 from trackstack_wh.payloads.spec import (
+    CURRENCY,
     DATE_ONLY,
     ISO_UTC,
     ORDER_KEY,
     PLAIN_EMAIL,
     REFUND_EVENTS,
     REVENUE_EVENTS,
+    VALUE_WITHOUT_CURRENCY,
     PayloadKind,
     PayloadSpec,
     in_events,
@@ -30,12 +35,15 @@ DEFAULTS = {
     "opportunity_external_id_field": "TrackStack_Order_Id__c",
     "won_stage": "Closed Won",
     "refund_stage": "Closed Lost",
+    "currency_field": "CurrencyIsoCode",
 }
 """Settings an org may override in ``[destinations.salesforce]``."""
 
 IS_REVENUE = in_events(REVENUE_EVENTS)
 COMPANY = "coalesce(nullif(trim(company_name), ''), nullif(trim(company_domain), ''))"
 LAST_NAME = "nullif(trim(last_name), '')"
+CURRENCY_ON = f"$currency_field <> '' and {IS_REVENUE}"
+"""SQL: the Opportunity carries its currency (the org's field is configured, revenue)."""
 
 OPPORTUNITY = obj(
     ("attributes", obj(("type", const("Opportunity")))),
@@ -48,6 +56,7 @@ OPPORTUNITY = obj(
         ),
     ),
     ("Amount", val(f"case when {IS_REVENUE} then value_major end")),
+    ("$currency_field", val(f"case when {CURRENCY_ON} then {CURRENCY} end")),
     ("CloseDate", val(DATE_ONLY)),
     ("StageName", val(f"case when {IS_REVENUE} then $won_stage else $refund_stage end")),
 )
@@ -79,7 +88,10 @@ def spec(dest: Destination) -> PayloadSpec:
                 dedup_key=ORDER_KEY,
                 where=money,
                 event_name="'Opportunity'",
-                gates=(("missing_transaction_id", f"{ORDER_KEY} is null"),),
+                gates=(
+                    ("missing_transaction_id", f"{ORDER_KEY} is null"),
+                    ("missing_currency", f"{CURRENCY_ON} and {VALUE_WITHOUT_CURRENCY}"),
+                ),
             ),
             PayloadKind(
                 name="lead",

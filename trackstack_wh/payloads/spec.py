@@ -34,6 +34,9 @@ class PayloadKind:
     warnings: tuple[Gate, ...] = ()
     joins: str = ""
     """Extra ``left join`` clauses onto ``src`` (e.g. the original of a refund)."""
+    drop_duplicates: bool = True
+    """Copies in ``destination_dedup`` get status ``duplicate`` (False for an upsert keyed
+    by the order ID: the copy is the same record)."""
 
 
 PAYLOAD_TABLES = {
@@ -89,6 +92,9 @@ GOOGLE_DATETIME = "strftime(make_timestamp(epoch_us(ts)), '%Y-%m-%d %H:%M:%S') |
 """Google Ads ``conversionDateTime``: ``yyyy-mm-dd hh:mm:ss+00:00``."""
 DATE_ONLY = "strftime(make_timestamp(epoch_us(ts)), '%Y-%m-%d')"
 CURRENCY = "upper(currency)"
+"""The row's currency: the event's own, else ``workspace.default_currency`` (`build.py`)."""
+VALUE_WITHOUT_CURRENCY = "value is not null and currency is null"
+"""SQL: the row has a value but no currency to price it in."""
 ORDER_KEY = "coalesce(transaction_id, order_id)"
 ORDER_FIELDS: tuple[Member, ...] = (
     ("value", val("value_major")),
@@ -146,12 +152,14 @@ AGE_GATES: tuple[Gate, ...] = (
 )
 """Every destination with an age limit applies these first ($max_age_s NULL: no limit)."""
 
+IS_MONEY_EVENT = in_events(REVENUE_EVENTS + REFUND_EVENTS)
 AD_GATES: tuple[Gate, ...] = (
     ("consent_denied", CONSENT_DENIED),
-    ("missing_value", f"{in_events(REVENUE_EVENTS + REFUND_EVENTS)} and value is null"),
-    ("missing_currency", f"{in_events(REVENUE_EVENTS + REFUND_EVENTS)} and currency is null"),
+    ("missing_value", f"{IS_MONEY_EVENT} and value is null"),
+    ("missing_currency", f"({IS_MONEY_EVENT} or value is not null) and currency is null"),
 )
-"""Ad platforms then refuse denied consent and revenue without value or currency."""
+"""Ad platforms then refuse denied consent, revenue without a value, and revenue or any
+other value without a currency (each of them takes a value only with its currency)."""
 
 
 def identity_column(key: Key, hashed: bool) -> str:

@@ -14,14 +14,31 @@ from trackstack_wh.reports.base import ChartBuilder, Report
 from trackstack_wh.reports.charts import HEIGHT, WIDTH, altair, chart_of, outcome_scale
 from trackstack_wh.timewindow import TimeWindow
 
+BY_TARGET_SQL = """
+select destination, target, mode,
+    count(*) filter (outcome = 'delivered')::bigint as delivered,
+    count(*) filter (outcome = 'rejected')::bigint as rejected,
+    count(*) filter (outcome = 'failed')::bigint as failed, count(*)::bigint as rows
+from delivery_status
+where outcome <> 'dry_run'
+group by destination, target, mode
+order by destination, target <> 'live', target, mode
+"""
+"""Latest outcomes per destination and target: live and test deliveries, labelled."""
+
 
 def delivery_report(
-    conn: duckdb.DuckDBPyConnection, *, window: TimeWindow | None = None, mode: str = "live"
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    window: TimeWindow | None = None,
+    mode: str = "live",
+    target: str = "live",
 ) -> DeliveryReport:
-    """Outcomes of every payload row whose event falls in ``window`` (default all)."""
+    """Outcomes of every payload row whose event falls in ``window`` (default all), as
+    delivered to ``target``; ``by_target`` counts every target's deliveries apart."""
     rec = reconcile(
         conn, since=window.start if window else None, until=window.end if window else None,
-        mode=mode,
+        mode=mode, target=target,
     )  # fmt: skip
     summary = rec.summary
     for bucket in BUCKETS:
@@ -46,14 +63,18 @@ def delivery_report(
         ["destination", "rows"], descending=[False, True]
     )
     over_time = rec.reasons_by_day().rename({"bucket": "outcome"})
-    tables = {"by_day": by_day, "totals": totals, "reasons": reasons, "reasons_by_day": over_time}
-    return DeliveryReport(tables, window, mode, rec.problems)
+    by_target = conn.sql(BY_TARGET_SQL).pl()
+    tables = {"by_day": by_day, "totals": totals, "reasons": reasons,
+              "reasons_by_day": over_time, "by_target": by_target}  # fmt: skip
+    label = mode if target == "live" else f"{mode} -> {target}"
+    return DeliveryReport(tables, window, label, rec.problems)
 
 
 class DeliveryReport(Report):
     """``.df``: per day (of the event) and destination, rows per outcome; ``totals`` with
     the success rate over rows with a final answer; ``reasons`` for skips and failures,
-    and ``reasons_by_day``."""
+    ``reasons_by_day``, and ``by_target``: every target's deliveries, labelled (a demo's
+    emulator pushes beside the live ones)."""
 
     def __init__(
         self, tables: dict, window: TimeWindow | None, mode: str, problems: list[str]

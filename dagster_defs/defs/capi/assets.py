@@ -183,10 +183,12 @@ def delivery_asset(destination: str) -> dg.AssetsDefinition:
                 metadata={
                     **window_metadata(window),
                     "mode": report.mode,
+                    "target": report.target,
                     "pending_at_start": report.pending,
                     "delivered": report.delivered,
                     "rejected": report.rejected,
                     "failed": report.failed,
+                    "superseded": report.superseded,
                     "dry_run_rows": report.dry_run_rows,
                     "requests": report.requests,
                     "retries": report.retries,
@@ -194,7 +196,9 @@ def delivery_asset(destination: str) -> dg.AssetsDefinition:
                     "reasons": json_value(report.reasons),
                 },
                 check_results=[
-                    checks.success_rate(wh, name, destination, sending_mode(dest), window)
+                    checks.success_rate(
+                        wh, name, destination, sending_mode(dest), report.target, window
+                    )
                 ],
             )
 
@@ -217,7 +221,7 @@ def delivery_log(
     window = partition_window(context)
     with warehouse.open(workspace.load()) as wh:
         latest = wh.sql(
-            "select s.destination, s.mode, s.outcome, count(*)::bigint as rows "
+            "select s.destination, s.mode, s.target, s.outcome, count(*)::bigint as rows "
             "from delivery_status s join events e using (event_id) "
             "where e.ts >= $start and e.ts < $end group by all order by all",
             start=window.start,

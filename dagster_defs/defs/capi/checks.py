@@ -48,9 +48,9 @@ def conforms(
 
 
 def success_rate(
-    wh: Warehouse, asset: str, destination: str, mode: str, window: TimeWindow
+    wh: Warehouse, asset: str, destination: str, mode: str, target: str, window: TimeWindow
 ) -> dg.AssetCheckResult:
-    outcomes = delivery_outcomes(wh.conn, destination, mode=mode, window=window)
+    outcomes = delivery_outcomes(wh.conn, destination, mode=mode, target=target, window=window)
     rate = outcomes.success_rate
     return dg.AssetCheckResult(
         check_name="success_rate",

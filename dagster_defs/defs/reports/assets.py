@@ -8,6 +8,7 @@ from dagster_defs.lib.metadata import json_value, markdown_table, partition_wind
 from dagster_defs.lib.resources import (
     WAREHOUSE_POOL,
     FoldersResource,
+    PlatformsResource,
     WarehouseResource,
     WorkspaceResource,
 )
@@ -64,19 +65,25 @@ def quality_daily(
         dg.AssetCheckSpec(
             "nothing_unaccounted",
             asset="reconciliation_daily",
-            description="Every routed event has payload rows, every row is in one bucket, "
-            "no delivered row has vanished, platform counts match what was sent.",
+            description="Every routed event has payload rows, every ready row is delivered "
+            "or finally answered (none failed, in flight, awaiting retry or never sent), no "
+            "delivered row has vanished, platform counts match what was sent.",
         )
     ],
     **PARTITIONED,
 )
 def reconciliation_daily(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, workspace: WorkspaceResource
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    workspace: WorkspaceResource,
+    platforms: PlatformsResource,
 ) -> dg.MaterializeResult:
-    """Payload rows per day and destination by outcome bucket."""
+    """Payload rows per day and destination by outcome bucket, for deliveries to the
+    deployment's target (the check fails while any ready row is not delivered or finally
+    answered)."""
     window = partition_window(context)
     with warehouse.open(workspace.load()) as wh:
-        refreshed, rec = refresh_reconciliation(wh.conn, window)
+        refreshed, rec = refresh_reconciliation(wh.conn, window, target=platforms.booked_as())
         reasons = rec.reasons
     return dg.MaterializeResult(
         metadata={

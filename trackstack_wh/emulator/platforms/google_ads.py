@@ -1,5 +1,6 @@
 """Google Ads: the Data Manager ``events:ingest`` route and the two Google Ads API upload
-routes, all under one destination."""
+routes, all under one destination. Any ``v<N>`` version segment is served (each API's
+version is configured on its own); another segment is not a route (404)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from trackstack_wh.emulator.platforms.google_uploads import (
 )
 from trackstack_wh.emulator.wire import Platform, route
 
-CUSTOMER = r"/(?P<version>[^/]+)/customers/(?P<cid>\d+)"
+VERSION = r"/(?P<version>v\d+)"
+CUSTOMER = VERSION + r"/customers/(?P<cid>\d+)"
 
 PLATFORM = Platform(
     name="google_ads",
     routes=(
-        route(r"/(?P<version>[^/]+)/events:ingest", post=handle_ingest),
+        route(VERSION + "/events:ingest", post=handle_ingest),
         route(CUSTOMER + ":uploadClickConversions", post=handle_click_conversions),
         route(CUSTOMER + ":uploadConversionAdjustments", post=handle_adjustments),
     ),
