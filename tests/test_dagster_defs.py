@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from dagster_defs.definitions import defs
+from dagster_defs.lib.resources import PlatformsResource
 from trackstack_wh.destinations.mapping import DESTINATIONS
 from trackstack_wh.payloads import PAYLOAD_TABLES
 
@@ -63,3 +64,18 @@ def test_dagster_definitions_validate_passes() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "All code locations passed validation" in done.stdout + done.stderr
+
+
+def test_delivery_without_a_chosen_target_fails_and_says_how_to_choose(tmp_path: Path) -> None:
+    from dagster_defs.defs.capi.assets import delivery_asset
+    from tests.dagster_support import resources
+
+    res = {**resources(tmp_path, "emulator"), "platforms": PlatformsResource()}
+    result = dg.materialize(
+        [delivery_asset("meta")], resources=res, partition_key="2026-10-20", raise_on_error=False
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = str(failure.step_failure_data.error)
+    assert "TRACKSTACK_PLATFORMS" in message and "'live'" in message and "'emulator'" in message
+    assert not (tmp_path / "wh.duckdb").exists()  # refused before opening anything

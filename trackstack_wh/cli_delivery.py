@@ -84,7 +84,7 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
     with connect(args.db, config=args.config) as wh:
-        result = wh.reconcile(parse_time(args.since), mode=args.mode)
+        result = wh.reconcile(parse_time(args.since), mode=args.mode, target=args.target)
         totals = result.totals()
         if args.destination:
             totals = totals.filter(destination=args.destination)
@@ -97,7 +97,10 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
                 )
             )
         else:
-            print(repr(result).split("\n", 1)[0])
+            status = "everything accounted for" if result.ok else "NOT accounted for:"
+            print(f"{result.title}: {status}")
+            for problem in result.problems:
+                print(f"  - {problem}")
             print_table(totals)
             reasons = result.reasons
             if args.destination:
@@ -140,6 +143,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     rec.add_argument("--since", help="only events at or after this ISO date/time")
     rec.add_argument("--destination", choices=sorted(PAYLOAD_TABLES))
     rec.add_argument("--mode", choices=("live", "test", "validate"), default="live")
+    rec.add_argument(
+        "--target",
+        default="live",
+        help="whose deliveries to count: live (default), emulator, or the URL a push went to",
+    )
     rec.add_argument("--db", default=argparse.SUPPRESS, help="warehouse file")
     rec.add_argument("--json", action="store_true", help="machine-readable result")
     rec.set_defaults(func=cmd_reconcile)
