@@ -431,3 +431,20 @@ def test_test_and_validate_modes_are_passed_through_and_kept_apart(env: Any) -> 
     assert set(wh.deliveries("meta")["mode"]) == {"test"}
     assert wh.reconcile(mode="live").totals().filter(destination="meta")["delivered"].item() == 0
     assert wh.reconcile(mode="test").totals().filter(destination="meta")["delivered"].item() > 0
+
+
+def test_deliveries_logged_before_targets_existed_never_count_as_live(env: Any) -> None:
+    wh, emu, clock = env
+    assert wh.push(["tiktok", "hubspot"], as_of=clock, delivery=FAST).ok
+    path = wh.path
+    wh.conn.execute("drop view delivery_status")
+    for table in ("delivery_log", "delivery_requests"):
+        wh.conn.execute(f"alter table {table} drop column target")
+    wh.conn.execute("alter table delivery_log drop column retry_at")
+    wh.close()
+    with tw.connect(path, config=wh.config) as old:  # an older file, migrated on open
+        assert set(old.deliveries()["target"]) == {"unrecorded"}
+        assert old.reconcile(target="unrecorded").totals().filter(destination="tiktok")[
+            "delivered"].item() == ready_counts(old)["tiktok"]  # fmt: skip
+        again = old.push(["tiktok", "hubspot"], as_of=clock, dry_run=True)
+        assert again["tiktok"].pending == ready_counts(old)["tiktok"]

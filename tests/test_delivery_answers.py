@@ -70,7 +70,7 @@ ROWS = [orjson.dumps({"id": f"k{i}", "event_id": f"e{i}", "metadata": {"conversi
         .decode() for i in range(3)]  # fmt: skip
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(
     route=st.sampled_from(sorted(PARSERS)),
     status=STATUSES,

@@ -50,9 +50,12 @@ def test_quality_report_tables_agree_with_the_scores(demo_db: Path) -> None:
 
 def test_delivery_report_matches_reconciliation_and_the_log(demo_db: Path) -> None:
     with tw.connect(demo_db, read_only=True) as wh:
-        report = wh.delivery_report()
-        totals = wh.reconcile().totals()
+        report = wh.delivery_report(target="emulator")  # the demo pushes to the emulator
+        totals = wh.reconcile(target="emulator").totals()
         delivered = wh.deliveries(outcome="delivered").group_by("destination").len()
+        assert set(wh.deliveries()["target"]) == {"emulator"}
+        live = wh.delivery_report()
+    assert live.table("totals")["delivered"].sum() == 0 and live.notes != report.notes
     mine = report.table("totals")
     assert mine.select("destination", "delivered", "skipped").equals(
         totals.select("destination", "delivered", "skipped")
@@ -81,7 +84,7 @@ def test_report_command_formats(demo_db: Path, capsys: pytest.CaptureFixture[str
     assert capsys.readouterr().out.startswith("period,currency,purchases,")
     assert main(["--db", str(demo_db), "report", "delivery", "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc["tables"]) == {"by_day", "totals", "reasons", "reasons_by_day"}
+    assert set(doc["tables"]) == {"by_day", "totals", "reasons", "reasons_by_day", "by_target"}
     assert sum(r["delivered"] for r in doc["tables"]["totals"]) > 0
     assert main(["--db", str(demo_db), "report", "quality"]) == 0
     text = capsys.readouterr().out

@@ -156,7 +156,8 @@ def reconcile(
     rows_sql = ROWS_SQL.format(payload_union=union)
     counts = ", ".join(f"count(*) filter (bucket = '{b}')::bigint as {b}" for b in BUCKETS)
     summary = conn.sql(
-        f"select destination, day, event_name, count(*)::bigint as rows, {counts} "
+        f"select destination, day, event_name, count(*)::bigint as rows, "
+        f"count(*) filter (status = 'ready')::bigint as ready, {counts} "
         f"from ({rows_sql}) group by all order by destination, day, event_name",
         params=params,
     ).pl()
@@ -186,8 +187,9 @@ group by all""",
         summary = summary.join(routed, on=["destination", "day", "event_name"], how="full",
                                coalesce=True).fill_null(0)  # fmt: skip
     reasons = conn.sql(
-        f"select destination, bucket, reason, count(*)::bigint as rows from ({rows_sql}) "
-        "where reason is not null group by all order by destination, bucket, rows desc",
+        f"select destination, bucket, reason, error_code, count(*)::bigint as rows "
+        f"from ({rows_sql}) where reason is not null group by all "
+        "order by destination, bucket, rows desc",
         params=params,
     ).pl()
     problems = _problems(conn, summary, union, params)
