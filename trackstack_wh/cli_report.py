@@ -28,6 +28,11 @@ def add_report_command(sub: argparse._SubParsersAction) -> None:
     report.add_argument("--period", choices=PERIODS, default="week", help="funnel period")
     report.add_argument("--by", choices=BREAKDOWNS, help="split the funnel by this")
     report.add_argument("--mode", default="live", help="delivery mode: live, test or validate")
+    report.add_argument(
+        "--target",
+        default="live",
+        help="whose deliveries the delivery report counts: live, emulator or a push's URL",
+    )
     report.add_argument("--html", metavar="PATH", help="write the HTML report to PATH")
     report.add_argument("--db", default=argparse.SUPPRESS, help="warehouse file")
     report.set_defaults(func=cmd_report)
@@ -38,7 +43,7 @@ def build_report(wh: Warehouse, args: argparse.Namespace) -> Report:
         return wh.funnel(args.period, args.by)
     if args.kind == "quality":
         return wh.quality_report()
-    return wh.delivery_report(mode=args.mode)
+    return wh.delivery_report(mode=args.mode, target=args.target)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -62,7 +67,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _write(wh: Warehouse, args: argparse.Namespace) -> None:
     if args.html is not None:
-        written = wh.write_html_report(args.html, period=args.period, mode=args.mode)
+        written = wh.write_html_report(
+            args.html, period=args.period, mode=args.mode, target=args.target
+        )
         print(f"HTML report: {written.resolve()}", file=sys.stderr if args.kind else sys.stdout)
     if args.kind is None:
         return
