@@ -11,9 +11,11 @@ import time
 from pathlib import Path
 
 import orjson
+import polars as pl
 import pytest
 
 import trackstack_wh as tw
+from trackstack_wh.delivery.reconcile import UNSETTLED
 from trackstack_wh.emulator import EmulatorProcess, dedup_identity
 from trackstack_wh.payloads import PAYLOAD_TABLES
 
@@ -98,4 +100,7 @@ def test_push_killed_mid_run_resumes_without_resending(
                 assert emu.stats()[dest]["unique"] == len(expected)
                 delivered = wh.deliveries(dest, outcome="delivered").height
                 assert delivered == len(ready), dest
-            assert wh.reconcile().ok
+            rec = wh.reconcile()
+            assert all(problem.split(":")[0] not in DESTINATIONS for problem in rec.problems)
+            pushed = rec.totals().filter(pl.col("destination").is_in(DESTINATIONS))
+            assert pushed.select(UNSETTLED).sum_horizontal().sum() == 0, pushed

@@ -44,7 +44,7 @@ def progress_printer(interval: float = 2.0) -> Callable[[DestinationReport], Non
         if not finished and now - last.get(report.destination, 0.0) < interval:
             return
         last[report.destination] = now
-        done = report.delivered + report.rejected + report.failed + report.dry_run_rows
+        done = report.settled
         state = "done" if finished else "..."
         print(
             f"  {report.destination:<11} {done:>9,}/{report.pending:,} "

@@ -129,7 +129,7 @@ def _push(wh: Warehouse, as_of: dt.datetime) -> PushReport:
     done: dict[str, tuple[int, int]] = {}
 
     def progress(report: DestinationReport) -> None:
-        finished = report.delivered + report.rejected + report.failed + report.dry_run_rows
+        finished = report.settled
         done[report.destination] = (finished, report.pending)
         bar.total = sum(p for _, p in done.values())
         bar.n = sum(f for f, _ in done.values())

@@ -17,15 +17,14 @@ import asyncio
 import datetime as dt
 import time
 import uuid
-from collections import Counter
 
 import duckdb
 
 from trackstack_wh.delivery.http import Sender, TransportFailure
+from trackstack_wh.delivery.ledger import Answered, Ledger
 from trackstack_wh.delivery.outbox import (
     Batch,
     LogWriter,
-    Pending,
     pending_sql,
     still_open,
     stream_pending,
@@ -41,8 +40,8 @@ from trackstack_wh.delivery.quota import (
 )
 from trackstack_wh.delivery.ratelimit import TokenBucket, backoff_delay
 from trackstack_wh.delivery.report import DestinationReport
-from trackstack_wh.delivery.responses import MAX_MESSAGE, Failure, Verdict, parse_response
-from trackstack_wh.delivery.settings import DeliverySettings, next_run_retry, sending_mode
+from trackstack_wh.delivery.responses import parse_response
+from trackstack_wh.delivery.settings import DeliverySettings, sending_mode
 from trackstack_wh.delivery.taxonomy import (
     BATCH_REJECTED,
     CONFIG,
@@ -51,9 +50,8 @@ from trackstack_wh.delivery.taxonomy import (
     RATE_LIMITED,
     RETRIED,
     RETRYABLE,
-    SUPERSEDED,
-    TOO_OLD,
 )
+from trackstack_wh.delivery.verdicts import MAX_MESSAGE, Failure, Verdict
 from trackstack_wh.destinations.config import Destination
 from trackstack_wh.destinations.versions import sunset_problems
 from trackstack_wh.payloads.inspect import existing_tables
@@ -77,23 +75,19 @@ class DestinationPush:
         self.mode, self.target = sending_mode(dest), dest.target
         self.mask = options.mask
         self.report = DestinationReport(dest.name, self.mode, options.dry_run, target=self.target)
-        self.halted: Failure | None = None
-        self.reasons: Counter[str] = Counter()
         spec = payload_spec(dest)
         max_age = dest.max_event_age_days or spec.max_age_days
         self.min_event_ms = (
             None if max_age is None else options.as_of.timestamp() * 1000 - max_age * 86_400_000
         )
 
+    @property
+    def halted(self) -> Failure | None:
+        return self.ledger.halted
+
     async def run(self) -> DestinationReport:
         started = time.perf_counter()
-        refusal = self._refusal()
-        self.report.pending = self._count_pending()
-        if refusal is not None:
-            self._halt(refusal)
-            self.report.finish(self.reasons, self.halted, time.perf_counter() - started)
-            return self.report
-        self.writer = LogWriter(
+        writer = LogWriter(
             self.conn,
             run_id=self.options.run_id,
             destination=self.dest.name,
@@ -101,28 +95,37 @@ class DestinationPush:
             target=self.target,
             mask=self.mask,
         )
+        self.ledger = Ledger(writer, self.report, self.settings)
+        self.report.pending = self._count_pending()
+        refusal = self._refusal()
         try:
-            self.bucket = TokenBucket(self.settings.requests_per_second)
-            self.sender = Sender(
-                timeout=self.settings.timeout_seconds,
-                concurrency=self.settings.concurrency,
-                transport=self.options.transport,
-            )
-            try:
-                for target in targets(self.dest):
-                    await self._push_kind(target)
-            finally:
-                await self.sender.aclose()
+            if refusal is not None:
+                self.ledger.halt(refusal)
+            else:
+                await self._push_all()
         except Exception as exc:  # this destination stops; the others go on
             message = self.mask(f"{type(exc).__name__}: {exc}")[:MAX_MESSAGE]
-            self._halt(Failure(PERMANENT, "client_error", message))
+            self.ledger.halt(Failure(PERMANENT, "client_error", message))
             self.report.errors.append(message)
         finally:
-            self.writer.close()
-        self.report.finish(self.reasons, self.halted, time.perf_counter() - started)
+            writer.close()
+        report = self.ledger.finish(time.perf_counter() - started)
         if self.options.progress:
-            self.options.progress(self.report)
-        return self.report
+            self.options.progress(report)
+        return report
+
+    async def _push_all(self) -> None:
+        self.bucket = TokenBucket(self.settings.requests_per_second)
+        self.sender = Sender(
+            timeout=self.settings.timeout_seconds,
+            concurrency=self.settings.concurrency,
+            transport=self.options.transport,
+        )
+        try:
+            for target in targets(self.dest):
+                await self._push_kind(target)
+        finally:
+            await self.sender.aclose()
 
     def _refusal(self) -> Failure | None:
         """Why nothing may be sent at all: missing credentials, a sunset API version."""
@@ -182,13 +185,12 @@ class DestinationPush:
         ):
             if self.halted:
                 break
-            self._settle_unsent(pending)
+            self.ledger.settle_unsent(pending, dry_run=self.options.dry_run)
             rows = pending.send
             if not len(rows):
                 continue
             if self.options.dry_run:
-                self.writer.rows(rows, "dry_run", counts_as_attempt=False)
-                self.report.dry_run_rows += len(rows)
+                self.ledger.dry_run(rows)
                 continue
             if self.dest.name == "salesforce" and self.report.api_usage is None:
                 await self._read_org_usage(target)
@@ -199,36 +201,6 @@ class DestinationPush:
             running.add(task)
             task.add_done_callback(lambda t: (running.discard(t), slots.release()))
         await _drain(running)
-
-    def _settle_unsent(self, pending: Pending) -> None:
-        """Rows decided without a request: too old by the time of sending (one old row
-        would make Meta or Reddit refuse the whole request), or superseded by a later
-        state of the same CRM record (its request carries theirs)."""
-        too_old = Failure(
-            TOO_OLD, "not_sent", "older than the platform's age limit at send time; not sent"
-        )
-        for rows, failure in (
-            (pending.too_old, too_old),
-            *(
-                (
-                    pending.superseded.take([i]),
-                    Failure(
-                        SUPERSEDED, "superseded", f"sent as part of event {carrier}'s record state"
-                    ),
-                )
-                for i, carrier in enumerate(pending.carriers)
-            ),
-        ):
-            if not len(rows):
-                continue
-            if self.options.dry_run:
-                error = (failure.error_class, failure.code, failure.message)
-                self.writer.rows(rows, "dry_run", error=error, counts_as_attempt=False)
-                self.report.dry_run_rows += len(rows)
-            elif failure.error_class == SUPERSEDED:
-                self._log_final(rows, "superseded", failure)
-            else:
-                self._log_final(rows, "rejected", failure)
 
     async def _read_org_usage(self, target: Target) -> None:
         """The org's API usage before the first request (``/limits``); halts when the
@@ -249,7 +221,7 @@ class DestinationPush:
         self.report.api_usage = str(usage)
         message = over_share(usage, self.settings.max_api_share)
         if message:
-            self._halt(Failure(RATE_LIMITED, QUOTA_CODE, message))
+            self.ledger.halt(Failure(RATE_LIMITED, QUOTA_CODE, message))
 
     async def _guarded(self, target: Target, rows: Batch) -> None:
         try:
@@ -257,10 +229,10 @@ class DestinationPush:
         except Exception as exc:  # a bug must not lose rows: end the open ones as failed
             message = self.mask(f"{type(exc).__name__}: {exc}")[:MAX_MESSAGE]
             self.report.errors.append(message)
-            self.writer.flush()
+            self.ledger.writer.flush()
             open_rows = still_open(self.conn, self.dest.name, self.mode, self.target, rows)
             if len(open_rows):
-                self._log_final(open_rows, "failed", Failure(PERMANENT, "client_error", message))
+                self.ledger.final(open_rows, "failed", Failure(PERMANENT, "client_error", message))
 
     async def _send(self, target: Target, rows: Batch) -> None:
         tries = 0
@@ -281,20 +253,10 @@ class DestinationPush:
                 )
             except TransportFailure as exc:
                 failure = Failure(RETRYABLE, exc.code, exc.message)
-                self._log_request(
-                    target,
-                    request_id,
-                    sent_at,
-                    rows,
-                    body,
-                    exc.latency_ms,
-                    None,
-                    failure,
-                    Verdict(),
-                )
-                rows = await self._request_failed(
-                    rows, failure, tries, request_id, None, exc.latency_ms
-                )
+                answered = Answered(request_id, None, exc.latency_ms)
+                self.ledger.request(target.kind, request_id, sent_at, rows, body, answered,
+                                    Verdict(request_failure=failure))  # fmt: skip
+                rows = await self._request_failed(rows, failure, tries, answered)
                 continue
             if self.dest.name == "salesforce":
                 self._note_usage(usage_from_headers(answer.headers))
@@ -306,56 +268,40 @@ class DestinationPush:
                 self.mask.content(answer.content),
                 rows.payloads,
             )
-            context = (request_id, answer.status, answer.latency_ms, verdict.trace_id)
-            self._log_request(
-                target,
-                request_id,
-                sent_at,
-                rows,
-                body,
-                answer.latency_ms,
-                answer.status,
-                verdict.request_failure,
-                verdict,
-            )
+            answered = Answered(request_id, answer.status, answer.latency_ms, verdict.trace_id)
+            self.ledger.request(target.kind, request_id, sent_at, rows, body, answered, verdict)
             if verdict.batch_invalid:
-                rows = await self._isolate(target, rows, verdict, context)
+                rows = await self._isolate(target, rows, verdict, answered)
                 tries = 0
                 continue
             if verdict.request_failure:
-                rows = await self._request_failed(
-                    rows,
-                    verdict.request_failure,
-                    tries,
-                    request_id,
-                    answer.status,
-                    answer.latency_ms,
-                )
+                failed = answered._replace(trace_id=None)
+                rows = await self._request_failed(rows, verdict.request_failure, tries, failed)
                 continue
-            rows = await self._per_row(rows, verdict, tries, context)
+            rows = await self._per_row(rows, verdict, tries, answered)
 
-    async def _per_row(self, rows: Batch, verdict: Verdict, tries: int, context: tuple) -> Batch:
+    async def _per_row(self, rows: Batch, verdict: Verdict, tries: int, context: Answered) -> Batch:
         """Log a request's per-row outcomes; returns the rows to try again (after waiting)."""
         failures = {i: f for i, f in verdict.row_failures.items() if i < len(rows)}
         delivered = rows.without(failures)
         if len(delivered):
-            self._log_final(delivered, "delivered", None, context)
+            self.ledger.final(delivered, "delivered", None, context)
         again: list[Batch] = []
         for index, failure in sorted(failures.items()):
             row = rows.take([index])
             if failure.error_class in RETRIED and tries < self.settings.max_attempts:
-                self._log(row, "retry_scheduled", failure, context)
+                self.ledger.log(row, "retry_scheduled", failure, context)
                 again.append(row)
             elif failure.error_class in RETRIED or failure.error_class in HALTS_DESTINATION:
                 # Not the row's fault: failed (resent by retry_failed), never rejected.
-                self._log_final(row, "failed", failure, context)
+                self.ledger.final(row, "failed", failure, context)
                 if failure.error_class in HALTS_DESTINATION:
-                    self._halt(failure)
+                    self.ledger.halt(failure)
             else:
-                self._log_final(row, "rejected", failure, context)
+                self.ledger.final(row, "rejected", failure, context)
         if again:
             self.report.retries += 1
-            self.writer.flush()
+            self.ledger.writer.flush()
             await asyncio.sleep(self._delay(tries, None))
         return Batch.concat(rows.kind, again)
 
@@ -364,44 +310,41 @@ class DestinationPush:
         rows: Batch,
         failure: Failure,
         tries: int,
-        request_id: str,
-        status: int | None,
-        latency_ms: float,
+        context: Answered,
     ) -> Batch:
         """A request that delivered nothing: wait and return the rows, or end them."""
-        context = (request_id, status, latency_ms, None)
         if failure.error_class in RETRIED and tries < self.settings.max_attempts:
             delay = self._delay(tries, failure.retry_after)
             if failure.error_class == RATE_LIMITED or failure.retry_after is not None:
                 self.bucket.pause(delay)
-            self._log(rows, "retry_scheduled", failure, context)
+            self.ledger.log(rows, "retry_scheduled", failure, context)
             self.report.retries += 1
-            self.writer.flush()
+            self.ledger.writer.flush()
             await asyncio.sleep(delay)
             return rows
         if failure.error_class in HALTS_DESTINATION:
-            self._halt(failure)
-        self._log_final(rows, "failed", failure, context)
-        return []
+            self.ledger.halt(failure)
+        self.ledger.final(rows, "failed", failure, context)
+        return rows.take([])
 
     async def _isolate(
-        self, target: Target, rows: Batch, verdict: Verdict, context: tuple
+        self, target: Target, rows: Batch, verdict: Verdict, context: Answered
     ) -> Batch:
         """A request refused because of some of its rows: reject those and return the rest
         to send again; when the platform named none, send the first half here and return
         the second (halves in turn, so concurrency stays bounded)."""
         named = {i: f for i, f in verdict.row_failures.items() if i < len(rows)}
         for index, failure in named.items():
-            self._log_final(rows.take([index]), "rejected", failure, context)
+            self.ledger.final(rows.take([index]), "rejected", failure, context)
         rest = rows.without(named)
         if not len(rest):
             return rest
         if len(rest) == 1 and not named:
             failure = verdict.request_failure or Failure(PERMANENT, None, "rejected")
-            self._log_final(rest, "rejected", failure, context)
+            self.ledger.final(rest, "rejected", failure, context)
             return rest.take([])
         note = Failure(BATCH_REJECTED, None, "request refused because of other rows; resent")
-        self._log(rest, "retry_scheduled", note, context)
+        self.ledger.log(rest, "retry_scheduled", note, context)
         if named:
             return rest
         self.report.splits += 1
@@ -415,83 +358,6 @@ class DestinationPush:
             base=self.settings.retry_base_seconds,
             cap=self.settings.retry_max_seconds,
             retry_after=retry_after,
-        )
-
-    def _halt(self, failure: Failure) -> None:
-        if self.halted is None:
-            self.halted = failure
-
-    def _log(
-        self,
-        rows: Batch,
-        outcome: str,
-        failure: Failure | None,
-        context: tuple = (),
-        retry_at: dt.datetime | None = None,
-    ) -> None:
-        request_id, status, latency, trace = context or (None, None, None, None)
-        error = (
-            (failure.error_class, failure.code, failure.message) if failure else (None, None, None)
-        )
-        self.writer.rows(
-            rows,
-            outcome,
-            request_id=request_id,
-            http_status=status,
-            latency_ms=latency,
-            error=error,
-            trace_id=trace,
-            retry_at=retry_at,
-        )
-
-    def _log_final(
-        self, rows: Batch, outcome: str, failure: Failure | None, context: tuple = ()
-    ) -> None:
-        if outcome == "failed":
-            self._log_failed(rows, failure, context)
-        else:
-            self._log(rows, outcome, failure, context)
-        setattr(self.report, outcome, getattr(self.report, outcome) + len(rows))
-        if failure is not None:
-            self.reasons[f"{outcome}:{failure.error_class}"] += len(rows)
-
-    def _log_failed(self, rows: Batch, failure: Failure | None, context: tuple) -> None:
-        """``failed`` rows, each with when a later run may send it again (none once it
-        has failed ``max_runs`` runs: then only ``retry_failed`` resends it)."""
-        now = dt.datetime.now(dt.UTC)
-        for runs in sorted(set(rows.failed_runs)):
-            group = rows.take(i for i, r in enumerate(rows.failed_runs) if r == runs)
-            wait = next_run_retry(self.settings, runs + 1)
-            retry_at = None if wait is None else now + dt.timedelta(seconds=wait)
-            self._log(group, "failed", failure, context, retry_at=retry_at)
-            group.failed_runs = [runs + 1] * len(group)
-
-    def _log_request(
-        self,
-        target: Target,
-        request_id: str,
-        sent_at: dt.datetime,
-        rows: Batch,
-        body: bytes,
-        latency_ms: float,
-        status: int | None,
-        failure: Failure | None,
-        verdict: Verdict,
-    ) -> None:
-        if verdict.accepted is not None:
-            self.report.platform_accepted += verdict.accepted
-        self.writer.request(
-            request_id=request_id,
-            request_kind=target.kind,
-            sent_at=sent_at,
-            rows=len(rows),
-            bytes=len(body),
-            latency_ms=latency_ms,
-            http_status=status,
-            error_class=failure.error_class if failure else None,
-            error_code=failure.code if failure else None,
-            platform_accepted=verdict.accepted,
-            trace_id=verdict.trace_id,
         )
 
 

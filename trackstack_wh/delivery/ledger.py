@@ -9,9 +9,9 @@ from typing import NamedTuple
 
 from trackstack_wh.delivery.outbox import Batch, LogWriter, Pending
 from trackstack_wh.delivery.report import DestinationReport
-from trackstack_wh.delivery.responses import Failure, Verdict
 from trackstack_wh.delivery.settings import DeliverySettings, next_run_retry
 from trackstack_wh.delivery.taxonomy import SUPERSEDED, TOO_OLD
+from trackstack_wh.delivery.verdicts import Failure, Verdict
 
 TOO_OLD_UNSENT = Failure(
     TOO_OLD, "not_sent", "older than the platform's age limit at send time; not sent"
@@ -25,6 +25,9 @@ class Answered(NamedTuple):
     status: int | None = None
     latency_ms: float | None = None
     trace_id: str | None = None
+
+
+NOT_ANSWERED = Answered()
 
 
 class Ledger:
@@ -47,7 +50,7 @@ class Ledger:
         rows: Batch,
         outcome: str,
         failure: Failure | None,
-        answered: Answered = Answered(),
+        answered: Answered = NOT_ANSWERED,
         retry_at: dt.datetime | None = None,
     ) -> None:
         """An attempt for each row, not (yet) final: ``retry_scheduled`` and the like."""
@@ -66,7 +69,7 @@ class Ledger:
         )
 
     def final(
-        self, rows: Batch, outcome: str, failure: Failure | None, answered: Answered = Answered()
+        self, rows: Batch, outcome: str, failure: Failure | None, answered: Answered = NOT_ANSWERED
     ) -> None:
         """A final outcome for each row, counted in the report (with its reason)."""
         if outcome == "failed":

@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 
-from trackstack_wh.delivery.responses import Failure
+from trackstack_wh.delivery.verdicts import Failure
 
 
 @dataclass
@@ -42,10 +42,14 @@ class DestinationReport:
     seconds: float = 0.0
 
     @property
+    def settled(self) -> int:
+        """Pending rows this run has given an outcome (a dry run's included)."""
+        return self.delivered + self.rejected + self.failed + self.superseded + self.dry_run_rows
+
+    @property
     def not_sent(self) -> int:
         """Pending rows this run left untouched (a halted destination)."""
-        done = self.delivered + self.rejected + self.failed + self.superseded + self.dry_run_rows
-        return max(0, self.pending - done)
+        return max(0, self.pending - self.settled)
 
     @property
     def events_per_second(self) -> float:
