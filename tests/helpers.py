@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
+import json
 import os
 import pty
 import select
@@ -53,3 +55,28 @@ def run_in_terminal(
         os.close(master)
     code = proc.wait(timeout=30)
     return code, b"".join(chunks).decode(errors="replace"), time.monotonic() - started
+
+
+def event_line(name: str, event_id: str, at: dt.datetime, **fields: object) -> str:
+    """One flat-SDK event as an NDJSON line."""
+    return json.dumps({"event": name, "eventId": event_id, "ts": at.isoformat(), **fields})
+
+
+WEB = {
+    "pageUrl": "https://app.example.com/p",
+    "userAgent": "Mozilla/5.0",
+    "clientIp": "203.0.113.9",
+}
+"""Browser context a website event carries."""
+
+
+def samples_with_payloads(db: Path) -> dt.datetime:
+    """Ingest the committed samples into ``db`` and build every destination's payloads at
+    the samples' own clock (returned), so their ages pass the platforms' limits."""
+    import trackstack_wh as tw
+
+    with tw.connect(db, config=ROOT / "trackstack.toml") as wh:
+        wh.ingest(ROOT / "data" / "samples")
+        clock = wh.replay_clock()
+        wh.build_payloads(as_of=clock)
+    return clock

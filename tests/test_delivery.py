@@ -15,6 +15,7 @@ import polars as pl
 import pytest
 
 import trackstack_wh as tw
+from tests.helpers import samples_with_payloads
 from trackstack_wh.delivery.ratelimit import TokenBucket, backoff_delay
 from trackstack_wh.delivery.responses import parse_response, retry_after_seconds
 from trackstack_wh.destinations.config import load_config
@@ -32,11 +33,7 @@ DESTINATIONS = sorted(PAYLOAD_TABLES)
 def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dt.datetime]:
     """The committed samples ingested, with payloads built at the samples' clock."""
     db = tmp_path_factory.mktemp("delivery") / "source.duckdb"
-    with tw.connect(db, config=ROOT / "trackstack.toml") as wh:
-        wh.ingest(ROOT / "data" / "samples")
-        clock = wh.replay_clock()
-        wh.build_payloads(as_of=clock)
-    return db, clock
+    return db, samples_with_payloads(db)
 
 
 @pytest.fixture(scope="module")

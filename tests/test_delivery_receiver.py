@@ -22,6 +22,7 @@ import polars as pl
 import pytest
 
 import trackstack_wh as tw
+from tests.helpers import samples_with_payloads
 from tests.receiver import Receiver
 from trackstack_wh.cli import main
 from trackstack_wh.destinations.config import load_config
@@ -51,11 +52,7 @@ def receiver_config(receiver: Receiver, path: Path, extra: str = "") -> Path:
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dt.datetime]:
     db = tmp_path_factory.mktemp("receiver") / "source.duckdb"
-    with tw.connect(db, config=ROOT / "trackstack.toml") as wh:
-        wh.ingest(ROOT / "data" / "samples")
-        clock = wh.replay_clock()
-        wh.build_payloads(as_of=clock)
-    return db, clock
+    return db, samples_with_payloads(db)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 import trackstack_wh as tw
-from tests.helpers import write_lines
+from tests.helpers import WEB, event_line, write_lines
 from trackstack_wh.cli import main
 from trackstack_wh.destinations.config import parse_config
 from trackstack_wh.destinations.routing import in_part
@@ -28,46 +28,39 @@ def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _event(name: str, event_id: str, at: dt.datetime, **fields: object) -> str:
-    return json.dumps({"event": name, "eventId": event_id, "ts": at.isoformat(), **fields})
-
-
-WEB = {
-    "pageUrl": "https://app.example.com/p",
-    "userAgent": "Mozilla/5.0",
-    "clientIp": "203.0.113.9",
-}
 FBC_LATER_MS = int((T + dt.timedelta(hours=1)).timestamp() * 1000)
 EVENTS = [
-    _event(
+    event_line(
         "SignUp", "signup", T, email="    aBc@gmail.com   ", phone="+1 (650) 555-1212",
         firstName="John", lastName="Doe ", city="Menlo Park", state="California",
         zip=" 94025-1234 ", country="US", fbclid="IwAR1", **WEB,
     ),
-    _event(
+    event_line(
         "Purchase", "purchase", T - dt.timedelta(hours=2), email="jane.doe@gmail.com",
         phone="+1-202-555-0146", value=9900, currency="USD", transactionId="txn_100",
         gclid="G1", gbraid="B1", li_fat_id="li-1", ttclid="tt1", firstName="Jane",
         lastName="Doe", country="US", zip="94025", companyName="Acme Inc.",
         platformParams={"linkedin": {"conversionRuleId": "999"}}, **WEB,
     ),
-    _event("Refund", "refund", T, value=4900, currency="USD", transactionId="txn_100",
+    event_line("Refund", "refund", T, value=4900, currency="USD", transactionId="txn_100",
            refundId="re_1", email="jane.doe@gmail.com"),
-    _event("Purchase", "purchase2", T - dt.timedelta(hours=3), email="b@acme.example",
+    event_line("Purchase", "purchase2", T - dt.timedelta(hours=3), email="b@acme.example",
            value=1000, currency="USD", transactionId="txn_200", **WEB),
-    _event("Chargeback", "chargeback", T, value=1000, currency="USD", transactionId="txn_200",
+    event_line("Chargeback", "chargeback", T, value=1000, currency="USD", transactionId="txn_200",
            refundId="re_2", email="b@acme.example"),
-    _event("Purchase", "yen", T, email="yen@acme.example", value=1250, currency="JPY",
+    event_line("Purchase", "yen", T, email="yen@acme.example", value=1250, currency="JPY",
            transactionId="txn_300", **WEB),
-    _event("LeadCaptured", "old", AS_OF - dt.timedelta(days=10), email="old@acme.example", **WEB),
-    _event("LeadCaptured", "future", AS_OF + dt.timedelta(days=1), email="f@acme.example", **WEB),
-    _event("PageView", "late_fbc", T, email="fbc@acme.example",
+    event_line("LeadCaptured", "old", AS_OF - dt.timedelta(days=10), email="old@acme.example",
+               **WEB),
+    event_line("LeadCaptured", "future", AS_OF + dt.timedelta(days=1), email="f@acme.example",
+               **WEB),
+    event_line("PageView", "late_fbc", T, email="fbc@acme.example",
            fbc=f"fb.1.{FBC_LATER_MS}.abc", **WEB),
-    _event("SignUp", "braids", T, email="braid@acme.example", gbraid="B2", wbraid="W2", **WEB),
-    _event("LeadCaptured", "reddit", T, email="Al.ice$+Apple@Example.Com", **WEB),
-    _event("SignUp", "snap", T, email="Person@Example.com", phone="+44 844 412 4653", **WEB),
-    _event("StartTrial", "nokeys", T, plan="Growth"),
-    _event("Churned", "churn", T, email="Gone@Acme.example", lastName="Gone",
+    event_line("SignUp", "braids", T, email="braid@acme.example", gbraid="B2", wbraid="W2", **WEB),
+    event_line("LeadCaptured", "reddit", T, email="Al.ice$+Apple@Example.Com", **WEB),
+    event_line("SignUp", "snap", T, email="Person@Example.com", phone="+44 844 412 4653", **WEB),
+    event_line("StartTrial", "nokeys", T, plan="Growth"),
+    event_line("Churned", "churn", T, email="Gone@Acme.example", lastName="Gone",
            companyName="Acme"),
 ]  # fmt: skip
 

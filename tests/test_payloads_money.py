@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import trackstack_wh as tw
-from tests.helpers import write_lines
+from tests.helpers import WEB, event_line, write_lines
 from trackstack_wh.destinations.config import parse_config
 from trackstack_wh.errors import ConfigError
 from trackstack_wh.payloads import PAYLOAD_TABLES
@@ -25,25 +25,16 @@ VALUE_KEYS = {"value", "conversionValue", "amount", "adjustedValue", "Amount"}
 CURRENCY_KEYS = {"currency", "currencyCode", "deal_currency_code", "CurrencyIsoCode"}
 
 
-def _event(name: str, event_id: str, at: dt.datetime, **fields: object) -> str:
-    return json.dumps({"event": name, "eventId": event_id, "ts": at.isoformat(), **fields})
-
-
-WEB = {
-    "pageUrl": "https://app.example.com/p",
-    "userAgent": "Mozilla/5.0",
-    "clientIp": "203.0.113.9",
-}
 PERSON = {"email": "buyer@acme.example", "gclid": "G1", "li_fat_id": "li-1", "lastName": "Lee",
           "companyName": "Acme"}  # fmt: skip
 EVENTS = [
-    _event("Purchase", "gbp", T, value=4200, currency="gbp", transactionId="txn_gbp",
+    event_line("Purchase", "gbp", T, value=4200, currency="gbp", transactionId="txn_gbp",
            **PERSON, **WEB),
-    _event("StartTrial", "trial", T, value=1250, plan="Pro", **PERSON, **WEB),
-    _event("LeadCaptured", "lead", T, value=300, **PERSON, **WEB),
-    _event("Purchase", "client", T, value=9900, currency="USD", transactionId="txn_dup",
+    event_line("StartTrial", "trial", T, value=1250, plan="Pro", **PERSON, **WEB),
+    event_line("LeadCaptured", "lead", T, value=300, **PERSON, **WEB),
+    event_line("Purchase", "client", T, value=9900, currency="USD", transactionId="txn_dup",
            **PERSON, **WEB),
-    _event("Purchase", "server", T + dt.timedelta(seconds=30), value=9900, currency="USD",
+    event_line("Purchase", "server", T + dt.timedelta(seconds=30), value=9900, currency="USD",
            transactionId="txn_dup", **PERSON),
 ]  # fmt: skip
 MAPPED = ["LeadCaptured", "StartTrial", "Purchase"]
@@ -217,7 +208,7 @@ def test_salesforce_opportunities_carry_the_currency_in_a_configurable_field(
         assert custom["Currency__c"] == "GBP" and "CurrencyIsoCode" not in custom
 
 
-def test_hubspot_client_and_server_copies_give_one_custom_event(plain: Any) -> None:
+def test_hubspot_client_and_server_copies_give_one_customevent_line(plain: Any) -> None:
     client = row(plain, "hubspot", "client", "custom_event")
     server = row(plain, "hubspot", "server", "custom_event")
     assert client["status"] == "ready" and client["body"]["properties"]["value"] == 99.0
