@@ -103,4 +103,4 @@ def test_push_killed_mid_run_resumes_without_resending(
             rec = wh.reconcile()
             assert all(problem.split(":")[0] not in DESTINATIONS for problem in rec.problems)
             pushed = rec.totals().filter(pl.col("destination").is_in(DESTINATIONS))
-            assert pushed.select(UNSETTLED).sum_horizontal().sum() == 0, pushed
+            assert pushed.select(list(UNSETTLED)).sum_horizontal().sum() == 0, pushed

@@ -27,8 +27,14 @@ from trackstack_wh.payloads.inspect import existing_tables
 
 BUCKETS = ("delivered", "rejected", "aged_out", "superseded", "failed", "awaiting_retry",
            "in_flight", "never_attempted", "skipped", "duplicate")  # fmt: skip
-UNSETTLED = ("failed", "awaiting_retry", "in_flight", "never_attempted")
-"""Ready rows not yet delivered or finally answered: reconciliation is not ok."""
+UNSETTLED = {
+    "failed": "failed (retries exhausted)",
+    "awaiting_retry": "failed (a later run retries them)",
+    "in_flight": "in flight (answer never logged)",
+    "never_attempted": "never attempted",
+}
+"""Ready rows not yet delivered or finally answered (reconciliation is not ok), and how
+``problems`` names them."""
 
 ROWS_SQL = """
 with payload as ({payload_union}),
@@ -215,9 +221,11 @@ def _problems(
         buckets = summary.select(pl.sum_horizontal(list(BUCKETS))).to_series()
         if (buckets != summary["rows"]).any():
             problems.append("bucket counts do not add up to the payload rows")
-        open_rows = summary.group_by("destination").agg(pl.col(UNSETTLED).sum()).sort("destination")
+        open_rows = (
+            summary.group_by("destination").agg(pl.col(list(UNSETTLED)).sum()).sort("destination")
+        )
         for row in open_rows.iter_rows(named=True):
-            counts = [f"{row[b]:,} {b.replace('_', ' ')}" for b in UNSETTLED if row[b]]
+            counts = [f"{row[b]:,} {label}" for b, label in UNSETTLED.items() if row[b]]
             if counts:
                 problems.append(
                     f"{row['destination']}: ready rows not delivered: " + ", ".join(counts)
