@@ -445,3 +445,60 @@ def test_deliveries_logged_before_targets_existed_never_count_as_live(env: Any) 
             "delivered"].item() == ready_counts(old)["tiktok"]  # fmt: skip
         again = old.push(["tiktok", "hubspot"], as_of=clock, dry_run=True)
         assert again["tiktok"].pending == ready_counts(old)["tiktok"]
+
+
+def test_a_crm_record_merges_its_rows_without_rejected_ones_and_due_retries_ignore_windows(
+    wh: tw.Warehouse,
+) -> None:
+    from trackstack_wh.delivery.outbox import pending_sql
+
+    rows = [("r1", "k", "2026-10-01 10:00+00", '{"a":1,"bad":"x"}'),
+            ("r2", "k", "2026-10-02 10:00+00", '{"b":2}'),
+            ("r3", "j", "2026-09-01 10:00+00", '{"c":3}')]  # fmt: skip
+    wh.conn.execute("create table crm_probe (event_id varchar, dedup_key varchar, "
+                    "request_kind varchar default 'deal', status varchar default 'ready', "
+                    "event_time timestamptz, payload varchar)")  # fmt: skip
+    wh.conn.executemany("insert into crm_probe (event_id, dedup_key, event_time, payload) "
+                        "values (?, ?, ?::timestamptz, ?)", rows)  # fmt: skip
+    params = {"destination": "hubspot", "kind": "deal", "mode": "live", "target": "live",
+              "now_s": 2e9, "retry_failed": False, "since_s": None, "until_s": None,
+              "event_names": None, "min_event_ms": None}  # fmt: skip
+
+    def pending(**changes: object) -> dict[str, tuple[object, object]]:
+        rows = wh.conn.execute(pending_sql("crm_probe", upsert=True), {**params, **changes})
+        return {e: (orjson.loads(p) if p else None, c) for e, p, _, _, _, c in rows.fetchall()}
+
+    assert pending()["r2"] == ({"a": 1, "bad": "x", "b": 2}, None)
+    assert pending()["r1"] == (None, "r2")  # superseded once r2 is delivered
+    log = ("insert into delivery_log (attempt_id, run_id, destination, request_kind, event_id, "
+           "mode, target, attempt, sent_at, outcome, retry_at) values (gen_random_uuid()::varchar, "
+           "'x', 'hubspot', 'deal', $e, 'live', 'live', 1, now(), $o, $r)")  # fmt: skip
+    wh.conn.execute(log, {"e": "r1", "o": "rejected", "r": None})
+    after = pending()  # the rejected row never blocks its record
+    assert after["r2"] == ({"b": 2}, None) and "r1" not in after
+    window = {"since_s": dt.datetime(2026, 10, 1, tzinfo=dt.UTC).timestamp()}
+    assert set(pending(**window)) == {"r2"}
+    wh.conn.execute(log, {"e": "r3", "o": "failed", "r": dt.datetime(2026, 10, 5, tzinfo=dt.UTC)})
+    assert set(pending(**window)) == {"r2", "r3"}  # a due retry is sent by any run
+    assert set(pending(**window, now_s=dt.datetime(2026, 10, 4, tzinfo=dt.UTC).timestamp())) == {
+        "r2"
+    }
+
+
+def test_credentials_stored_by_older_versions_are_masked_by_the_next_push(
+    wh: tw.Warehouse,
+) -> None:
+    from trackstack_wh.delivery.masking import Masker
+    from trackstack_wh.delivery.outbox import scrub_stored
+
+    token = "EAAB-echoed/token+value"
+    wh.conn.execute(
+        "insert into delivery_log (attempt_id, run_id, destination, request_kind, event_id, "
+        "mode, target, attempt, sent_at, outcome, error_message, trace_id) values "
+        "('a', 'r', 'meta', 'event', 'e', 'live', 'live', 1, now(), 'failed', $m, $t)",
+        {"m": f"Invalid OAuth access token - Cannot parse access token: {token}", "t": "T1"},
+    )
+    assert scrub_stored(wh.conn, Masker([token])) == 1
+    stored = wh.deliveries()["error_message"].item()
+    assert token not in stored and stored.endswith("Cannot parse access token: ***")
+    assert scrub_stored(wh.conn, Masker([token])) == 0

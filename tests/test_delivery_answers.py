@@ -141,3 +141,25 @@ def test_every_form_of_a_credential_is_masked_and_other_text_kept() -> None:
     body = orjson.dumps({"error": {"message": f"bad token {TOKEN}"}})
     assert TOKEN.encode() not in mask.content(body)
     assert orjson.loads(mask.content(body))["error"]["message"] == "bad token ***"
+
+
+def test_a_2xx_of_an_unexpected_shape_is_sent_again_never_counted_or_rejected() -> None:
+    two = [ROWS[0], ROWS[1]]
+    cases = [
+        ("meta", "event", 200, b'{"success": true}'),
+        ("meta", "event", 202, b""),
+        ("salesforce", "opportunity", 200, b"[]"),
+        ("salesforce", "lead", 200, b'{"ok": 1}'),
+        ("linkedin", "event", 200, b"{}"),
+        ("google_ads", "click_conversion", 200, b'"x"'),
+        ("snapchat", "event", 200, b'"rate limited"'),
+        ("tiktok", "event", 200, b"[]"),
+        ("hubspot", "deal", 207, b'{"errors": [{"message": "bad", "context": {}}]}'),
+    ]
+    for destination, kind, status, body in cases:
+        verdict = parse_response(destination, kind, status, {}, body, two)
+        failure = verdict.request_failure
+        assert failure is not None and failure.error_class == "retryable", (destination, body)
+        assert not verdict.batch_invalid and not verdict.row_failures
+    tiktok = parse_response("tiktok", "event", 200, {}, b'{"code": 0, "request_id": 12345}', two)
+    assert tiktok.request_failure is None and tiktok.trace_id == "12345"

@@ -25,6 +25,7 @@ from trackstack_wh.delivery.ledger import Answered, Ledger
 from trackstack_wh.delivery.outbox import (
     Batch,
     LogWriter,
+    carriers_delivered,
     pending_sql,
     still_open,
     stream_pending,
@@ -75,6 +76,7 @@ class DestinationPush:
         self.mode, self.target = sending_mode(dest), dest.target
         self.mask = options.mask
         self.report = DestinationReport(dest.name, self.mode, options.dry_run, target=self.target)
+        self.usage_read = False
         spec = payload_spec(dest)
         max_age = dest.max_event_age_days or spec.max_age_days
         self.min_event_ms = (
@@ -175,6 +177,8 @@ class DestinationPush:
         )
         slots = asyncio.Semaphore(self.settings.concurrency)
         running: set[asyncio.Task[None]] = set()
+        waiting: list[Batch] = []
+        carriers: list[str] = []
         for pending in stream_pending(
             self.conn,
             table,
@@ -186,13 +190,17 @@ class DestinationPush:
             if self.halted:
                 break
             self.ledger.settle_unsent(pending, dry_run=self.options.dry_run)
+            if len(pending.superseded):
+                waiting.append(pending.superseded)
+                carriers.extend(pending.carriers)
             rows = pending.send
             if not len(rows):
                 continue
             if self.options.dry_run:
                 self.ledger.dry_run(rows)
                 continue
-            if self.dest.name == "salesforce" and self.report.api_usage is None:
+            if self.dest.name == "salesforce" and not self.usage_read:
+                self.usage_read = True
                 await self._read_org_usage(target)
                 if self.halted:
                     break
@@ -201,6 +209,22 @@ class DestinationPush:
             running.add(task)
             task.add_done_callback(lambda t: (running.discard(t), slots.release()))
         await _drain(running)
+        if waiting and not self.options.dry_run:
+            self._supersede(target.kind, Batch.concat(target.kind, waiting), carriers)
+
+    def _supersede(self, kind: str, rows: Batch, carriers: list[str]) -> None:
+        """Rows whose record's state went out with a delivered carrier are ``superseded``;
+        the others stay pending (the next run sends their record again)."""
+        self.ledger.writer.flush()
+        delivered = carriers_delivered(
+            self.conn, self.dest.name, self.mode, self.target, kind, sorted(set(carriers))
+        )
+        by_request: dict[str | None, list[int]] = {}
+        for i, carrier in enumerate(carriers):
+            if carrier in delivered:
+                by_request.setdefault(delivered[carrier], []).append(i)
+        for request_id, indices in by_request.items():
+            self.ledger.supersede(rows.take(indices), request_id)
 
     async def _read_org_usage(self, target: Target) -> None:
         """The org's API usage before the first request (``/limits``); halts when the

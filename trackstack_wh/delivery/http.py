@@ -51,6 +51,10 @@ class Sender:
             response = await self.client.request(method, url, headers=headers, content=content)
         except httpx.TimeoutException as exc:
             raise TransportFailure("timeout", type(exc).__name__, _ms(started)) from None
+        except httpx.DecodingError:
+            # An answer came, but its body cannot be decoded (a truncated gzip from a proxy):
+            # whether the platform took the rows is unknown, so they are sent again.
+            raise TransportFailure("undecodable_answer", "DecodingError", _ms(started)) from None
         except httpx.TransportError as exc:
             # The text of transport errors can carry the URL (and so a query-string token):
             # only the exception type leaves this function.

@@ -3,6 +3,7 @@ running report, and why the destination stopped, if it did."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import Counter
 from typing import NamedTuple
@@ -13,6 +14,9 @@ from trackstack_wh.delivery.settings import DeliverySettings, next_run_retry
 from trackstack_wh.delivery.taxonomy import SUPERSEDED, TOO_OLD
 from trackstack_wh.delivery.verdicts import Failure, Verdict
 
+CARRIED = Failure(
+    SUPERSEDED, "superseded", "a later row of the same record carried its state (request_id)"
+)
 TOO_OLD_UNSENT = Failure(
     TOO_OLD, "not_sent", "older than the platform's age limit at send time; not sent"
 )
@@ -43,7 +47,7 @@ class Ledger:
     def halt(self, failure: Failure) -> None:
         """Stop the destination (the first reason is kept); its other rows stay pending."""
         if self.halted is None:
-            self.halted = failure
+            self.halted = dataclasses.replace(failure, message=self.writer.mask(failure.message))
 
     def log(
         self,
@@ -82,20 +86,18 @@ class Ledger:
 
     def settle_unsent(self, pending: Pending, *, dry_run: bool) -> None:
         """Rows decided without a request: too old by the time of sending (one old row
-        would make Meta or Reddit refuse the whole request), or superseded by a later
-        state of the same CRM record (its request carries theirs)."""
-        decided = [(pending.too_old, "rejected", TOO_OLD_UNSENT)] + [
-            (pending.superseded.take([i]), "superseded",
-             Failure(SUPERSEDED, "superseded", f"sent as part of event {carrier}'s record"))
-            for i, carrier in enumerate(pending.carriers)
-        ]  # fmt: skip
-        for rows, outcome, failure in decided:
-            if not len(rows):
-                continue
-            if dry_run:
-                self.dry_run(rows, failure)
-            else:
-                self.final(rows, outcome, failure)
+        would make Meta or Reddit refuse the whole request); a dry run also shows the
+        rows a CRM record's latest row would carry."""
+        if dry_run:
+            for rows, failure in ((pending.too_old, TOO_OLD_UNSENT), (pending.superseded, CARRIED)):
+                if len(rows):
+                    self.dry_run(rows, failure)
+        elif len(pending.too_old):
+            self.final(pending.too_old, "rejected", TOO_OLD_UNSENT)
+
+    def supersede(self, rows: Batch, request_id: str | None) -> None:
+        """CRM rows whose record state went out, delivered, in ``request_id``."""
+        self.final(rows, "superseded", CARRIED, Answered(request_id))
 
     def dry_run(self, rows: Batch, failure: Failure | None = None) -> None:
         """Rows a dry run would send (or decide unsent), logged as attempt 0."""

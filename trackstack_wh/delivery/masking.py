@@ -47,6 +47,8 @@ class Masker:
         self.secrets = sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH},
                               key=len, reverse=True)  # fmt: skip
         forms = sorted({f for s in self.secrets for f in _forms(s)}, key=len, reverse=True)
+        self.forms = forms + [base64.b64encode(s.encode()).decode() for s in self.secrets]
+        """Texts a stored value holding a secret contains (to find ones stored unmasked)."""
         self.pattern = re.compile("|".join(map(re.escape, forms))) if forms else None
         self.raw = [s.encode() for s in self.secrets]
 

@@ -19,6 +19,8 @@ import duckdb
 import pyarrow as pa
 
 from trackstack_wh.db import transaction
+from trackstack_wh.delivery.masking import Masker
+from trackstack_wh.sql import in_range
 
 FINAL = ("delivered", "rejected", "superseded")
 LOG_COLUMNS = (
@@ -26,6 +28,8 @@ LOG_COLUMNS = (
     "target", "attempt", "sent_at", "latency_ms", "http_status", "outcome", "error_class",
     "error_code", "error_message", "trace_id", "retry_at",
 )  # fmt: skip
+TEXT_REQUEST_COLUMNS = frozenset({"error_code", "trace_id"})
+"""What a platform can put in a request's log row (masked; any JSON value becomes text)."""
 REQUEST_COLUMNS = (
     "request_id", "run_id", "destination", "request_kind", "mode", "target", "sent_at", "rows",
     "bytes", "latency_ms", "http_status", "error_class", "error_code", "platform_accepted",
@@ -94,7 +98,8 @@ group by event_id"""
 OPEN = """(s.outcome is null or s.outcome not in ('delivered', 'rejected', 'superseded')
        and (s.outcome <> 'failed' or $retry_failed or s.retry_at <= to_timestamp($now_s)))"""
 """Still to send: no final outcome; a failed row once its cross-run retry is due (or when
-failures are retried on request)."""
+failures are retried on request). A due retry is sent by any run, whatever its time
+window (a scheduled run pushes one day; yesterday's failures must not wait forever)."""
 
 
 def pending_sql(table: str, *, upsert: bool) -> str:
@@ -102,9 +107,10 @@ def pending_sql(table: str, *, upsert: bool) -> str:
 
     Upsert kinds (CRM records) are coalesced: per record key (``dedup_key``) only the
     latest pending row is sent, carrying the merged state of every ready row of the key
-    (JSON merge patches in event order, so later values win and no field is lost); the
-    key's other pending rows come back ``superseded`` (``carrier`` names the row sent),
-    after every row to send, so requests stay full.
+    (JSON merge patches in event order, so later values win and no field is lost; rows
+    the platform rejected are left out, so one bad row never blocks its record); the
+    key's other pending rows come back with ``carrier`` naming the row sent, after every
+    row to send, so requests stay full. They are ``superseded`` once it is delivered.
     """
     select = f"""
 with state as ({STATE_SQL}),
@@ -114,8 +120,8 @@ pending as (
     from {table} p
     left join state s on s.event_id = p.event_id
     where p.request_kind = $kind and p.status = 'ready' and {OPEN}
-      and ($since_s is null or p.event_time >= to_timestamp($since_s))
-      and ($until_s is null or p.event_time < to_timestamp($until_s))
+      and (({in_range("p.event_time", "$since_s", "$until_s", "to_timestamp({})")})
+           or s.retry_at <= to_timestamp($now_s))
       and ($event_names is null or exists (
           select 1 from events e where e.event_id = p.event_id
             and e.event_name in (select unnest($event_names::varchar[]))))
@@ -137,7 +143,9 @@ merged as (
                     lambda a, b: json_merge_patch(a, b)::varchar) as payload
     from {table} p
     semi join carriers c on c.dedup_key = p.dedup_key
+    left join state s on s.event_id = p.event_id
     where p.request_kind = $kind and p.status = 'ready'
+      and s.outcome is distinct from 'rejected'
     group by p.dedup_key
 )
 select p.event_id, case when p.event_id = c.carrier then m.payload end as payload,
@@ -174,6 +182,25 @@ def still_open(
     open_rows.attempts = [state.get(e, (0, None, 0))[0] or 0 for e in open_rows.event_ids]
     open_rows.failed_runs = [state.get(e, (0, None, 0))[2] for e in open_rows.event_ids]
     return open_rows
+
+
+def carriers_delivered(
+    conn: duckdb.DuckDBPyConnection,
+    destination: str,
+    mode: str,
+    target: str,
+    kind: str,
+    carriers: list[str],
+) -> dict[str, str | None]:
+    """For each carrier that is now ``delivered``, the request that delivered it."""
+    found = conn.execute(
+        "select event_id, arg_max_null(outcome, attempt), arg_max_null(request_id, attempt) "
+        "from delivery_log where destination = $d and request_kind = $k and mode = $m "
+        "and target = $t and outcome <> 'dry_run' "
+        "and event_id in (select unnest($ids::varchar[])) group by event_id",
+        {"d": destination, "k": kind, "m": mode, "t": target, "ids": carriers},
+    ).fetchall()
+    return {event_id: request for event_id, outcome, request in found if outcome == "delivered"}
 
 
 @dataclass
@@ -220,6 +247,28 @@ def stream_pending(
             )
     finally:
         cursor.close()
+
+
+STORED_TEXT = {"delivery_log": ("error_code", "error_message", "trace_id"),
+               "delivery_requests": ("error_code", "trace_id")}  # fmt: skip
+
+
+def scrub_stored(conn: duckdb.DuckDBPyConnection, mask: Masker) -> int:
+    """Mask the run's credentials in log text stored before masking covered it (older
+    versions kept what a platform echoed); returns the values rewritten."""
+    if not mask:
+        return 0
+    forms = {f"f{i}": form for i, form in enumerate(mask.forms)}
+    rewritten = 0
+    for table, columns in STORED_TEXT.items():
+        for column in columns:
+            hit = " or ".join(f"contains({column}, ${name})" for name in forms)
+            found = conn.execute(f"select distinct {column} from {table} where {hit}", forms)
+            for (text,) in found.fetchall():
+                conn.execute(f"update {table} set {column} = $new where {column} = $old",
+                             {"new": mask(text), "old": text})  # fmt: skip
+                rewritten += 1
+    return rewritten
 
 
 class LogWriter:
@@ -284,8 +333,8 @@ class LogWriter:
         self.pending_rows += len(batch)
         self._maybe_flush()
 
-    def _masked(self, text: str | None) -> str | None:
-        return None if text is None else self.mask(text)
+    def _masked(self, text: object) -> str | None:
+        return None if text is None else self.mask(str(text))
 
     def request(self, **values: object) -> None:
         """Log one HTTP request (``REQUEST_COLUMNS`` besides run, destination and mode)."""
@@ -297,7 +346,8 @@ class LogWriter:
         }
         for column in REQUEST_COLUMNS:
             value = values.get(column)
-            self.requests[column].append(self.mask(value) if isinstance(value, str) else value)
+            text = column in TEXT_REQUEST_COLUMNS
+            self.requests[column].append(self._masked(value) if text else value)
 
     def _maybe_flush(self) -> None:
         if (

@@ -27,6 +27,7 @@ from trackstack_wh.delivery.verdicts import (
     platform_text,
     request_or_batch,
     short_or_none,
+    unexpected_success,
 )
 
 
@@ -37,13 +38,15 @@ def _meta(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[str
             trace_id=short_or_none(body.get("fbtrace_id")),
             accepted=received if type(received) is int else None,
         )
+    if 200 <= status < 300:
+        return Verdict(request_failure=unexpected_success(status, body))
     error = as_dict(as_dict(body).get("error"))
     code = error.get("code")
     if code is not None and error.get("error_subcode"):
         code = f"{code}/{error['error_subcode']}"
     message = error.get("error_user_msg") or error.get("message") or body_text(body)
     verdict = request_or_batch(failure_of("meta", status, code, message, headers))
-    verdict.trace_id = error.get("fbtrace_id")
+    verdict.trace_id = short_or_none(error.get("fbtrace_id"))
     return verdict
 
 
@@ -67,7 +70,9 @@ def _google_data_manager(
     status: int, headers: Mapping[str, str], body: Any, rows: Sequence[str]
 ) -> Verdict:
     if status == 200:
-        return Verdict(trace_id=body.get("requestId") if isinstance(body, dict) else None)
+        if not isinstance(body, dict):
+            return Verdict(request_failure=unexpected_success(status, body))
+        return Verdict(trace_id=short_or_none(body.get("requestId")))
     return _google_error(status, headers, body, "events")
 
 
@@ -75,6 +80,8 @@ def _google_ads(field_name: str) -> Parser:
     def parse(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[str]) -> Verdict:
         if status != 200:
             return _google_error(status, headers, body, field_name)
+        if not isinstance(body, dict):
+            return Verdict(request_failure=unexpected_success(status, body))
         failures: dict[int, Failure] = {}
         partial = as_dict(body).get("partialFailureError")
         for detail in as_list(as_dict(partial).get("details")):
@@ -104,10 +111,13 @@ def _google_ads(field_name: str) -> Parser:
 
 
 def _linkedin(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[str]) -> Verdict:
-    if status in (200, 201) and isinstance(body, dict):
+    if 200 <= status < 300:
+        elements = as_dict(body).get("elements")
+        if not isinstance(elements, list) or len(elements) != len(rows):
+            return Verdict(request_failure=unexpected_success(status, body))
         failures = {
             i: Failure(class_for_status(e.get("status")), str(e.get("status")), body_text(e))
-            for i, e in enumerate(as_list(body.get("elements")))
+            for i, e in enumerate(elements)
             if isinstance(e, dict)
             and isinstance(e.get("status", 201), int)
             and e.get("status", 201) >= 400
@@ -123,9 +133,12 @@ def _linkedin(status: int, headers: Mapping[str, str], body: Any, rows: Sequence
 
 
 def _tiktok(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[str]) -> Verdict:
-    if status != 200 or not isinstance(body, dict) or "code" not in body:
+    if status == 200 and (not isinstance(body, dict) or "code" not in body):
+        return Verdict(request_failure=unexpected_success(status, body))
+    if status != 200 or not isinstance(body, dict):
         return Verdict(request_failure=failure_of("tiktok", status, None, body_text(body), headers))
-    code, message, trace = body.get("code"), body.get("message") or "", body.get("request_id")
+    code, message = body.get("code"), body.get("message") or ""
+    trace = short_or_none(body.get("request_id"))
     if code in (0, 20001):
         return Verdict(trace_id=trace)
     failure = failure_of("tiktok", status, code, message, headers)
@@ -138,6 +151,8 @@ def _tiktok(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[s
 
 
 def _snapchat(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[str]) -> Verdict:
+    if 200 <= status < 300 and not isinstance(body, dict):
+        return Verdict(request_failure=unexpected_success(status, body))
     body = body if isinstance(body, dict) else {}
     if status == 200 and body.get("status") != "INVALID":
         return Verdict()
@@ -209,6 +224,8 @@ def _hubspot(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[
                     failures[position[key]] = failure_of(
                         "hubspot", 400, error.get("category"), error.get("message"), {}
                     )
+        if errors and not failures:  # refused rows it does not name: resend them all
+            return Verdict(request_failure=unexpected_success(status, body))
         return Verdict(row_failures=failures)
     failure = failure_of("hubspot", status, code, body.get("message") or body_text(body), headers)
     indices = {
@@ -223,7 +240,9 @@ def _hubspot(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[
 
 
 def _salesforce(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[str]) -> Verdict:
-    if status == 200 and isinstance(body, list):
+    if 200 <= status < 300 and (not isinstance(body, list) or len(body) != len(rows)):
+        return Verdict(request_failure=unexpected_success(status, body))
+    if isinstance(body, list) and 200 <= status < 300:
         failures = {}
         for i, result in enumerate(body):
             if isinstance(result, dict) and not result.get("success", False):

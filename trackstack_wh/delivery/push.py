@@ -13,6 +13,7 @@ import duckdb
 import httpx
 
 from trackstack_wh.delivery.engine import DestinationPush
+from trackstack_wh.delivery.outbox import scrub_stored
 from trackstack_wh.delivery.plan import PushOptions, run_masker
 from trackstack_wh.delivery.report import DestinationReport, PushReport
 from trackstack_wh.delivery.settings import DeliverySettings
@@ -58,6 +59,7 @@ def push(
         progress=progress,
         mask=run_masker(chosen),
     )
+    scrub_stored(conn, options.mask)
     pushes = [
         DestinationPush(conn, dest, options, DeliverySettings.for_destination(dest, delivery))
         for dest in chosen

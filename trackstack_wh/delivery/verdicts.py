@@ -15,6 +15,7 @@ import orjson
 from trackstack_wh.delivery.taxonomy import (
     BAD_IDENTIFIER,
     PERMANENT,
+    RETRYABLE,
     TOO_OLD,
     classify,
 )
@@ -144,4 +145,12 @@ def body_text(body: Any) -> str:
         return body[:MAX_MESSAGE].decode("utf-8", "replace")
     return platform_text(
         orjson.dumps(body)[: 2 * MAX_MESSAGE].decode("utf-8", "replace") if body is not None else ""
+    )
+
+
+def unexpected_success(status: int, body: Any) -> Failure:
+    """A 2xx answer not in the platform's success shape: whether it took the rows is
+    unknown, so they are sent again (their dedup keys make a repeat harmless)."""
+    return Failure(
+        RETRYABLE, f"unexpected_{status}", "answer of an unexpected shape: " + body_text(body)
     )
