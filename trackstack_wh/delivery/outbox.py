@@ -14,6 +14,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -88,7 +89,8 @@ class Batch:
 STATE_SQL = """
 select event_id, max(attempt) as attempts, arg_max_null(outcome, attempt) as outcome,
     arg_max_null(retry_at, attempt) as retry_at,
-    count(*) filter (outcome = 'failed') as failed_runs
+    count(*) filter (outcome = 'failed') as failed_runs,
+    arg_max_null(request_id, attempt) as request_id
 from delivery_log
 where destination = $destination and request_kind = $kind and mode = $mode
   and target = $target and outcome <> 'dry_run'
@@ -159,28 +161,37 @@ join merged m using (dedup_key)
 order by p.event_id <> c.carrier, p.dedup_key, p.event_time, p.event_id"""
 
 
+def logged_state(
+    conn: duckdb.DuckDBPyConnection,
+    destination: str,
+    mode: str,
+    target: str,
+    kind: str,
+    event_ids: list[str],
+) -> dict[str, tuple[Any, ...]]:
+    """``STATE_SQL`` for these events: (attempts, outcome, retry_at, failed_runs,
+    request_id) by event ID."""
+    found = conn.execute(
+        f"select * from ({STATE_SQL}) where event_id in (select unnest($ids::varchar[]))",
+        {"destination": destination, "kind": kind, "mode": mode, "target": target,
+         "ids": event_ids},
+    ).fetchall()  # fmt: skip
+    return {event_id: rest for event_id, *rest in found}
+
+
 def still_open(
     conn: duckdb.DuckDBPyConnection, destination: str, mode: str, target: str, rows: Batch
 ) -> Batch:
     """Rows of ``rows`` without a final outcome in the log, with their logged attempts."""
-    state = {
-        event_id: (attempts, outcome, failed_runs)
-        for event_id, attempts, outcome, failed_runs in conn.execute(
-            "select event_id, max(attempt), arg_max_null(outcome, attempt), "
-            "count(*) filter (outcome = 'failed') "
-            "from delivery_log where destination = $d and request_kind = $k and mode = $m "
-            "and target = $t and outcome <> 'dry_run' "
-            "and event_id in (select unnest($ids::varchar[])) group by event_id",
-            {"d": destination, "k": rows.kind, "m": mode, "t": target, "ids": rows.event_ids},
-        ).fetchall()
-    }
+    state = logged_state(conn, destination, mode, target, rows.kind, rows.event_ids)
+    none = (0, None, None, 0, None)
     keep = [
         i for i, e in enumerate(rows.event_ids)
-        if state.get(e, (0, None, 0))[1] not in ("delivered", "rejected", "superseded", "failed")
+        if state.get(e, none)[1] not in ("delivered", "rejected", "superseded", "failed")
     ]  # fmt: skip
     open_rows = rows.take(keep)
-    open_rows.attempts = [state.get(e, (0, None, 0))[0] or 0 for e in open_rows.event_ids]
-    open_rows.failed_runs = [state.get(e, (0, None, 0))[2] for e in open_rows.event_ids]
+    open_rows.attempts = [state.get(e, none)[0] or 0 for e in open_rows.event_ids]
+    open_rows.failed_runs = [state.get(e, none)[3] for e in open_rows.event_ids]
     return open_rows
 
 
@@ -193,14 +204,8 @@ def carriers_delivered(
     carriers: list[str],
 ) -> dict[str, str | None]:
     """For each carrier that is now ``delivered``, the request that delivered it."""
-    found = conn.execute(
-        "select event_id, arg_max_null(outcome, attempt), arg_max_null(request_id, attempt) "
-        "from delivery_log where destination = $d and request_kind = $k and mode = $m "
-        "and target = $t and outcome <> 'dry_run' "
-        "and event_id in (select unnest($ids::varchar[])) group by event_id",
-        {"d": destination, "k": kind, "m": mode, "t": target, "ids": carriers},
-    ).fetchall()
-    return {event_id: request for event_id, outcome, request in found if outcome == "delivered"}
+    state = logged_state(conn, destination, mode, target, kind, carriers)
+    return {e: row[4] for e, row in state.items() if row[1] == "delivered"}
 
 
 @dataclass
