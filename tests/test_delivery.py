@@ -502,3 +502,19 @@ def test_credentials_stored_by_older_versions_are_masked_by_the_next_push(
     stored = wh.deliveries()["error_message"].item()
     assert token not in stored and stored.endswith("Cannot parse access token: ***")
     assert scrub_stored(wh.conn, Masker([token])) == 0
+
+
+def test_rows_still_open_after_a_bug_are_those_without_a_final_outcome(wh: tw.Warehouse) -> None:
+    from trackstack_wh.delivery.outbox import Batch, still_open
+
+    log = ("insert into delivery_log (attempt_id, run_id, destination, request_kind, event_id, "
+           "mode, target, attempt, sent_at, outcome) values (gen_random_uuid()::varchar, 'x', "
+           "'meta', 'event', $e, 'live', 'live', $a, now(), $o)")  # fmt: skip
+    for event, attempt, outcome in [("a", 1, "delivered"), ("b", 1, "retry_scheduled"),
+                                    ("c", 1, "failed"), ("c", 2, "retry_scheduled")]:  # fmt: skip
+        wh.conn.execute(log, {"e": event, "a": attempt, "o": outcome})
+    rows = Batch("event", ["a", "b", "c", "d"], ["{}"] * 4, [0] * 4)
+    left = still_open(wh.conn, "meta", "live", "live", rows)
+    assert left.event_ids == ["b", "c", "d"]
+    assert left.attempts == [1, 2, 0] and left.failed_runs == [0, 1, 0]
+    assert still_open(wh.conn, "meta", "live", "emulator", rows).event_ids == ["a", "b", "c", "d"]

@@ -27,7 +27,7 @@ from trackstack_wh.delivery.verdicts import (
     platform_text,
     request_or_batch,
     short_or_none,
-    unexpected_success,
+    unexpected_answer,
 )
 
 
@@ -39,7 +39,7 @@ def _meta(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[str
             accepted=received if type(received) is int else None,
         )
     if 200 <= status < 300:
-        return Verdict(request_failure=unexpected_success(status, body))
+        return Verdict(request_failure=unexpected_answer(status, body))
     error = as_dict(as_dict(body).get("error"))
     code = error.get("code")
     if code is not None and error.get("error_subcode"):
@@ -71,7 +71,7 @@ def _google_data_manager(
 ) -> Verdict:
     if status == 200:
         if not isinstance(body, dict):
-            return Verdict(request_failure=unexpected_success(status, body))
+            return Verdict(request_failure=unexpected_answer(status, body))
         return Verdict(trace_id=short_or_none(body.get("requestId")))
     return _google_error(status, headers, body, "events")
 
@@ -81,7 +81,7 @@ def _google_ads(field_name: str) -> Parser:
         if status != 200:
             return _google_error(status, headers, body, field_name)
         if not isinstance(body, dict):
-            return Verdict(request_failure=unexpected_success(status, body))
+            return Verdict(request_failure=unexpected_answer(status, body))
         failures: dict[int, Failure] = {}
         partial = as_dict(body).get("partialFailureError")
         for detail in as_list(as_dict(partial).get("details")):
@@ -114,7 +114,7 @@ def _linkedin(status: int, headers: Mapping[str, str], body: Any, rows: Sequence
     if 200 <= status < 300:
         elements = as_dict(body).get("elements")
         if not isinstance(elements, list) or len(elements) != len(rows):
-            return Verdict(request_failure=unexpected_success(status, body))
+            return Verdict(request_failure=unexpected_answer(status, body))
         failures = {
             i: Failure(class_for_status(e.get("status")), str(e.get("status")), body_text(e))
             for i, e in enumerate(elements)
@@ -134,7 +134,7 @@ def _linkedin(status: int, headers: Mapping[str, str], body: Any, rows: Sequence
 
 def _tiktok(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[str]) -> Verdict:
     if status == 200 and (not isinstance(body, dict) or "code" not in body):
-        return Verdict(request_failure=unexpected_success(status, body))
+        return Verdict(request_failure=unexpected_answer(status, body))
     if status != 200 or not isinstance(body, dict):
         return Verdict(request_failure=failure_of("tiktok", status, None, body_text(body), headers))
     code, message = body.get("code"), body.get("message") or ""
@@ -152,7 +152,7 @@ def _tiktok(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[s
 
 def _snapchat(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[str]) -> Verdict:
     if 200 <= status < 300 and not isinstance(body, dict):
-        return Verdict(request_failure=unexpected_success(status, body))
+        return Verdict(request_failure=unexpected_answer(status, body))
     body = body if isinstance(body, dict) else {}
     if status == 200 and body.get("status") != "INVALID":
         return Verdict()
@@ -225,7 +225,7 @@ def _hubspot(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[
                         "hubspot", 400, error.get("category"), error.get("message"), {}
                     )
         if errors and not failures:  # refused rows it does not name: resend them all
-            return Verdict(request_failure=unexpected_success(status, body))
+            return Verdict(request_failure=unexpected_answer(status, body))
         return Verdict(row_failures=failures)
     failure = failure_of("hubspot", status, code, body.get("message") or body_text(body), headers)
     indices = {
@@ -241,7 +241,7 @@ def _hubspot(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[
 
 def _salesforce(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[str]) -> Verdict:
     if 200 <= status < 300 and (not isinstance(body, list) or len(body) != len(rows)):
-        return Verdict(request_failure=unexpected_success(status, body))
+        return Verdict(request_failure=unexpected_answer(status, body))
     if isinstance(body, list) and 200 <= status < 300:
         failures = {}
         for i, result in enumerate(body):

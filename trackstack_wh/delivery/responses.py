@@ -18,11 +18,11 @@ from trackstack_wh.delivery.taxonomy import (
     class_for_status,
 )
 from trackstack_wh.delivery.verdicts import (
-    MAX_MESSAGE,
     Failure,
     Verdict,
     body_text,
     retry_after_seconds,
+    unexpected_answer,
 )
 
 __all__ = ["PARSERS", "is_transient", "parse_response", "retry_after_seconds"]
@@ -63,7 +63,8 @@ def parse_response(
     try:
         verdict = PARSERS[(destination, kind)](status, headers, body, rows)
     except Exception as exc:  # a body of a shape no parser expects
-        verdict = Verdict(request_failure=_unexpected(status, headers, body, exc))
+        failure = unexpected_answer(status, body, headers, f"{type(exc).__name__}")
+        verdict = Verdict(request_failure=failure)
     if is_transient(status):
         failure = verdict.request_failure
         if failure is None or failure.error_class not in RETRIED or verdict.row_failures:
@@ -83,13 +84,3 @@ def _transient(status: int, headers: Mapping[str, str], said: Failure | None) ->
     code = said.code if said else str(status)
     message = said.message if said else f"HTTP {status}"
     return Failure(cls, code, message, retry_after_seconds(headers))
-
-
-def _unexpected(status: int, headers: Mapping[str, str], body: Any, exc: Exception) -> Failure:
-    """An answer of a shape no parser knows: by its status, and never permanent (the same
-    dedup keys make a resend harmless)."""
-    cls = class_for_status(status)
-    if cls == PERMANENT:
-        cls = RETRYABLE
-    message = f"unexpected answer ({type(exc).__name__}): {body_text(body)}"
-    return Failure(cls, f"unexpected_{status}", message[:MAX_MESSAGE], retry_after_seconds(headers))

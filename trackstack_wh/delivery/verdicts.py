@@ -17,6 +17,7 @@ from trackstack_wh.delivery.taxonomy import (
     PERMANENT,
     RETRYABLE,
     TOO_OLD,
+    class_for_status,
     classify,
 )
 
@@ -148,9 +149,17 @@ def body_text(body: Any) -> str:
     )
 
 
-def unexpected_success(status: int, body: Any) -> Failure:
-    """A 2xx answer not in the platform's success shape: whether it took the rows is
-    unknown, so they are sent again (their dedup keys make a repeat harmless)."""
+def unexpected_answer(
+    status: int, body: Any, headers: Mapping[str, str] | None = None, why: str = "shape"
+) -> Failure:
+    """An answer no parser can read (a 2xx not in the platform's success shape, a body a
+    parser fails on): judged by its status and never permanent, since whether the
+    platform took the rows is unknown and their dedup keys make a resend harmless."""
+    cls = class_for_status(status)
+    message = f"answer of an unexpected {why}: {body_text(body)}"
     return Failure(
-        RETRYABLE, f"unexpected_{status}", "answer of an unexpected shape: " + body_text(body)
+        RETRYABLE if cls == PERMANENT else cls,
+        f"unexpected_{status}",
+        message[:MAX_MESSAGE],
+        retry_after_seconds(headers or {}),
     )
