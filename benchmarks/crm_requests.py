@@ -5,7 +5,7 @@ independent platform receiver (tests/receiver.py).
     python benchmarks/crm_requests.py --events 100000 --json out.json
     python benchmarks/crm_requests.py --reuse benchmarks/out/crm_100000_42.duckdb
 
-Without ``--reuse``: seeded wide synthetic events (``trackstack_wh.synthetic``, as
+Without ``--reuse``: seeded wide synthetic events (``trackstack_lab.synthetic``, as
 run_all.py makes them; the NDJSON file is kept under benchmarks/out/ and reused) are
 ingested into benchmarks/out/crm_<events>_<seed>.duckdb, quality is refreshed and the
 Salesforce and HubSpot payload tables are built at the warehouse's replay clock. The push
@@ -95,7 +95,7 @@ def write_config(path: Path, receiver: Receiver) -> None:
 def build_warehouse(db: Path, events: int, seed: int) -> dict[str, float]:
     """Generate (or reuse) the NDJSON, ingest it, refresh quality, build the CRM payloads."""
     import trackstack_wh as tw
-    from trackstack_wh.synthetic import SyntheticSpec, write_ndjson
+    from trackstack_lab.synthetic import SyntheticSpec, write_ndjson
 
     OUT.mkdir(exist_ok=True)
     data = OUT / f"wide_{events}_{seed}.ndjson"

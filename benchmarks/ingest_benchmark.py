@@ -54,7 +54,7 @@ print(json.dumps({**report.to_dict()["totals"], "ingest_s": round(ingest_s, 2),
 CONFIG = Path(__file__).parent.parent / "trackstack.toml"
 GENERATE = """
 import sys
-from trackstack_wh.synthetic import SyntheticSpec, write_ndjson
+from trackstack_lab.synthetic import SyntheticSpec, write_ndjson
 write_ndjson(sys.argv[1], SyntheticSpec(n=int(sys.argv[2]), seed=int(sys.argv[3]),
                                         malformed_rate=0.01))
 """

@@ -104,7 +104,7 @@ def main() -> None:
         return
     import psutil
 
-    from trackstack_wh.emulator import EmulatorProcess
+    from trackstack_lab.emulator import EmulatorProcess
 
     OUT.mkdir(exist_ok=True)
     rows = []

@@ -27,9 +27,9 @@ from pathlib import Path
 import httpx
 import orjson
 
-from trackstack_wh.sink.process import SinkProcess
+from trackstack_lab.sink_process import SinkProcess
 from trackstack_wh.sink.segments import HEADER_KEY, HEADER_PREFIX
-from trackstack_wh.synthetic import SyntheticSpec, generate_lines
+from trackstack_lab.synthetic import SyntheticSpec, generate_lines
 
 OUT = Path(__file__).parent / "out"
 KEY = "sk_bench_0123456789abcdef0123"

@@ -15,7 +15,7 @@ PUSH_SETTINGS = {"requests_per_second": 10_000}
 
 
 def generate(path: str, events: str, seed: str) -> dict:
-    from trackstack_wh.synthetic import SyntheticSpec, write_ndjson
+    from trackstack_lab.synthetic import SyntheticSpec, write_ndjson
 
     lines = write_ndjson(path, SyntheticSpec(n=int(events), seed=int(seed), wide=True))
     return {"lines": lines}

@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
-from trackstack_wh.synthetic import SyntheticSpec, generate_lines, write_ndjson
+from trackstack_lab.synthetic import SyntheticSpec, generate_lines, write_ndjson
 
 OUT = Path(__file__).parent / "samples"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from trackstack_wh.sink.process import SinkProcess
+from trackstack_lab.sink_process import SinkProcess
 
 SECRET = "sk_test_0123456789abcdefSECRET"
 PUBLISHABLE = "pk_test_0123456789abcdefPUBLIC"

@@ -18,7 +18,7 @@ from trackstack_wh.cli import main
 from trackstack_wh.destinations import versions
 from trackstack_wh.destinations.config import Destination, parse_config
 from trackstack_wh.destinations.mapping import DESTINATIONS
-from trackstack_wh.emulator import create_app
+from trackstack_lab.emulator import create_app
 from trackstack_wh.errors import ConfigError
 from trackstack_wh.payloads.requests import ENDPOINTS, endpoint_headers, endpoint_url
 

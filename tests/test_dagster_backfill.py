@@ -14,7 +14,7 @@ import yaml
 import trackstack_wh as tw
 from dagster_defs.definitions import defs
 from tests.dagster_support import CLOCK, CONFIG, all_assets, make_inbox, resources, unpartitioned
-from trackstack_wh.emulator import EmulatorProcess
+from trackstack_lab.emulator import EmulatorProcess
 
 ROOT = Path(__file__).parent.parent
 FIRST, LAST = "2026-09-20", "2026-10-19"

@@ -27,7 +27,7 @@ from tests.dagster_support import (
     resources,
     unpartitioned,
 )
-from trackstack_wh.emulator import EmulatorProcess
+from trackstack_lab.emulator import EmulatorProcess
 from trackstack_wh.payloads import PAYLOAD_TABLES
 
 PAYLOAD_TABLES_SQL = (

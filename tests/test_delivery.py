@@ -19,7 +19,7 @@ from tests.helpers import samples_with_payloads
 from trackstack_wh.delivery.ratelimit import TokenBucket, backoff_delay
 from trackstack_wh.delivery.responses import parse_response, retry_after_seconds
 from trackstack_wh.destinations.config import load_config
-from trackstack_wh.emulator import EmulatorProcess, dedup_identity
+from trackstack_lab.emulator import EmulatorProcess, dedup_identity
 from trackstack_wh.payloads import PAYLOAD_TABLES
 
 ROOT = Path(__file__).parent.parent

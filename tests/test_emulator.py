@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from trackstack_wh.emulator import EmulatorProcess, create_app, dedup_identity
-from trackstack_wh.emulator.process import EmulatorError
+from trackstack_lab.emulator import EmulatorProcess, create_app, dedup_identity
+from trackstack_lab.process import ServerError
 
 CLOCK = dt.datetime(2026, 10, 20, 12, 0, tzinfo=dt.UTC)
 NOW = int(CLOCK.timestamp())
@@ -803,7 +803,7 @@ def test_routing_and_admin_errors(emu: EmulatorProcess, client: httpx.Client) ->
     assert client.post("/meta/v25.0/1/unknown").status_code == 404
     assert client.get("/meta/v25.0/1/events").status_code == 405
     assert client.post("/_emulator/faults", json={"destination": "meta"}).status_code == 400
-    with pytest.raises(EmulatorError):
+    with pytest.raises(ServerError):
         emu.records("nowhere")
     stats = emu.stats()
     assert set(stats) == {c.destination for c in CASES}

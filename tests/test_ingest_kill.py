@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import trackstack_wh as tw
-from trackstack_wh.synthetic import SyntheticSpec, write_ndjson
+from trackstack_lab.synthetic import SyntheticSpec, write_ndjson
 
 CHILD = """
 import sys, time

@@ -10,6 +10,7 @@ import pytest
 
 import trackstack_wh as tw
 from tests.helpers import write_lines
+from trackstack_wh.errors import StaleDataError
 from trackstack_wh.identity import Key, hashed
 from trackstack_wh.quality import COMPONENT_POINTS
 
@@ -30,6 +31,7 @@ def _purchase(event_id: str, at: dt.datetime, txn: str = "txn_1", **fields: obje
 def _load(wh: tw.Warehouse, tmp_path: Path, lines: list[str], name: str = "in") -> None:
     report = wh.ingest(write_lines(tmp_path / f"{name}.ndjson", lines), received_at=RECEIVED)
     assert report.files[0].rows_valid == len(lines)
+    wh.refresh_quality()
 
 
 def test_client_and_server_copies_of_a_purchase_are_sent_once(
@@ -156,3 +158,40 @@ def test_quality_follows_new_ingests_and_skips_unchanged_runs(
     _load(wh, tmp_path, [_event("SignUp", "b", T0, email="b@acme.example")], "two")
     assert wh.quality().height == 2
     assert wh.refresh_quality(phone_region=None).ran
+
+
+def test_read_methods_report_stale_quality_and_never_write(
+    wh: tw.Warehouse, tmp_path: Path
+) -> None:
+    with pytest.raises(StaleDataError, match="no quality scores yet"):
+        wh.quality()
+    _load(wh, tmp_path, [_event("SignUp", "a", T0, email="a@acme.example")], "one")
+    runs = wh.sql("select count(*) from quality_runs").item()
+    wh.ingest(write_lines(tmp_path / "two.ndjson", [_event("SignUp", "b", T0, email="b@acme.example")]))
+    for read in (wh.quality, wh.quality_summary, wh.destination_dedup, wh.quality_report):
+        with pytest.raises(StaleDataError, match=r"since quality was last refreshed.*refresh_q"):
+            read()
+    assert wh.sql("select count(*) from quality_runs").item() == runs, "a read wrote"
+    assert wh.refresh_quality().ran and wh.quality().height == 2
+
+
+def test_payload_builds_use_the_quality_settings_recorded_in_the_warehouse(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "settings.duckdb"
+    with tw.connect(db) as first:
+        first.ingest(write_lines(tmp_path / "a.ndjson", [_purchase("p1", T0, email="a@b.co")]))
+        first.refresh_quality(dedup_windows={"meta": None}, phone_region="DE")
+    with tw.connect(db) as second:
+        second.ingest(
+            write_lines(
+                tmp_path / "b.ndjson", [_purchase("p2", T0 + dt.timedelta(days=9), email="a@b.co")]
+            )
+        )
+        second.build_payloads(as_of=T0 + dt.timedelta(days=10))
+        settings = second.sql(
+            "select settings from quality_runs order by run_at desc limit 1"
+        ).item()
+        assert '"phone_region": "DE"' in settings and '"meta": null' in settings
+        suppressed = second.destination_dedup().filter(destination="meta")
+        assert suppressed["event_id"].to_list() == ["p2"], "the unlimited meta window held"

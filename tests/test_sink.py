@@ -27,7 +27,7 @@ from tests.sink_support import (
     write_config,
 )
 from trackstack_wh import cli
-from trackstack_wh.sink.process import SinkProcess
+from trackstack_lab.sink_process import SinkProcess
 from trackstack_wh.sink.segments import OPEN_SUFFIX, SEGMENT_SUFFIX
 
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 import trackstack_wh as tw
 from tests.sink_support import KEY_ENV, events, server_headers, write_config
-from trackstack_wh.sink.process import SinkProcess
+from trackstack_lab.sink_process import SinkProcess
 from trackstack_wh.sink.segments import OPEN_SUFFIX
 
 SENDERS = 8

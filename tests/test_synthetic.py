@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import trackstack_wh as tw
-from trackstack_wh.synthetic import SyntheticSpec, generate_lines, write_ndjson
+from trackstack_lab.synthetic import SyntheticSpec, generate_lines, write_ndjson
 
 
 def test_wide_events_fill_most_contract_fields_and_load(tmp_path: Path) -> None:

@@ -74,7 +74,7 @@ def test_conformance_names_each_broken_rule(sample: tw.Warehouse) -> None:
 
 
 def test_marts_and_export_rerun_to_the_same_result(sample: tw.Warehouse, tmp_path: Path) -> None:
-    sample.quality()
+    sample.refresh_quality()
     sample.build_payloads(as_of=CLOCK, window=DAYS)
     first = refresh_mart(sample.conn, "funnel_daily", DAYS).frame
     assert refresh_mart(sample.conn, "funnel_daily", DAYS).frame.equals(first)

@@ -13,7 +13,6 @@ import polars as pl
 
 from trackstack_wh.delivery.report import DestinationReport, PushReport
 from trackstack_wh.destinations.config import load_config
-from trackstack_wh.emulator.process import emulated
 from trackstack_wh.payloads import PAYLOAD_TABLES
 from trackstack_wh.warehouse import Warehouse, connect
 
@@ -70,6 +69,8 @@ def run_push(wh: Warehouse, args: argparse.Namespace) -> PushReport:
 def cmd_push(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.emulator:
+        from trackstack_lab.emulator.process import emulated  # asked for: --emulator
+
         with connect(args.db, config=config) as wh:
             clock = parse_time(args.as_of) or wh.replay_clock()
         args.as_of = clock.isoformat()
@@ -111,7 +112,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
-    from trackstack_wh.emulator import serve
+    from trackstack_lab.emulator import serve
 
     serve(args.host, args.port, parse_time(args.clock))
     return 0

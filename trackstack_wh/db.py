@@ -67,9 +67,6 @@ def connect(
         conn.execute("set preserve_insertion_order = false")
     if not read_only:
         migrate(conn)
-        from trackstack_wh.ingest.loading import discard_interrupted_loads  # imports db
-
-        discard_interrupted_loads(conn)
     return conn
 
 

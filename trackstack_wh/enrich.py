@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from trackstack_wh.db import transaction
+from trackstack_wh.db import has_table, transaction
 from trackstack_wh.dedup import build_destination_dedup, dedup_rules
 from trackstack_wh.identity import RULES_VERSION, build_identity
 from trackstack_wh.quality import build_event_quality
@@ -75,6 +75,58 @@ def _settings(phone_region: str | None, windows: Mapping[str, dt.timedelta | Non
     )
 
 
+@dataclass(frozen=True)
+class QualitySettings:
+    """What the derived tables were built with: the default phone region and the
+    per-destination dedup windows (None: no time limit)."""
+
+    phone_region: str | None
+    windows: Mapping[str, dt.timedelta | None]
+
+
+def recorded_settings(conn: duckdb.DuckDBPyConnection) -> QualitySettings | None:
+    """The settings of the last refresh recorded in this warehouse (None: never run)."""
+    if not has_table(conn, "quality_runs"):
+        return None
+    last = conn.execute("select settings from quality_runs order by run_at desc limit 1").fetchall()
+    if not last:
+        return None
+    recorded = json.loads(last[0][0])
+    windows = {
+        name: None if seconds is None else dt.timedelta(seconds=seconds)
+        for name, seconds in recorded["windows"].items()
+    }
+    return QualitySettings(recorded["phone_region"], windows)
+
+
+def _current_state(conn: duckdb.DuckDBPyConnection) -> tuple[int, int, int | None]:
+    row = conn.execute(
+        "select (select count(*) from events), (select count(*) from ingest_batches), "
+        "(select epoch_us(max(ingested_at)) from ingest_batches)"
+    ).fetchall()[0]
+    return int(row[0]), int(row[1]), row[2]
+
+
+def staleness(conn: duckdb.DuckDBPyConnection) -> str | None:
+    """Why the derived tables cannot be read as current (None: they can), without writing:
+    never built, or built before the events last changed."""
+    if not has_table(conn, "quality_runs") or not has_table(conn, "event_quality"):
+        return "no quality scores yet"
+    last = conn.execute(
+        "select events, batches, last_ingested_us, settings from quality_runs "
+        "order by run_at desc limit 1"
+    ).fetchall()
+    if not last:
+        return "no quality scores yet"
+    events, batches, last_us, settings = last[0]
+    built_with = json.loads(settings)
+    if (built_with["tables"], built_with["rules"]) != (TABLES_VERSION, RULES_VERSION):
+        return "quality tables were built by an older version"
+    if (events, batches, last_us) != _current_state(conn):
+        return "events were loaded (or removed) since quality was last refreshed"
+    return None
+
+
 def refresh_quality(
     conn: duckdb.DuckDBPyConnection,
     *,
@@ -86,10 +138,7 @@ def refresh_quality(
     started = time.perf_counter()
     conn.execute(RUNS_DDL)
     settings = _settings(phone_region, windows or {})
-    state = conn.execute(
-        "select (select count(*) from events), (select count(*) from ingest_batches), "
-        "(select epoch_us(max(ingested_at)) from ingest_batches)"
-    ).fetchall()[0]
+    state = _current_state(conn)
     last = conn.execute(
         "select events, batches, last_ingested_us, settings from quality_runs "
         "order by run_at desc limit 1"

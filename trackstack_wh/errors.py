@@ -1,6 +1,19 @@
-"""One root exception; every error says what went wrong and what to do next."""
+"""One root exception; every error says what went wrong and what to do next.
+
+Catch ``TrackstackError`` for anything a user can cause. The classes a caller may also
+know by a built-in type inherit it too (``UsageError`` is a ``ValueError``,
+``NotFoundError`` a ``KeyError``), so ``except ValueError`` keeps working. The command
+line turns each into an exit code (``exit_code``) and one line on stderr.
+"""
 
 from __future__ import annotations
+
+EXIT_ERROR = 1
+"""Any other ``TrackstackError``: the run failed."""
+EXIT_USAGE = 2
+"""A bad argument or setting (``UsageError``, ``ConfigError``): fix the call and rerun."""
+EXIT_BUSY = 3
+"""The warehouse file is held by another process: try again later."""
 
 
 class TrackstackError(Exception):
@@ -9,6 +22,29 @@ class TrackstackError(Exception):
 
 class ConfigError(TrackstackError):
     """A setting is missing or invalid."""
+
+
+class UsageError(TrackstackError, ValueError):
+    """A library call got an argument it cannot use (an unknown destination or mart, a
+    bad ``period``/``by`` value, an empty or naive time window)."""
+
+
+class NotFoundError(UsageError, KeyError):
+    """A name looked up is not there (a report's table or chart, a destination in a push
+    report); the message lists the names there are."""
+
+    def __str__(self) -> str:  # KeyError would show the message quoted
+        return str(self.args[0]) if len(self.args) == 1 else super().__str__()
+
+
+class NotReadyError(UsageError):
+    """A call needs data an earlier step builds (quality scores, payload tables); the
+    message names the step to run first."""
+
+
+class UsageError(TrackstackError, ValueError):
+    """A library call was given an argument it cannot use (unknown destination, bad
+    period, malformed time window); the message lists what is allowed."""
 
 
 class UnreadableFileError(TrackstackError):
@@ -38,3 +74,18 @@ class WarehouseBusyError(TrackstackError):
             "or another notebook is writing it: try again in a moment, pass a longer "
             "busy_timeout, or read a copy of the file."
         )
+
+
+class StaleDataError(TrackstackError):
+    """A derived table is missing or older than the data it is derived from; the message
+    names the call that refreshes it (read methods never write)."""
+
+
+def exit_code(exc: TrackstackError) -> int:
+    """The command line's exit code for ``exc``: 2 usage or config, 3 warehouse busy,
+    1 anything else."""
+    if isinstance(exc, (UsageError, ConfigError)):
+        return EXIT_USAGE
+    if isinstance(exc, WarehouseBusyError):
+        return EXIT_BUSY
+    return EXIT_ERROR

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -13,8 +14,16 @@ import polars as pl
 
 from trackstack_wh import db
 from trackstack_wh.destinations.config import WorkspaceConfig, load_config
-from trackstack_wh.enrich import QualityRun, phone_region_from_env, refresh_quality
-from trackstack_wh.errors import UnreadableFileError
+from trackstack_wh.enrich import (
+    QualityRun,
+    QualitySettings,
+    phone_region_from_env,
+    recorded_settings,
+    refresh_quality,
+    staleness,
+)
+from trackstack_wh.errors import StaleDataError, UnreadableFileError, UsageError
+from trackstack_wh.ingest.loading import discard_interrupted_loads
 from trackstack_wh.ingest.pipeline import ingest_file
 from trackstack_wh.ingest.readers import is_event_file
 from trackstack_wh.ingest.report import FileReport, IngestReport
@@ -45,6 +54,7 @@ if TYPE_CHECKING:  # delivery pulls in httpx; imported when first used (faster s
     from trackstack_wh.delivery import DestinationReport, PushReport
     from trackstack_wh.delivery.reconcile import Reconciliation
 
+log = logging.getLogger(__name__)
 PathLike = str | os.PathLike[str]
 _FROM_ENV = object()
 
@@ -66,10 +76,14 @@ class Warehouse:
         self.conn: duckdb.DuckDBPyConnection = db.connect(
             self.path, read_only=read_only, busy_timeout=busy_timeout
         )
-        self._quality_settings: tuple[str | None, dict[str, dt.timedelta | None]] = (
-            phone_region_from_env(self.config.phone_region),
-            {},
-        )
+        if not read_only:
+            discarded = discard_interrupted_loads(self.conn)
+            if discarded:
+                log.warning(
+                    "undid %d interrupted load(s); they load again, whole, when ingested next: %s",
+                    len(discarded),
+                    ", ".join(discarded),
+                )
 
     def ingest(
         self, paths: PathLike | Iterable[PathLike], *, received_at: dt.datetime | None = None
@@ -149,13 +163,15 @@ class Warehouse:
             if phone_region is _FROM_ENV
             else phone_region
         )
-        assert region is None or isinstance(region, str)
-        self._quality_settings = (region, dict(dedup_windows or {}))
+        if region is not None and not isinstance(region, str):
+            raise UsageError(f"phone_region must be an ISO country code or None, not {region!r}")
         return refresh_quality(self.conn, phone_region=region, windows=dedup_windows, force=force)
 
     def quality(self, limit: int | None = None) -> pl.DataFrame:
-        """Per-event quality: score, components, match keys per destination, warnings."""
-        self._ensure_quality()
+        """Per-event quality: score, components, match keys per destination, warnings
+        (as of the last ``refresh_quality()``; raises ``StaleDataError`` if events changed
+        since)."""
+        self._require_fresh_quality()
         return self.sql(
             "select q.* exclude (key_pattern), p.match_keys from event_quality q "
             "join match_key_patterns p using (key_pattern) order by q.score, q.event_id limit $n",
@@ -163,14 +179,16 @@ class Warehouse:
         )
 
     def quality_summary(self, by: str = "stage") -> pl.DataFrame:
-        """Quality by ``event_name``, ``stage`` or ``destination``."""
+        """Quality by ``event_name``, ``stage`` or ``destination`` (needs a current
+        ``refresh_quality()``)."""
         query = quality_summary_sql(by)
-        self._ensure_quality()
+        self._require_fresh_quality()
         return self.sql(query)
 
     def destination_dedup(self) -> pl.DataFrame:
-        """Copies suppressed per destination, with the earlier copy they repeat."""
-        self._ensure_quality()
+        """Copies suppressed per destination, with the earlier copy they repeat (needs a
+        current ``refresh_quality()``)."""
+        self._require_fresh_quality()
         return self.sql("select * from destination_dedup order by destination, event_id")
 
     def build_payloads(
@@ -187,13 +205,15 @@ class Warehouse:
         settings). Eligibility (event age, future timestamps) is judged at ``as_of``,
         default now; ``rebuild`` rebuilds every row. ``destinations`` and ``window`` (a
         ``TimeWindow`` of event times, e.g. ``TimeWindow.days("2026-10-01")``) narrow it.
+        Quality is refreshed first when events changed, with the settings of the last
+        ``refresh_quality()`` recorded in the warehouse (else the config's).
         """
-        self._ensure_quality()
+        settings = self._refresh_with_recorded_settings()
         return build_payloads(
             self.conn,
             self.config,
             as_of=as_of,
-            phone_region=self._quality_settings[0],
+            phone_region=settings.phone_region,
             rebuild=rebuild,
             destinations=destinations,
             window=window,
@@ -254,28 +274,31 @@ class Warehouse:
         rows; ``as_of`` is the clock for platform age limits; ``delivery`` overrides pacing
         and retry settings for this run; ``transport`` replaces the network.
         """
-        from trackstack_wh.delivery.push import push
-
-        names = [destinations] if isinstance(destinations, str) else destinations
-        return push(
-            self.conn, self.config, destinations=names, dry_run=dry_run, since=since,
+        return self._push(
+            self.config, destinations=destinations, dry_run=dry_run, since=since,
             until=until, event_names=event_names, retry_failed=retry_failed, as_of=as_of,
             delivery=delivery, progress=progress, transport=transport,
         )  # fmt: skip
+
+    def _push(
+        self,
+        config: WorkspaceConfig,
+        destinations: str | Iterable[str] | None = None,
+        **options: Any,
+    ) -> PushReport:
+        from trackstack_wh.delivery.push import push
+
+        names = [destinations] if isinstance(destinations, str) else destinations
+        return push(self.conn, config, destinations=names, **options)
 
     def push_to_emulator(self, *, as_of: dt.datetime | None = None, **options: Any) -> PushReport:
         """``push`` to the local platform emulator, started for this call and stopped
         after it (for demos, notebooks and tests; ``as_of`` also sets its clock). Missing
         credential variables get placeholders for the call; real ones are never sent."""
-        from trackstack_wh.emulator.process import emulated
+        from trackstack_lab.emulator.process import emulated
 
-        config = self.config
-        with emulated(config, as_of) as pointed:
-            self.config = pointed
-            try:
-                return self.push(as_of=as_of, **options)
-            finally:
-                self.config = config
+        with emulated(self.config, as_of) as pointed:
+            return self._push(pointed, as_of=as_of, **options)
 
     def retry_failed(
         self, destinations: str | Iterable[str] | None = None, **options: Any
@@ -331,8 +354,9 @@ class Warehouse:
         )
 
     def quality_report(self, *, window: TimeWindow | None = None) -> QualityReport:
-        """Quality score distribution, missing identity signals and match keys by event."""
-        self._ensure_quality()
+        """Quality score distribution, missing identity signals and match keys by event
+        (needs a current ``refresh_quality()``)."""
+        self._require_fresh_quality()
         return quality_report(self.conn, window=window)
 
     def delivery_report(
@@ -364,26 +388,31 @@ class Warehouse:
 
     def _payload_table(self, destination: str) -> str:
         if destination not in PAYLOAD_TABLES:
-            raise ValueError(
+            raise UsageError(
                 f"unknown destination {destination!r}; choose from {sorted(PAYLOAD_TABLES)}"
             )
         table = existing_tables(self.conn).get(destination)
         if table is None:
-            raise ValueError(
+            raise StaleDataError(
                 f"no payloads for {destination!r} yet: enable it in the config and run "
                 "build_payloads()"
             )
         return table
 
-    def _ensure_quality(self) -> None:
-        if self.read_only:
-            if not db.has_table(self.conn, "event_quality"):
-                raise ValueError(
-                    "no quality scores yet: run refresh_quality() on a writable connection"
-                )
-            return
-        region, windows = self._quality_settings
-        refresh_quality(self.conn, phone_region=region, windows=windows)
+    def _require_fresh_quality(self) -> None:
+        problem = staleness(self.conn)
+        if problem is not None:
+            where = "" if not self.read_only else " on a writable connection"
+            raise StaleDataError(
+                f"{problem}: run wh.refresh_quality(){where} (CLI: trackstack-wh quality) first"
+            )
+
+    def _refresh_with_recorded_settings(self) -> QualitySettings:
+        settings = recorded_settings(self.conn) or QualitySettings(
+            phone_region_from_env(self.config.phone_region), {}
+        )
+        refresh_quality(self.conn, phone_region=settings.phone_region, windows=settings.windows)
+        return settings
 
     def close(self) -> None:
         self.conn.close()

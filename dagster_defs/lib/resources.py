@@ -19,7 +19,7 @@ from trackstack_wh.destinations.config import (
     WorkspaceConfig,
     load_config,
 )
-from trackstack_wh.emulator.process import emulated, emulator_secrets
+from trackstack_lab.emulator.process import emulated, emulator_secrets
 from trackstack_wh.ingest.readers import is_event_file
 
 WAREHOUSE_POOL = "duckdb_warehouse"

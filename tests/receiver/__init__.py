@@ -1,6 +1,6 @@
 """An independent stand-in for the ad platforms' and CRMs' HTTP APIs, for delivery tests.
 
-Written from the platforms' documentation, not from ``trackstack_wh.emulator`` (it
+Written from the platforms' documentation, not from ``trackstack_lab.emulator`` (it
 imports nothing from ``trackstack_wh``), so a test against it checks delivery as a
 user's real endpoint, proxy or load balancer would answer. A stdlib
 ``ThreadingHTTPServer`` on 127.0.0.1 serves every destination under

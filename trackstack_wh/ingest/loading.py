@@ -3,8 +3,8 @@
 A file loads all or nothing although each chunk commits on its own (`pipeline`): it is
 listed in ``ingest_loading`` (with the loading process's ID) until its ``ingest_batches``
 row is written in the last transaction. Rows of a listed file that no live load owns are
-removed by `discard_interrupted_loads`, which every writable connection runs when it
-opens, so no later step ever sees half a file.
+removed by `discard_interrupted_loads`, which ``Warehouse`` runs whenever it opens the
+file for writing, so no later step ever sees half a file.
 """
 
 from __future__ import annotations

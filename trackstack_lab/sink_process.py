@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from trackstack_wh.serving import ServerProcess
+from trackstack_lab.process import ServerProcess
 
 
 class SinkProcess(ServerProcess):

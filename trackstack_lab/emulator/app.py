@@ -16,10 +16,10 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from trackstack_wh.emulator.admin import PREFIX, handle_admin
-from trackstack_wh.emulator.platforms import PLATFORMS
-from trackstack_wh.emulator.state import Clock, DestinationState, Fault
-from trackstack_wh.emulator.wire import Call, Handler, Platform, Reply
+from trackstack_lab.emulator.admin import PREFIX, handle_admin
+from trackstack_lab.emulator.platforms import PLATFORMS
+from trackstack_lab.emulator.state import Clock, DestinationState, Fault
+from trackstack_lab.emulator.wire import Call, Handler, Platform, Reply
 from trackstack_wh.serving import ClientGone, Message, Receive, Scope, Send, lifespan_noop
 
 log = logging.getLogger(__name__)

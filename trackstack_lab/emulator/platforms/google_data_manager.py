@@ -12,8 +12,8 @@ import binascii
 from collections.abc import Callable
 from typing import Any
 
-from trackstack_wh.emulator import identity
-from trackstack_wh.emulator.checks import (
+from trackstack_lab.emulator import identity
+from trackstack_lab.emulator.checks import (
     DAY,
     FUTURE_SKEW,
     INJECTED,
@@ -29,8 +29,8 @@ from trackstack_wh.emulator.checks import (
     scan,
     take_digest,
 )
-from trackstack_wh.emulator.platforms.google_rpc import auth_problem, bad_request
-from trackstack_wh.emulator.wire import Call, Reply
+from trackstack_lab.emulator.platforms.google_rpc import auth_problem, bad_request
+from trackstack_lab.emulator.wire import Call, Reply
 
 MAX_EVENTS = 2000
 MAX_AGE = 90 * DAY

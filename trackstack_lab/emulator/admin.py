@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from trackstack_wh.emulator.state import parse_fault
-from trackstack_wh.emulator.wire import Reply
+from trackstack_lab.emulator.state import parse_fault
+from trackstack_lab.emulator.wire import Reply
 
 if TYPE_CHECKING:
-    from trackstack_wh.emulator.app import Emulator
+    from trackstack_lab.emulator.app import Emulator
 
 PREFIX = "/_emulator"
 

@@ -9,24 +9,23 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from trackstack_lab.process import ServerError, ServerProcess
 from trackstack_wh.destinations.config import EMULATOR_TARGET, WorkspaceConfig
-from trackstack_wh.serving import ServerError, ServerProcess
 
 EMULATOR_TOKEN = "emulator-token"
 
-EmulatorError = ServerError
 """The emulator process failed to start or answer."""
 
 
 class EmulatorProcess(ServerProcess):
-    """``python -m trackstack_wh.emulator`` in a subprocess on a free port.
+    """``python -m trackstack_lab.emulator`` in a subprocess on a free port.
 
     Use as a context manager; ``url_for(destination)`` is the base URL to configure for a
     destination, and the methods wrap the ``/_emulator`` admin API.
     """
 
     name = "emulator"
-    module = "trackstack_wh.emulator"
+    module = "trackstack_lab.emulator"
     health_path = "/_emulator/health"
 
     def __init__(self, clock: datetime | str | None = None, *, host: str = "127.0.0.1") -> None:
@@ -40,7 +39,7 @@ class EmulatorProcess(ServerProcess):
     def _admin(self, method: str, name: str, **kwargs: Any) -> Any:
         response = self.client.request(method, f"/_emulator/{name}", **kwargs)
         if response.status_code != 200:
-            raise EmulatorError(f"{method} /_emulator/{name}: {response.text}")
+            raise ServerError(f"{method} /_emulator/{name}: {response.text}")
         return response.json()
 
     def health(self) -> dict[str, Any]:

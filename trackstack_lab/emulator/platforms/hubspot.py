@@ -13,8 +13,8 @@ import re
 from collections import Counter
 from typing import Any
 
-from trackstack_wh.emulator import identity
-from trackstack_wh.emulator.checks import (
+from trackstack_lab.emulator import identity
+from trackstack_lab.emulator.checks import (
     EMAIL_SHAPE,
     INJECTED,
     Problem,
@@ -28,7 +28,7 @@ from trackstack_wh.emulator.checks import (
     scan,
     token_ok,
 )
-from trackstack_wh.emulator.wire import Call, Platform, Reply, refused, route
+from trackstack_lab.emulator.wire import Call, Platform, Reply, refused, route
 
 MAX_EVENTS = 500
 MAX_UPSERTS = 100

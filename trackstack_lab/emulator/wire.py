@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from trackstack_wh.emulator.state import DestinationState
+    from trackstack_lab.emulator.state import DestinationState
 
 
 @dataclass(slots=True)

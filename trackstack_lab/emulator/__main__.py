@@ -1,16 +1,16 @@
-"""``python -m trackstack_wh.emulator [--host H] [--port P] [--clock ISO]``."""
+"""``python -m trackstack_lab.emulator [--host H] [--port P] [--clock ISO]``."""
 
 from __future__ import annotations
 
 import argparse
 from datetime import datetime
 
-from trackstack_wh.emulator.server import serve
+from trackstack_lab.emulator.server import serve
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m trackstack_wh.emulator",
+        prog="python -m trackstack_lab.emulator",
         description="Serve the local ad-platform / CRM emulator.",
     )
     parser.add_argument("--host", default="127.0.0.1")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trackstack_wh.emulator.platforms import (
+from trackstack_lab.emulator.platforms import (
     google_ads,
     hubspot,
     linkedin,
@@ -12,7 +12,7 @@ from trackstack_wh.emulator.platforms import (
     snapchat,
     tiktok,
 )
-from trackstack_wh.emulator.wire import Platform
+from trackstack_lab.emulator.wire import Platform
 
 PLATFORMS: dict[str, Platform] = {
     p.name: p

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from trackstack_wh.emulator.checks import bearer, token_ok
-from trackstack_wh.emulator.wire import Call, Reply, refused
+from trackstack_lab.emulator.checks import bearer, token_ok
+from trackstack_lab.emulator.wire import Call, Reply, refused
 
 STATUS_NAMES = {
     400: "INVALID_ARGUMENT",

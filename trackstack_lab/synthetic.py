@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from trackstack_lab.synthetic_wide import wide_fields
 from trackstack_wh.contract import (
     CANONICAL_EVENTS,
     FIELDS,
@@ -25,7 +26,6 @@ from trackstack_wh.contract import (
     Group,
     Stage,
 )
-from trackstack_wh.synthetic_wide import wide_fields
 
 _STAGE_EVENTS: dict[Stage, list[str]] = {
     s: [e.name for e in CANONICAL_EVENTS if e.stage is s] for s in Stage

@@ -11,9 +11,9 @@ by the platform's dedup rule; faults are injected on demand through ``/_emulator
 
 from __future__ import annotations
 
-from trackstack_wh.emulator.app import create_app
-from trackstack_wh.emulator.identity import dedup_identity
-from trackstack_wh.emulator.process import EmulatorProcess
-from trackstack_wh.emulator.server import serve
+from trackstack_lab.emulator.app import create_app
+from trackstack_lab.emulator.identity import dedup_identity
+from trackstack_lab.emulator.process import EmulatorProcess
+from trackstack_lab.emulator.server import serve
 
 __all__ = ["EmulatorProcess", "create_app", "dedup_identity", "serve"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from trackstack_wh.emulator import identity
-from trackstack_wh.emulator.checks import (
+from trackstack_lab.emulator import identity
+from trackstack_lab.emulator.checks import (
     DAY,
     INJECTED,
     Problem,
@@ -24,7 +24,7 @@ from trackstack_wh.emulator.checks import (
     take_hashed,
     token_ok,
 )
-from trackstack_wh.emulator.wire import Call, Platform, Reply, refused, route
+from trackstack_lab.emulator.wire import Call, Platform, Reply, refused, route
 
 MAX_EVENTS = 1000
 MAX_AGE = 28 * DAY

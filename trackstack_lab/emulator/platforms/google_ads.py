@@ -4,13 +4,13 @@ version is configured on its own); another segment is not a route (404)."""
 
 from __future__ import annotations
 
-from trackstack_wh.emulator.platforms import google_rpc
-from trackstack_wh.emulator.platforms.google_data_manager import handle_ingest
-from trackstack_wh.emulator.platforms.google_uploads import (
+from trackstack_lab.emulator.platforms import google_rpc
+from trackstack_lab.emulator.platforms.google_data_manager import handle_ingest
+from trackstack_lab.emulator.platforms.google_uploads import (
     handle_adjustments,
     handle_click_conversions,
 )
-from trackstack_wh.emulator.wire import Platform, route
+from trackstack_lab.emulator.wire import Platform, route
 
 VERSION = r"/(?P<version>v\d+)"
 CUSTOMER = VERSION + r"/customers/(?P<cid>\d+)"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from trackstack_wh.emulator import identity
-from trackstack_wh.emulator.checks import (
+from trackstack_lab.emulator import identity
+from trackstack_lab.emulator.checks import (
     DAY,
     INJECTED,
     Problem,
@@ -24,7 +24,7 @@ from trackstack_wh.emulator.checks import (
     take_digest,
     token_ok,
 )
-from trackstack_wh.emulator.wire import Call, Platform, Reply, refused, route
+from trackstack_lab.emulator.wire import Call, Platform, Reply, refused, route
 
 MAX_ELEMENTS = 5000
 MAX_AGE = 90 * DAY

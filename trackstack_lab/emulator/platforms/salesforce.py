@@ -14,8 +14,8 @@ import re
 from collections import Counter
 from typing import Any
 
-from trackstack_wh.emulator import identity
-from trackstack_wh.emulator.checks import (
+from trackstack_lab.emulator import identity
+from trackstack_lab.emulator.checks import (
     EMAIL_SHAPE,
     INJECTED,
     Problem,
@@ -23,8 +23,8 @@ from trackstack_wh.emulator.checks import (
     load_json,
     token_ok,
 )
-from trackstack_wh.emulator.state import DestinationState
-from trackstack_wh.emulator.wire import Call, Platform, Reply, refused, route
+from trackstack_lab.emulator.state import DestinationState
+from trackstack_lab.emulator.wire import Call, Platform, Reply, refused, route
 
 MAX_RECORDS = 200
 REQUIRED_ON_CREATE = {

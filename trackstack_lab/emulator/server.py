@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from trackstack_wh.emulator.app import DroppedConnection, create_app
+from trackstack_lab.emulator.app import DroppedConnection, create_app
 from trackstack_wh.serving import serve_app
 
 SHUTDOWN_GRACE = 2
