@@ -90,6 +90,12 @@ def open_when_free(
             delay = min(delay * 2, 1.0)
 
 
+def query_frame(conn: duckdb.DuckDBPyConnection, query: str, params: object = None) -> pl.DataFrame:
+    """A query's result as a polars frame (``params`` bound, never formatted in)."""
+    result: pl.DataFrame = conn.sql(query, params=params).pl()
+    return result
+
+
 def has_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
     """Whether the warehouse has a table called ``name``."""
     found = conn.execute(

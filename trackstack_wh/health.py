@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from trackstack_wh.db import query_frame
 from trackstack_wh.delivery.taxonomy import TOO_OLD
 from trackstack_wh.payloads.inspect import existing_tables
 from trackstack_wh.timewindow import TimeWindow, in_window, window_params
@@ -51,9 +52,8 @@ def accounting_breaks(
     conn: duckdb.DuckDBPyConnection, batch_ids: Sequence[str] | None = None
 ) -> pl.DataFrame:
     """Batches (all, or ``batch_ids``) whose accounting does not add up; empty when fine."""
-    return conn.sql(
-        ACCOUNTING_SQL, params={"batches": list(batch_ids) if batch_ids is not None else None}
-    ).pl()
+    batches = list(batch_ids) if batch_ids is not None else None
+    return query_frame(conn, ACCOUNTING_SQL, {"batches": batches})
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,16 @@ transaction, so running it twice leaves the same rows.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import duckdb
 import polars as pl
 
 from trackstack_wh import sql
-from trackstack_wh.db import transaction
+from trackstack_wh.db import query_frame, transaction
 from trackstack_wh.delivery.reconcile import BUCKETS, Reconciliation, reconcile
+from trackstack_wh.errors import UsageError
 from trackstack_wh.timewindow import TimeWindow, window_params
 
 SQL_MARTS = ("funnel_daily", "quality_daily")
@@ -32,10 +34,14 @@ class MartRefresh:
 
 
 def _replace_days(
-    conn: duckdb.DuckDBPyConnection, table: str, window: TimeWindow, insert: str, params: dict
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    window: TimeWindow,
+    insert: str,
+    params: Mapping[str, object],
 ) -> None:
     if not window.check().whole_days():
-        raise ValueError(f"daily tables are rebuilt by whole UTC days, not {window}")
+        raise UsageError(f"daily tables are rebuilt by whole UTC days, not {window}")
     with transaction(conn):
         conn.execute(
             f"delete from {table} where day >= $first and day <= $last",
@@ -45,16 +51,17 @@ def _replace_days(
 
 
 def _read_back(conn: duckdb.DuckDBPyConnection, table: str, window: TimeWindow) -> pl.DataFrame:
-    return conn.sql(
+    return query_frame(
+        conn,
         f"select * from {table} where day >= $first and day <= $last order by all",
-        params={"first": window.dates()[0], "last": window.dates()[-1]},
-    ).pl()
+        {"first": window.dates()[0], "last": window.dates()[-1]},
+    )
 
 
 def refresh_mart(conn: duckdb.DuckDBPyConnection, name: str, window: TimeWindow) -> MartRefresh:
     """Rebuild ``funnel_daily`` or ``quality_daily`` for the window's days."""
     if name not in SQL_MARTS:
-        raise ValueError(f"unknown mart {name!r}; choose from {SQL_MARTS}")
+        raise UsageError(f"unknown mart {name!r}; choose from {SQL_MARTS}")
     insert = f"insert into {name} by name {sql.load(f'marts/{name}')}"
     _replace_days(conn, name, window, insert, window_params(window))
     frame = _read_back(conn, name, window)

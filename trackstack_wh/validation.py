@@ -187,7 +187,7 @@ def validate_events(frame: pl.DataFrame) -> pl.DataFrame:
     try:
         event_schema().validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        failures = exc.failure_cases
+        failures: pl.DataFrame = exc.failure_cases
     else:
         return pl.DataFrame(schema={"line_no": pl.Int64, "reasons": pl.List(pl.String)})
     if failures["index"].null_count():

@@ -13,7 +13,7 @@ import duckdb
 import polars as pl
 
 from trackstack_wh import db
-from trackstack_wh.destinations.config import WorkspaceConfig, load_config
+from trackstack_wh.config import WorkspaceConfig, load_config
 from trackstack_wh.enrich import (
     QualityRun,
     QualitySettings,
@@ -127,7 +127,7 @@ class Warehouse:
 
     def sql(self, query: str, **params: Any) -> pl.DataFrame:
         """Run a query with ``$name`` parameters bound from keyword arguments."""
-        return self.conn.sql(query, params=params or None).pl()
+        return db.query_frame(self.conn, query, params or None)
 
     def events(self, limit: int | None = None) -> pl.DataFrame:
         """The events table, newest first."""

@@ -176,7 +176,7 @@ def logged_state(
         {"destination": destination, "kind": kind, "mode": mode, "target": target,
          "ids": event_ids},
     ).fetchall()  # fmt: skip
-    return {event_id: rest for event_id, *rest in found}
+    return {event_id: tuple(rest) for event_id, *rest in found}
 
 
 def still_open(

@@ -6,6 +6,8 @@ import asyncio
 import random
 import time
 
+from trackstack_wh.errors import UsageError
+
 MAX_RETRY_AFTER = 120.0
 """Longest single wait a Retry-After can impose."""
 
@@ -19,7 +21,7 @@ class TokenBucket:
 
     def __init__(self, rate: float, burst: int | None = None) -> None:
         if rate <= 0:
-            raise ValueError("rate must be positive")
+            raise UsageError(f"rate must be a positive number of requests per second, got {rate}")
         self.rate = rate
         self.capacity = float(burst if burst is not None else max(1, round(rate)))
         self.tokens = self.capacity
@@ -58,7 +60,7 @@ def backoff_delay(
     A Retry-After of 0 still waits the exponential delay: "now" from a throttled server
     is not an invitation to hammer it.
     """
-    exponential = min(cap, base * 2 ** max(0, tries - 1))
+    exponential = min(cap, base * 2.0 ** max(0, tries - 1))
     delay = exponential * (0.5 + random.random() / 2)
     if retry_after is not None:
         delay = max(delay, min(retry_after, MAX_RETRY_AFTER))

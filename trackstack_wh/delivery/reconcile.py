@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from trackstack_wh.db import has_table
+from trackstack_wh.db import has_table, query_frame
 from trackstack_wh.payloads.inspect import existing_tables
 
 BUCKETS = ("delivered", "rejected", "aged_out", "superseded", "failed", "awaiting_retry",
@@ -93,24 +93,25 @@ class Reconciliation:
 
     def reasons_by_day(self) -> pl.DataFrame:
         """Rows per event day, destination, bucket and reason (skips and failures)."""
-        return self._conn.sql(
+        return query_frame(
+            self._conn,
             f"select day, destination, bucket, reason, count(*)::bigint as rows "
             f"from ({self._rows_sql}) where reason is not null group by all "
             "order by day, destination, bucket, reason",
-            params=self._params,
-        ).pl()
+            self._params,
+        )
 
     def rows(
         self, destination: str, bucket: str | None = None, reason: str | None = None
     ) -> pl.DataFrame:
         """Drill down: the payload rows of one destination (and bucket, and reason)."""
-        return self._conn.sql(
+        return query_frame(
+            self._conn,
             f"select * from ({self._rows_sql}) where destination = $destination "
             "and ($bucket is null or bucket = $bucket) and ($reason is null or reason = $reason) "
             "order by day, event_name, event_id",
-            params={**self._params, "destination": destination, "bucket": bucket,
-                    "reason": reason},
-        ).pl()  # fmt: skip
+            {**self._params, "destination": destination, "bucket": bucket, "reason": reason},
+        )
 
     @property
     def title(self) -> str:

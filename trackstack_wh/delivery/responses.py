@@ -63,8 +63,9 @@ def parse_response(
     try:
         verdict = PARSERS[(destination, kind)](status, headers, body, rows)
     except Exception as exc:  # a body of a shape no parser expects
-        failure = unexpected_answer(status, body, headers, f"{type(exc).__name__}")
-        verdict = Verdict(request_failure=failure)
+        verdict = Verdict(
+            request_failure=unexpected_answer(status, body, headers, f"{type(exc).__name__}")
+        )
     if is_transient(status):
         failure = verdict.request_failure
         if failure is None or failure.error_class not in RETRIED or verdict.row_failures:

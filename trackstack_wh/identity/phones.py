@@ -50,7 +50,8 @@ def normalize_phone(raw: str | None, region: str | None) -> tuple[str | None, st
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None, "invalid_phone"
-    if phonenumbers.region_code_for_country_code(number.country_code) == "ZZ":
+    country = number.country_code
+    if country is None or phonenumbers.region_code_for_country_code(country) == "ZZ":
         return None, "invalid_phone"
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     digits = e164[1:]
@@ -102,4 +103,4 @@ def refresh_phone_numbers(
         )
     finally:
         conn.unregister("new_phone_numbers")
-    return rows.height
+    return int(rows.height)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 import orjson
@@ -91,11 +91,11 @@ def read_chunks(path: Path) -> Iterator[pa.Table]:
         raise UnreadableFileError(str(path), f"not a valid {fmt[1:]} file: {exc}") from exc
 
 
-def _open(path: Path, gzipped: bool) -> IO[bytes]:
+def _open(path: Path, gzipped: bool) -> io.BufferedIOBase:
     return gzip.open(path, "rb") if gzipped else open(path, "rb")
 
 
-def _ndjson_chunks(stream: IO[bytes]) -> Iterator[pa.Table]:
+def _ndjson_chunks(stream: io.BufferedIOBase) -> Iterator[pa.Table]:
     """The file's lines in chunks of one row group each (`row_groups.ROW_GROUP_ROWS`
     lines; the last may be shorter), so regrouping them costs no copy.
 
@@ -113,11 +113,11 @@ def _ndjson_chunks(stream: IO[bytes]) -> Iterator[pa.Table]:
     while True:
         if buf.size - size < BLOCK_BYTES:
             buf = np.concatenate((buf[:size], np.empty(buf.size, dtype=np.uint8)))
-        n = stream.readinto(memoryview(buf)[size : size + BLOCK_BYTES])  # type: ignore[attr-defined]
+        n = stream.readinto(buf.data[size : size + BLOCK_BYTES])
         if not n:
             break
         if next_line == 1 and size == 0 and n >= 3 and bytes(buf[:3]) == b"\xef\xbb\xbf":
-            memoryview(buf)[: n - 3] = memoryview(buf)[3:n]
+            buf.data[: n - 3] = buf.data[3:n]
             n -= 3
         np.equal(buf[size : size + n], 10, out=mask[:n])
         newlines.append(np.flatnonzero(mask[:n]) + size)
@@ -129,7 +129,7 @@ def _ndjson_chunks(stream: IO[bytes]) -> Iterator[pa.Table]:
             chunk, next_line = _lines_chunk(buf[:cut], positions[: rows - 1], next_line, mask)
             yield chunk
             rest = size - cut - 1
-            memoryview(buf)[:rest] = memoryview(buf)[cut + 1 : size]
+            buf.data[:rest] = buf.data[cut + 1 : size]
             newlines, count, size = [positions[rows:] - (cut + 1)], positions.size - rows, rest
     positions = np.concatenate(newlines) if newlines else np.empty(0, dtype=np.int64)
     ends_with_break = bool(positions.size) and positions[-1] == size - 1
@@ -139,7 +139,7 @@ def _ndjson_chunks(stream: IO[bytes]) -> Iterator[pa.Table]:
         yield _lines_chunk(buf[:size], positions, next_line, mask)[0]
 
 
-def _landing_chunks(stream: IO[bytes]) -> Iterator[pa.Table]:
+def _landing_chunks(stream: io.BufferedIOBase) -> Iterator[pa.Table]:
     """A landing segment: its event lines as records, each event object stamped with its
     batch's id, project and receive time (from the header line before it). The header
     lines themselves go into the chunk's metadata (``edge_batches``, a JSON array)."""
@@ -250,12 +250,14 @@ def _blank_lines(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nd
     suspect = suspect[np.isin(buf[starts[suspect]], _JSON_WHITESPACE)]
     for i in suspect.tolist():
         blank[i] = bool(np.isin(buf[starts[i] : ends[i]], _JSON_WHITESPACE).all())
-    return blank
+    result: np.ndarray = blank
+    return result
 
 
 def _decode_each(parts: list[bytes]) -> tuple[pa.Array, pa.Array]:
     """Slow path for a block with invalid UTF-8: find the bad lines and escape them."""
-    raw, reasons = [], []
+    raw: list[str] = []
+    reasons: list[str | None] = []
     for part in parts:
         try:
             raw.append(part.decode("utf-8"))

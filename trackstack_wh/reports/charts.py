@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -22,7 +23,7 @@ OUTCOME_COLORS = {
 }
 
 
-def altair() -> object:
+def altair() -> ModuleType:
     """Altair, imported on first use (it costs ~0.5 s), with row limits lifted: reports
     aggregate before charting, so the frames are small."""
     import altair as alt
@@ -33,15 +34,17 @@ def altair() -> object:
 
 def chart_of(frame: pl.DataFrame) -> alt.Chart:
     """An Altair chart over a polars frame (dates as ISO strings, so Vega parses them)."""
-    alt = altair()
+    lib = altair()
     temporal = [c for c, t in frame.schema.items() if t in (pl.Date, pl.Datetime)]
     plain = frame.with_columns(pl.col(c).cast(pl.String) for c in temporal)
-    return alt.Chart(alt.Data(values=plain.to_dicts()))
+    chart: alt.Chart = lib.Chart(lib.Data(values=plain.to_dicts()))
+    return chart
 
 
-def outcome_scale() -> object:
-    alt = altair()
-    return alt.Scale(domain=list(OUTCOME_COLORS), range=list(OUTCOME_COLORS.values()))
+def outcome_scale() -> alt.Scale:
+    lib = altair()
+    scale: alt.Scale = lib.Scale(domain=list(OUTCOME_COLORS), range=list(OUTCOME_COLORS.values()))
+    return scale
 
 
 def to_svg(chart: alt.TopLevelMixin) -> str:

@@ -77,7 +77,11 @@ class DeliveryReport(Report):
     emulator pushes beside the live ones)."""
 
     def __init__(
-        self, tables: dict, window: TimeWindow | None, mode: str, problems: list[str]
+        self,
+        tables: dict[str, pl.DataFrame],
+        window: TimeWindow | None,
+        mode: str,
+        problems: list[str],
     ) -> None:
         scope = f"events {window}" if window else "all events"
         super().__init__(

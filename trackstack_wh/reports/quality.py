@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import duckdb
+import polars as pl
 
 from trackstack_wh import sql
 from trackstack_wh.contract.events import FUNNEL_STAGES
@@ -31,7 +32,7 @@ class QualityReport(Report):
     """``.df``: events per whole score (0-10) and stage; ``by_event``: mean score and
     missing identity signals; ``match_keys``: events each ad platform cannot match."""
 
-    def __init__(self, tables: dict, window: TimeWindow | None) -> None:
+    def __init__(self, tables: dict[str, pl.DataFrame], window: TimeWindow | None) -> None:
         scope = f"events {window}" if window else "all events"
         super().__init__(
             title="Event quality",

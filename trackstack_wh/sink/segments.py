@@ -23,6 +23,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -138,7 +139,7 @@ def scan_segment(data: bytes) -> tuple[int, Usage, int, int, str | None]:
     usage = Usage()
     good_end = pos = 0
     batches = events = 0
-    pending: tuple[int, dict[str, object]] | None = None  # (events still due, header)
+    pending: tuple[int, dict[str, Any]] | None = None  # (events still due, header)
     reason = None
     while pos < len(data):
         newline = data.find(b"\n", pos)
