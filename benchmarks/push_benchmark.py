@@ -56,7 +56,7 @@ from range($n) t(i)
 PUSH = """
 import json, sys, time, datetime as dt
 import trackstack_wh as tw
-from trackstack_wh.destinations.config import parse_config
+from trackstack_wh.config import parse_config
 config = parse_config({"destinations": {"meta": {
     "enabled": True, "pixel_id": "1000", "access_token_env": "BENCH_META_TOKEN",
     "base_url": sys.argv[2] + "/meta",

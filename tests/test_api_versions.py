@@ -14,12 +14,12 @@ import pytest
 
 import trackstack_wh as tw
 from tests.helpers import write_lines
-from trackstack_wh.cli import main
-from trackstack_wh.destinations import versions
-from trackstack_wh.destinations.config import Destination, parse_config
-from trackstack_wh.destinations.mapping import DESTINATIONS
 from trackstack_lab.emulator import create_app
+from trackstack_wh.cli import main
+from trackstack_wh.config import Destination, parse_config
+from trackstack_wh.destinations.mapping import DESTINATIONS
 from trackstack_wh.errors import ConfigError
+from trackstack_wh.payloads import versions
 from trackstack_wh.payloads.requests import ENDPOINTS, endpoint_headers, endpoint_url
 
 RELEASED = dt.date(2026, 12, 2)

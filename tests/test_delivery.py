@@ -16,10 +16,10 @@ import pytest
 
 import trackstack_wh as tw
 from tests.helpers import samples_with_payloads
+from trackstack_lab.emulator import EmulatorProcess, dedup_identity
+from trackstack_wh.config import load_config
 from trackstack_wh.delivery.ratelimit import TokenBucket, backoff_delay
 from trackstack_wh.delivery.responses import parse_response, retry_after_seconds
-from trackstack_wh.destinations.config import load_config
-from trackstack_lab.emulator import EmulatorProcess, dedup_identity
 from trackstack_wh.payloads import PAYLOAD_TABLES
 
 ROOT = Path(__file__).parent.parent
@@ -54,7 +54,7 @@ def env(
     emulator.set_clock(source[1])
     config = load_config(ROOT / "trackstack.toml")
     for dest in config.enabled():
-        for key, name in dest.settings.items():
+        for key, name in dest.credential_envs().items():
             if key.endswith("_env"):
                 monkeypatch.setenv(name, TOKEN)
     db = tmp_path / "wh.duckdb"

@@ -25,7 +25,7 @@ import trackstack_wh as tw
 from tests.helpers import samples_with_payloads
 from tests.receiver import Receiver
 from trackstack_wh.cli import main
-from trackstack_wh.destinations.config import load_config
+from trackstack_wh.config import load_config
 from trackstack_wh.payloads import PAYLOAD_TABLES
 
 ROOT = Path(__file__).parent.parent

@@ -10,8 +10,17 @@ import pytest
 
 import trackstack_wh as tw
 from tests.helpers import write_lines
+from trackstack_wh.config import (
+    Destination,
+    GoogleAdsDestination,
+    HubSpotDestination,
+    SalesforceDestination,
+    parse_config,
+)
 from trackstack_wh.destinations import build_event_routes, load_config, platform_event_name
 from trackstack_wh.errors import ConfigError
+
+ROOT = Path(__file__).parent.parent
 
 GOOD = """
 [workspace]
@@ -85,6 +94,117 @@ def test_bad_config_names_the_file_the_key_and_what_is_allowed(
     with pytest.raises(ConfigError, match="trackstack.toml") as info:
         load_config(path)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("destination", "key", "value"),
+    [
+        ("meta", "pixel_id", "123/../456"),
+        ("meta", "pixel_id", "123 456"),
+        ("snapchat", "pixel_id", "a1b2c3d4-0000/events"),
+        ("snapchat", "pixel_id", "a1b2..c3d4"),
+        ("reddit", "pixel_id", "t2_demo?x=1"),
+        ("tiktok", "pixel_code", "C4TEST#PIXEL"),
+        ("google_ads", "customer_id", "123-456-789"),
+        ("google_ads", "customer_id", "1234567890/x"),
+        ("google_ads", "login_customer_id", "manager"),
+        ("hubspot", "portal_id", "4455667/"),
+        ("salesforce", "instance_url", "https://acme.my.salesforce.com/services"),
+        ("salesforce", "instance_url", "http://acme.my.salesforce.com"),
+        ("salesforce", "instance_url", "https://acme..salesforce.com"),
+        ("salesforce", "instance_url", "https://acme.my.salesforce.com?x=1"),
+        ("salesforce", "lead_external_id_field", "Email__c/../x"),
+        ("salesforce", "opportunity_external_id_field", ""),
+    ],
+)
+def test_account_ids_that_reach_urls_are_format_checked(
+    tmp_path: Path, destination: str, key: str, value: str
+) -> None:
+    path = _config(tmp_path, f"[destinations.{destination}]\n{key} = {json.dumps(value)}")
+    with pytest.raises(ConfigError, match="trackstack.toml") as info:
+        load_config(path)
+    message = str(info.value)
+    assert f"destinations.{destination}.{key} = {value!r} is not a" in message
+    assert "(like '" in message, "the error says what is allowed"
+
+
+@pytest.mark.parametrize(
+    ("table", "value"),
+    [
+        ("google_ads.conversion_actions", "700/000"),
+        ("google_ads.conversion_actions", "customers/123/conversionActions/7"),
+        ("linkedin.conversion_rules", "18000001 "),
+        ("linkedin.conversion_rules", "urn:li:x:1"),
+    ],
+)
+def test_per_event_ids_are_format_checked(tmp_path: Path, table: str, value: str) -> None:
+    path = _config(tmp_path, f"[destinations.{table}]\nPurchase = {json.dumps(value)}")
+    with pytest.raises(ConfigError, match="trackstack.toml") as info:
+        load_config(path)
+    assert f"destinations.{table}.Purchase = {value!r} is not a" in str(info.value)
+
+
+def test_every_id_shape_the_repository_uses_is_accepted() -> None:
+    config = load_config(ROOT / "trackstack.toml")
+    assert len(config.enabled()) == 8
+    ads = GoogleAdsDestination.of(config.destinations["google_ads"])
+    assert ads.customer_id == "123-456-7890" and ads.api == "data_manager" and not ads.classic
+    raw = {
+        "meta": {"pixel_id": "1"},
+        "google_ads": {
+            "customer_id": "1234567890",
+            "login_customer_id": "111-222-3333",
+            "conversion_actions": {
+                "Purchase": "12",
+                "SignUp": "customers/1234567890/conversionActions/700000003",
+            },
+        },
+        "linkedin": {"conversion_rules": {"Purchase": "urn:lla:llaPartnerConversion:123"}},
+        "tiktok": {"pixel_code": "PIX"},
+        "snapchat": {"pixel_id": "snap"},
+        "reddit": {"pixel_id": "t2_x"},
+        "hubspot": {"portal_id": "42"},
+        "salesforce": {
+            "instance_url": "https://acme.my.salesforce.com/",
+            "currency_field": "",
+            "lead_external_id_field": "Email__c",
+        },
+    }
+    destinations = {name: {"enabled": True, **table} for name, table in raw.items()}
+    parsed = parse_config({"destinations": destinations}).destinations
+    org = SalesforceDestination.of(parsed["salesforce"])
+    assert org.currency_field == "" and org.lead_external_id_field == "Email__c"
+    assert org.opportunity_external_id_field == "TrackStack_Order_Id__c", "default kept"
+    assert parsed["linkedin"].event_ids() == {"Purchase": "urn:lla:llaPartnerConversion:123"}
+
+
+def test_typed_destinations_and_their_credential_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = load_config(ROOT / "trackstack.toml")
+    envs = config.credential_envs()
+    assert envs["google_ads"] == {
+        "access_token_env": "TRACKSTACK_GOOGLE_TOKEN",
+        "developer_token_env": "TRACKSTACK_GOOGLE_DEVELOPER_TOKEN",
+    }
+    assert set(envs) == set(config.destinations)
+    google = config.destinations["google_ads"]
+    assert google.secret_names() == list(envs["google_ads"].values())
+    monkeypatch.setenv("TRACKSTACK_GOOGLE_DEVELOPER_TOKEN", "dev")
+    assert google.secret("developer_token_env") == "dev"
+    assert (
+        config.with_secrets({"TRACKSTACK_GOOGLE_DEVELOPER_TOKEN": "handed"})
+        .destinations["google_ads"]
+        .secret("developer_token_env")
+        == "handed"
+    )
+    bare = HubSpotDestination.of(Destination("hubspot"))
+    assert bare.won_stage == "closedwon" and bare.portal_id == ""
+    assert Destination("meta").account_settings() == {}
+    assert config.destinations["hubspot"].account_settings() == {"portal_id": "4455667"}
+    with pytest.raises(TypeError):
+        HubSpotDestination.of(google)
+    assert parse_config({}).credential_envs() == {}
 
 
 def test_default_event_mapping_follows_the_platform_tables() -> None:

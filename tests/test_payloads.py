@@ -15,7 +15,7 @@ import pytest
 import trackstack_wh as tw
 from tests.helpers import WEB, event_line, write_lines
 from trackstack_wh.cli import main
-from trackstack_wh.destinations.config import parse_config
+from trackstack_wh.config import parse_config
 from trackstack_wh.destinations.routing import in_part
 from trackstack_wh.payloads import PAYLOAD_TABLES, build
 from trackstack_wh.payloads.requests import ENDPOINTS, plan_requests

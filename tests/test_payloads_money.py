@@ -14,7 +14,7 @@ import pytest
 
 import trackstack_wh as tw
 from tests.helpers import WEB, event_line, write_lines
-from trackstack_wh.destinations.config import parse_config
+from trackstack_wh.config import SalesforceDestination, parse_config
 from trackstack_wh.errors import ConfigError
 from trackstack_wh.payloads import PAYLOAD_TABLES
 
@@ -232,7 +232,7 @@ def test_default_currency_must_be_a_known_iso_code(value: object) -> None:
 def test_currency_settings_are_read() -> None:
     config = parse_config(_config({"default_currency": "KWD"}, currency_field=""))
     assert config.default_currency == "KWD"
-    assert config.destinations["salesforce"].settings["currency_field"] == ""
+    assert SalesforceDestination.of(config.destinations["salesforce"]).currency_field == ""
     assert parse_config(_config()).default_currency is None
     with pytest.raises(ConfigError, match="currency_field"):
         parse_config(_config(currency_field=True))

@@ -12,13 +12,12 @@ import orjson
 import pytest
 
 import trackstack_wh as tw
-from trackstack_wh.destinations.config import parse_config
+from trackstack_wh.config import IpPolicy, KeyKind, load_keys, parse_config
 from trackstack_wh.errors import ConfigError
 from trackstack_wh.sink.batch import Envelope, batch_blob, truncate_ip
 from trackstack_wh.sink.body import parse_body
 from trackstack_wh.sink.landing import Landed, LandingError, SegmentWriter
 from trackstack_wh.sink.segments import OPEN_SUFFIX, SEGMENT_SUFFIX, TORN_DIR
-from trackstack_wh.sink.settings import IpPolicy, KeyKind, load_keys
 
 KEY = b"sk_unit_test_key_0123456789"
 TODAY = dt.datetime.now(dt.UTC).date().isoformat()

@@ -1,30 +1,59 @@
-"""The ``trackstack-wh`` command line."""
+"""The ``trackstack-wh`` command line.
+
+``main`` turns a ``TrackstackError`` into one ``error: ...`` line on stderr and an exit
+code (``errors.exit_code``), an unexpected exception into one ``internal error: ...``
+line (``--debug`` prints the traceback instead), Ctrl-C into exit 130 and a closed
+stdout (``trackstack-wh report funnel | head -1``) into a quiet exit 141. It logs the
+library's warnings to stderr (``-v``: also what it does; ``--debug``: everything).
+"""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import json
+import logging
+import os
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
 
-from trackstack_wh.cli_delivery import add_commands
+from trackstack_wh.cli_delivery import add_commands, parse_time
 from trackstack_wh.cli_report import add_report_command
 from trackstack_wh.demo import print_json, print_summary, run_demo
-from trackstack_wh.destinations.versions import describe_versions, sunset_problems
 from trackstack_wh.enrich import phone_region_from_env
-from trackstack_wh.errors import ConfigError
+from trackstack_wh.errors import TrackstackError, UsageError, exit_code
 from trackstack_wh.ingest.report import IngestReport
 from trackstack_wh.payloads import PAYLOAD_TABLES
+from trackstack_wh.payloads.versions import describe_versions, sunset_problems
 from trackstack_wh.quality import SUMMARY_GROUPS
 from trackstack_wh.sink.cli import add_arguments as add_sink_arguments
 from trackstack_wh.sink.cli import run as run_sink
 from trackstack_wh.warehouse import Warehouse, connect
 
 SAMPLES = Path("data") / "samples"
+DESCRIPTION = (
+    "Load TrackStack conversion events into a DuckDB warehouse, score their quality, "
+    "build and push each ad platform's and CRM's payloads, and report on all of it."
+)
+EPILOG = (
+    "exit codes: 0 ok; 1 the run failed or found problems (unreadable files, failed "
+    "deliveries, events not accounted for); 2 bad usage or configuration, or a step to "
+    "run first; 3 the warehouse file is busy; 70 internal error (a bug); 130 interrupted; "
+    "141 stdout closed early (e.g. piped into head)."
+)
+EXIT_INTERNAL = 70
+"""An unexpected exception: a bug (sysexits' EX_SOFTWARE)."""
+EXIT_INTERRUPTED = 130
+"""Ctrl-C (128 + SIGINT, as a shell reports it)."""
+EXIT_BROKEN_PIPE = 141
+"""The reader of stdout went away (128 + SIGPIPE, what ``cat`` gives in ``cat | head``)."""
+LOGGERS = ("trackstack_wh", "trackstack_lab")
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
 def _print_report(report: IngestReport, as_json: bool) -> None:
@@ -43,8 +72,7 @@ def _connect(args: argparse.Namespace) -> Warehouse:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     if not args.paths and args.landing is None:
-        print("error: give files or directories to ingest, or --landing DIR", file=sys.stderr)
-        return 2
+        raise UsageError("give files or directories to ingest, or --landing DIR")
     with _connect(args) as wh:
         report = wh.ingest(args.paths) if args.paths else IngestReport([])
         if args.landing is not None:
@@ -60,8 +88,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     samples = Path(args.samples)
     if not samples.is_dir():
-        print(f"error: {samples} not found; run from the repository root", file=sys.stderr)
-        return 2
+        raise UsageError(f"{samples} not found; run from the repository root or pass --samples")
     with _connect(args) as wh:
         report_path = None
         if not args.no_report:
@@ -136,10 +163,10 @@ def cmd_quality(args: argparse.Namespace) -> int:
 
 
 def cmd_payloads(args: argparse.Namespace) -> int:
+    if args.preview and not args.destination:
+        raise UsageError("--preview needs --destination")
+    as_of = parse_time(args.as_of)
     with _connect(args) as wh:
-        as_of = dt.datetime.fromisoformat(args.as_of) if args.as_of else None
-        if as_of is not None and as_of.tzinfo is None:
-            as_of = as_of.replace(tzinfo=dt.UTC)
         results = wh.build_payloads(as_of=as_of, rebuild=args.rebuild)
         summary = wh.payload_summary()
         if args.destination:
@@ -159,9 +186,6 @@ def cmd_payloads(args: argparse.Namespace) -> int:
             if args.destination:
                 _print_summary(summary, f"{args.destination} by kind, status and reason")
         if args.preview:
-            if not args.destination:
-                print("error: --preview needs --destination", file=sys.stderr)
-                return 2
             dest = wh.config.destinations[args.destination]
             today = dt.datetime.now(dt.UTC).date()
             print(f"\n{args.destination} {describe_versions(dest, today)}")
@@ -179,7 +203,8 @@ def cmd_payloads(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="trackstack-wh", description=__doc__)
+    parser = argparse.ArgumentParser(prog="trackstack-wh", description=DESCRIPTION, epilog=EPILOG)
+    add_log_options(parser, False)
     parser.add_argument(
         "--db", help="warehouse file (default: $TRACKSTACK_DB or data/warehouse.duckdb)"
     )
@@ -210,7 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-report", action="store_true", help="skip the HTML report")
     demo.set_defaults(func=cmd_demo)
     quality = sub.add_parser("quality", help="score events and summarize their quality")
-    quality.add_argument("--by", choices=SUMMARY_GROUPS, default="stage")
+    quality.add_argument(
+        "--by", choices=SUMMARY_GROUPS, default="stage", help="one row per this (default: stage)"
+    )
     quality.add_argument(
         "--phone-region",
         default=phone_region_from_env() or "none",
@@ -223,7 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     payloads = sub.add_parser(
         "payloads", help="build per-destination payload tables and summarize them"
     )
-    payloads.add_argument("--destination", choices=sorted(PAYLOAD_TABLES))
+    payloads.add_argument(
+        "--destination",
+        choices=sorted(PAYLOAD_TABLES),
+        help="only this destination in the summary; --preview needs it",
+    )
     payloads.add_argument(
         "--as-of", help="judge event ages at this ISO time (default: now), e.g. 2026-10-28T12:00"
     )
@@ -242,16 +273,83 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the HTTP event sink (POST /events)")
     add_sink_arguments(serve)
     serve.set_defaults(func=cmd_serve)
+    for command in sub.choices.values():
+        add_log_options(command, argparse.SUPPRESS)
     return parser
 
 
+def add_log_options(parser: argparse.ArgumentParser, default: object) -> None:
+    """``-v`` and ``--debug``, on the program and (``default=SUPPRESS``, so they do not
+    reset the program's) on each command: both ``trackstack-wh -v push`` and
+    ``trackstack-wh push -v`` work."""
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=default,
+        help="also log what it does (INFO); warnings are always shown",
+    )  # fmt: skip
+    parser.add_argument(
+        "--debug", action="store_true", default=default,
+        help="log everything (DEBUG) and show the traceback of an error",
+    )  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns its exit code (see ``EPILOG``)."""
     args = build_parser().parse_args(argv)
+    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
+    with log_to_stderr(level):
+        try:
+            code = int(args.func(args))
+            sys.stdout.flush()  # a closed pipe shows here, not at exit
+            return code
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED
+        except BrokenPipeError:
+            _discard_stdout()
+            return EXIT_BROKEN_PIPE
+        except TrackstackError as exc:
+            return _fail(f"error: {exc}", exit_code(exc), args.debug)
+        except Exception as exc:
+            what = f"internal error: {type(exc).__name__}: {exc}"
+            return _fail(f"{what} (run with --debug for the traceback)", EXIT_INTERNAL, args.debug)
+
+
+def _fail(line: str, code: int, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    else:
+        print(line, file=sys.stderr)
+    return code
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush of what is still
+    buffered does not fail again (the Python docs' recipe, see "Note on SIGPIPE" in the
+    ``signal`` module)."""
     try:
-        return int(args.func(args))
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a file (replaced, or closed)
+        pass
+
+
+@contextmanager
+def log_to_stderr(level: int) -> Iterator[None]:
+    """Send the package's log records at ``level`` and above to stderr while a command
+    runs (undone afterwards, for callers of ``main`` in the same process)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    loggers = [logging.getLogger(name) for name in LOGGERS]
+    previous = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(level)
+    try:
+        yield
+    finally:
+        for logger, level_before in zip(loggers, previous, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level_before)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ from collections.abc import Callable
 
 import polars as pl
 
+from trackstack_wh.config import load_config
 from trackstack_wh.delivery.report import DestinationReport, PushReport
-from trackstack_wh.destinations.config import load_config
+from trackstack_wh.errors import UsageError
 from trackstack_wh.payloads import PAYLOAD_TABLES
 from trackstack_wh.warehouse import Warehouse, connect
 
@@ -21,7 +22,12 @@ def parse_time(text: str | None) -> dt.datetime | None:
     """An ISO date or time; naive means UTC."""
     if not text:
         return None
-    value = dt.datetime.fromisoformat(text)
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"{text!r} is not an ISO date or time; write e.g. 2026-10-28 or 2026-10-28T12:00"
+        ) from None
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
@@ -142,8 +148,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     push.set_defaults(func=cmd_push)
     rec = sub.add_parser("reconcile", help="account for every routed event, per destination")
     rec.add_argument("--since", help="only events at or after this ISO date/time")
-    rec.add_argument("--destination", choices=sorted(PAYLOAD_TABLES))
-    rec.add_argument("--mode", choices=("live", "test", "validate"), default="live")
+    rec.add_argument(
+        "--destination", choices=sorted(PAYLOAD_TABLES), help="only this destination's rows"
+    )
+    rec.add_argument(
+        "--mode",
+        choices=("live", "test", "validate"),
+        default="live",
+        help="which deliveries to count: live (default), test (sent with a test_event_code) "
+        "or validate (validate_only)",
+    )
     rec.add_argument(
         "--target",
         default="live",
@@ -153,7 +167,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     rec.add_argument("--json", action="store_true", help="machine-readable result")
     rec.set_defaults(func=cmd_reconcile)
     emu = sub.add_parser("emulator", help="serve the local ad-platform and CRM emulator")
-    emu.add_argument("--host", default="127.0.0.1")
-    emu.add_argument("--port", type=int, default=8788)
+    emu.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    emu.add_argument(
+        "--port", type=int, default=8788, help="port (default 8788; 0 picks a free one)"
+    )
     emu.add_argument("--clock", help="the emulator's 'now' at start (ISO; default: real time)")
     emu.set_defaults(func=cmd_emulator)

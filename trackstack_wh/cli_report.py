@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from trackstack_wh.db import resolve_path
+from trackstack_wh.errors import UsageError
 from trackstack_wh.reports import BREAKDOWNS, PERIODS, Report
 from trackstack_wh.warehouse import Warehouse, connect
 
@@ -14,14 +15,16 @@ FORMATS = ("table", "csv", "json")
 KINDS = ("funnel", "quality", "delivery")
 
 
-def add_report_command(sub: argparse._SubParsersAction) -> None:
+def add_report_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     report = sub.add_parser(
         "report",
         help="funnel, quality or delivery report (table, CSV, JSON) or a static HTML report",
         description="Print one report, or write all three as one HTML file with --html.",
     )
     report.add_argument("kind", nargs="?", choices=KINDS, help="which report to print")
-    report.add_argument("--format", choices=FORMATS, default="table")
+    report.add_argument(
+        "--format", choices=FORMATS, default="table", help="how to print it (default: table)"
+    )
     report.add_argument(
         "--table", help="one table of the report (CSV prints the main one by default)"
     )
@@ -48,20 +51,12 @@ def build_report(wh: Warehouse, args: argparse.Namespace) -> Report:
 
 def cmd_report(args: argparse.Namespace) -> int:
     if args.kind is None and args.html is None:
-        print("error: name a report (funnel, quality, delivery) or give --html PATH",
-              file=sys.stderr)  # fmt: skip
-        return 2
+        raise UsageError("name a report (funnel, quality, delivery) or give --html PATH")
     path = resolve_path(args.db)
     if not path.is_file():
-        print(f"error: no warehouse at {path}; run `trackstack-wh demo` or `ingest` first",
-              file=sys.stderr)  # fmt: skip
-        return 2
+        raise UsageError(f"no warehouse at {path}; run `trackstack-wh demo` or `ingest` first")
     with connect(path, config=args.config, read_only=True) as wh:
-        try:
-            _write(wh, args)
-        except (KeyError, ValueError) as exc:
-            print(f"error: {exc.args[0]}", file=sys.stderr)
-            return 2
+        _write(wh, args)
     return 0
 
 

@@ -23,6 +23,7 @@ import duckdb
 import polars as pl
 
 from trackstack_wh.contract import Family
+from trackstack_wh.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def dedup_rules(windows: Mapping[str, dt.timedelta | None] | None = None) -> lis
     windows = dict(windows or {})
     unknown = set(windows) - set(DEDUP_RULES)
     if unknown:
-        raise ValueError(
+        raise UsageError(
             f"no dedup rule for {sorted(unknown)}; destinations are {sorted(DEDUP_RULES)}"
         )
     return [

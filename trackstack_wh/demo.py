@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 import polars as pl
 from tqdm import tqdm
 
+from trackstack_wh.config import EMULATOR_TARGET
 from trackstack_wh.delivery import DestinationReport, PushReport
-from trackstack_wh.destinations.config import EMULATOR_TARGET
 from trackstack_wh.ingest.report import FileReport, IngestReport
 from trackstack_wh.warehouse import Warehouse, expand_paths
 

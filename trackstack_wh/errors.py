@@ -11,7 +11,8 @@ from __future__ import annotations
 EXIT_ERROR = 1
 """Any other ``TrackstackError``: the run failed."""
 EXIT_USAGE = 2
-"""A bad argument or setting (``UsageError``, ``ConfigError``): fix the call and rerun."""
+"""The command cannot run as asked: a bad argument (``UsageError``), a bad setting
+(``ConfigError``) or a step to run first (``StaleDataError``). Fix that and rerun."""
 EXIT_BUSY = 3
 """The warehouse file is held by another process: try again later."""
 
@@ -25,8 +26,9 @@ class ConfigError(TrackstackError):
 
 
 class UsageError(TrackstackError, ValueError):
-    """A library call got an argument it cannot use (an unknown destination or mart, a
-    bad ``period``/``by`` value, an empty or naive time window)."""
+    """A library call was given an argument it cannot use (an unknown destination or
+    mart, a bad ``period``/``by`` value, an empty or naive time window); the message
+    lists what is allowed."""
 
 
 class NotFoundError(UsageError, KeyError):
@@ -35,16 +37,6 @@ class NotFoundError(UsageError, KeyError):
 
     def __str__(self) -> str:  # KeyError would show the message quoted
         return str(self.args[0]) if len(self.args) == 1 else super().__str__()
-
-
-class NotReadyError(UsageError):
-    """A call needs data an earlier step builds (quality scores, payload tables); the
-    message names the step to run first."""
-
-
-class UsageError(TrackstackError, ValueError):
-    """A library call was given an argument it cannot use (unknown destination, bad
-    period, malformed time window); the message lists what is allowed."""
 
 
 class UnreadableFileError(TrackstackError):
@@ -82,9 +74,9 @@ class StaleDataError(TrackstackError):
 
 
 def exit_code(exc: TrackstackError) -> int:
-    """The command line's exit code for ``exc``: 2 usage or config, 3 warehouse busy,
-    1 anything else."""
-    if isinstance(exc, (UsageError, ConfigError)):
+    """The command line's exit code for ``exc``: 2 usage, config or stale data,
+    3 warehouse busy, 1 anything else."""
+    if isinstance(exc, (UsageError, ConfigError, StaleDataError)):
         return EXIT_USAGE
     if isinstance(exc, WarehouseBusyError):
         return EXIT_BUSY

@@ -19,6 +19,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from trackstack_wh.db import has_table
+from trackstack_wh.errors import UsageError
 from trackstack_wh.payloads.inspect import existing_tables
 from trackstack_wh.timewindow import TimeWindow
 
@@ -63,7 +64,7 @@ def export_days(
 ) -> list[ExportedFile]:
     """Write every day of ``window`` (whole UTC days) for each exportable table."""
     if not window.check().whole_days():
-        raise ValueError(f"exports cover whole UTC days, not {window}")
+        raise UsageError(f"exports cover whole UTC days, not {window}")
     queries = dict(DAY_QUERIES)
     if not has_table(conn, "event_quality"):
         del queries["event_quality"]

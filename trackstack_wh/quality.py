@@ -19,6 +19,7 @@ from functools import cache
 import duckdb
 
 from trackstack_wh.contract import CLICK_ID_FIELDS, Family
+from trackstack_wh.errors import UsageError
 from trackstack_wh.identity.rules import PLATFORMS, Key
 from trackstack_wh.identity.sql import PLAIN_KEYS
 
@@ -198,7 +199,7 @@ SUMMARY_GROUPS = ("event_name", "stage", "destination")
 def quality_summary_sql(by: str) -> str:
     """Per ``by`` (event_name, stage or destination): counts, mean score, warning shares."""
     if by not in SUMMARY_GROUPS:
-        raise ValueError(f"quality_summary(by=...) takes one of {SUMMARY_GROUPS}, not {by!r}")
+        raise UsageError(f"quality_summary(by=...) takes one of {SUMMARY_GROUPS}, not {by!r}")
     if by == "destination":
         per_destination = "\n    union all\n    ".join(
             f"select q.event_id, '{name}' as destination, p.match_keys.{name} as keys, q.score "

@@ -3,9 +3,9 @@
 ``serve_app`` runs an ASGI app under uvicorn (httptools, uvloop when installed) on a
 pre-bound socket, hands its URL to ``on_listening`` (the entry points print
 ``<name> listening on URL``, see ``listening_line``) and returns quietly after a graceful
-SIGTERM/SIGINT shutdown. ``ServerProcess`` runs such a server as a child process, reads
-its address from that line and waits for its health check: the tests, the demo and the
-benchmarks use it.
+SIGTERM/SIGINT shutdown. ``trackstack_lab.process.ServerProcess`` runs such a server as a
+child process, reads its address from that line and waits for its health check: the
+tests, the demo and the benchmarks use it.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple
 
+from trackstack_wh.errors import UsageError
 from trackstack_wh.sql import in_range
 
 
@@ -21,16 +22,16 @@ class TimeWindow(NamedTuple):
         last_day = first_day if last is None else last
         last_day = dt.date.fromisoformat(last_day) if isinstance(last_day, str) else last_day
         if last_day < first_day:
-            raise ValueError(f"last day {last_day} is before first day {first_day}")
+            raise UsageError(f"last day {last_day} is before first day {first_day}")
         start = dt.datetime.combine(first_day, dt.time(), dt.UTC)
         end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), dt.UTC)
         return cls(start, end)
 
     def check(self) -> TimeWindow:
         if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise ValueError("time window bounds must be timezone-aware (UTC)")
+            raise UsageError("time window bounds must be timezone-aware (UTC)")
         if self.end <= self.start:
-            raise ValueError(f"empty time window {self.start} .. {self.end}")
+            raise UsageError(f"empty time window {self.start} .. {self.end}")
         return self
 
     def whole_days(self) -> bool:

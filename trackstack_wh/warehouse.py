@@ -98,6 +98,7 @@ class Warehouse:
                 files.append(ingest_file(self.conn, path, received_at=received_at))
             except UnreadableFileError as exc:
                 files.append(FileReport(str(path), None, "unreadable", error=exc.problem))
+            _log_file(files[-1])
         return IngestReport(files)
 
     def ingest_landing(self, landing: PathLike | None = None) -> IngestReport:
@@ -112,7 +113,9 @@ class Warehouse:
                 files.append(ingest_file(self.conn, segment, source=str(loaded)))
             except UnreadableFileError as exc:
                 files.append(FileReport(str(segment), None, "unreadable", error=exc.problem))
+                _log_file(files[-1])
                 continue
+            _log_file(files[-1])
             mark_loaded(segment)
         return IngestReport(files)
 
@@ -425,6 +428,11 @@ class Warehouse:
 
     def __repr__(self) -> str:
         return f"Warehouse({str(self.path)!r})"
+
+
+def _log_file(report: FileReport) -> None:
+    level = logging.WARNING if report.status == "unreadable" else logging.INFO
+    log.log(level, "%s", report.summary())
 
 
 def expand_paths(paths: Iterable[PathLike]) -> list[Path]:

@@ -13,7 +13,7 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m trackstack_lab.emulator",
         description="Serve the local ad-platform / CRM emulator.",
     )
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument(
         "--clock",

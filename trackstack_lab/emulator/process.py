@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from trackstack_lab.process import ServerError, ServerProcess
-from trackstack_wh.destinations.config import EMULATOR_TARGET, WorkspaceConfig
+from trackstack_wh.config import EMULATOR_TARGET, WorkspaceConfig
 
 EMULATOR_TOKEN = "emulator-token"
 

@@ -20,6 +20,7 @@ import uuid
 
 import duckdb
 
+from trackstack_wh.config import Destination
 from trackstack_wh.delivery.http import Sender, TransportFailure
 from trackstack_wh.delivery.ledger import Answered, Ledger
 from trackstack_wh.delivery.outbox import (
@@ -53,13 +54,12 @@ from trackstack_wh.delivery.taxonomy import (
     RETRYABLE,
 )
 from trackstack_wh.delivery.verdicts import MAX_MESSAGE, Failure, Verdict
-from trackstack_wh.destinations.config import Destination
-from trackstack_wh.destinations.versions import sunset_problems
 from trackstack_wh.payloads.inspect import existing_tables
 from trackstack_wh.payloads.registry import payload_spec
 from trackstack_wh.payloads.requests import (
     request_body,
 )
+from trackstack_wh.payloads.versions import sunset_problems
 
 
 class DestinationPush:
@@ -207,7 +207,8 @@ class DestinationPush:
             await slots.acquire()
             task = asyncio.create_task(self._guarded(target, rows))
             running.add(task)
-            task.add_done_callback(lambda t: (running.discard(t), slots.release()))
+            task.add_done_callback(running.discard)
+            task.add_done_callback(lambda _: slots.release())
         await _drain(running)
         if waiting and not self.options.dry_run:
             self._supersede(target.kind, Batch.concat(target.kind, waiting), carriers)

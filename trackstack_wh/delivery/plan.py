@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import httpx
 
+from trackstack_wh.config import Destination
 from trackstack_wh.delivery.masking import Masker
 from trackstack_wh.delivery.report import DestinationReport
-from trackstack_wh.destinations.config import Destination
 from trackstack_wh.payloads.requests import ENDPOINTS, Endpoint, endpoint_headers, endpoint_url
 
 
@@ -60,13 +60,10 @@ def targets(dest: Destination) -> list[Target]:
 
 
 def missing_secrets(dest: Destination) -> list[str]:
-    """Names of the credential variables the destination needs but are unset."""
-    needed = ["access_token_env"] + (["developer_token_env"] if dest.name == "google_ads" else [])
-    return [dest.settings[k] for k in needed if dest.settings.get(k) and not dest.secret(k)]
+    """Names of the credential variables the destination names but are unset."""
+    return [name for key, name in dest.credential_envs().items() if not dest.secret(key)]
 
 
 def run_masker(destinations: Iterable[Destination]) -> Masker:
     """A masker for every credential the destinations of a run can send."""
-    return Masker(
-        dest.secret(key) for dest in destinations for key in dest.settings if key.endswith("_env")
-    )
+    return Masker(dest.secret(key) for dest in destinations for key in dest.credential_envs())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
@@ -12,15 +13,16 @@ from typing import Any, TypeVar
 import duckdb
 import httpx
 
+from trackstack_wh.config import WorkspaceConfig
 from trackstack_wh.delivery.engine import DestinationPush
 from trackstack_wh.delivery.outbox import scrub_stored
 from trackstack_wh.delivery.plan import PushOptions, run_masker
 from trackstack_wh.delivery.report import DestinationReport, PushReport
 from trackstack_wh.delivery.settings import DeliverySettings
-from trackstack_wh.destinations.config import WorkspaceConfig
 from trackstack_wh.errors import ConfigError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def push(
@@ -67,6 +69,8 @@ def push(
 
     async def run_all() -> PushReport:
         reports = await asyncio.gather(*(p.run() for p in pushes))  # each catches its own
+        for report in reports:
+            _log_destination(report)
         return PushReport(options.run_id, list(reports))
 
     return run_coroutine(run_all())
@@ -85,6 +89,16 @@ def _choose(config: WorkspaceConfig, names: Iterable[str] | None) -> list[Any]:
             raise ConfigError(f"destination {name!r} is not enabled in the workspace config")
         chosen.append(dest)
     return chosen
+
+
+def _log_destination(report: DestinationReport) -> None:
+    log.info(
+        "%s (%s, target %s): %d delivered, %d rejected, %d failed in %d requests, %.1f s",
+        report.destination, report.mode, report.target, report.delivered, report.rejected,
+        report.failed, report.requests, report.seconds,
+    )  # fmt: skip
+    if report.halted:
+        log.warning("%s halted: %s", report.destination, report.halted)
 
 
 def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:

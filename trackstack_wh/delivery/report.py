@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 
 from trackstack_wh.delivery.verdicts import Failure
+from trackstack_wh.errors import NotFoundError
 
 
 @dataclass
@@ -96,7 +97,10 @@ class PushReport:
         for report in self.destinations:
             if report.destination == destination:
                 return report
-        raise KeyError(destination)
+        raise NotFoundError(
+            f"no destination {destination!r} in this push; it covered "
+            f"{[r.destination for r in self.destinations]}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "ok": self.ok,

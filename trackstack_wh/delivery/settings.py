@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from trackstack_wh.destinations.config import Destination
+from trackstack_wh.config import Destination
 from trackstack_wh.errors import ConfigError
 
 REQUESTS_PER_SECOND = {

@@ -1,6 +1,6 @@
 """Destinations: workspace config, routing policy and platform event mapping."""
 
-from trackstack_wh.destinations.config import Destination, WorkspaceConfig, load_config
+from trackstack_wh.config import Destination, WorkspaceConfig, load_config
 from trackstack_wh.destinations.mapping import DESTINATIONS, platform_event_name
 from trackstack_wh.destinations.routing import build_event_routes
 

@@ -6,11 +6,20 @@ config (or ``platformParams``) can supply.
 
 from __future__ import annotations
 
+from trackstack_wh.config import AD_DESTINATIONS, CRM_DESTINATIONS, DESTINATIONS
 from trackstack_wh.contract import REFUND_EVENTS
 
-AD_DESTINATIONS = ("meta", "google_ads", "linkedin", "tiktok", "snapchat", "reddit")
-CRM_DESTINATIONS = ("hubspot", "salesforce")
-DESTINATIONS = AD_DESTINATIONS + CRM_DESTINATIONS
+__all__ = [
+    "AD_DESTINATIONS",
+    "CRM_DESTINATIONS",
+    "CUSTOM_NAMES_ALLOWED",
+    "DEFAULT_EVENT_NAMES",
+    "DESTINATIONS",
+    "EVENT_PARAMS_KEY",
+    "GOOGLE_ADJUSTMENT",
+    "ID_MAPPED",
+    "platform_event_name",
+]
 
 DEFAULT_EVENT_NAMES: dict[str, dict[str, str]] = {
     "meta": {

@@ -21,13 +21,12 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from trackstack_wh.config import WorkspaceConfig
 from trackstack_wh.contract import CANONICAL_EVENTS, Route
 from trackstack_wh.db import has_table, transaction
-from trackstack_wh.destinations.config import WorkspaceConfig
 from trackstack_wh.destinations.mapping import (
     CRM_DESTINATIONS,
     EVENT_PARAMS_KEY,
-    ID_MAPPED,
     platform_event_name,
 )
 from trackstack_wh.sql import in_range
@@ -46,9 +45,7 @@ def _destination_rules(config: WorkspaceConfig) -> pl.DataFrame:
     rows = []
     for dest in config.enabled():
         route = Route.CRM if dest.name in CRM_DESTINATIONS else Route.ADS
-        overrides = dict(dest.event_names)
-        if dest.name in ID_MAPPED:
-            overrides |= dest.settings.get(ID_MAPPED[dest.name], {})
+        overrides = dict(dest.event_names) | dest.event_ids()
         listed = set(dest.events or ())
         for event in CANONICAL_EVENTS:
             rows.append(

@@ -24,9 +24,10 @@ from dataclasses import dataclass
 
 import duckdb
 
+from trackstack_wh.config import Destination, WorkspaceConfig
 from trackstack_wh.db import create_currency_table, has_table, transaction
-from trackstack_wh.destinations.config import Destination, WorkspaceConfig
 from trackstack_wh.destinations.routing import build_event_routes, in_part
+from trackstack_wh.errors import UsageError
 from trackstack_wh.identity.rules import RULES_VERSION
 from trackstack_wh.payloads.registry import payload_spec
 from trackstack_wh.payloads.spec import (
@@ -157,7 +158,7 @@ def settings_hash(dest: Destination, config: WorkspaceConfig, phone_region: str 
         "destination": dest.name,
         "events": dest.events,
         "event_names": dest.event_names,
-        "settings": {k: v for k, v in dest.settings.items() if not k.endswith("_env")},
+        "settings": dest.account_settings(),
         "value_unit": config.value_unit,
         "default_currency": config.default_currency,
         "phone_region": phone_region,
@@ -196,7 +197,7 @@ def build_payloads(
     """
     as_of = as_of or dt.datetime.now(dt.UTC)
     if as_of.tzinfo is None:
-        raise ValueError("as_of must be timezone-aware (e.g. datetime.now(timezone.utc))")
+        raise UsageError("as_of must be timezone-aware (e.g. datetime.now(timezone.utc))")
     chosen = config.enabled()
     if destinations is not None:
         names = set(destinations)

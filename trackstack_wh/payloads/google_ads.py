@@ -11,7 +11,7 @@ transaction ID) or restates it to the remaining value after a partial refund.
 
 from __future__ import annotations
 
-from trackstack_wh.destinations.config import Destination
+from trackstack_wh.config import Destination, GoogleAdsDestination
 from trackstack_wh.payloads.jsonsql import const, items, obj, val
 from trackstack_wh.payloads.spec import (
     AD_PERSONALIZATION,
@@ -44,9 +44,9 @@ FULL_ADDRESS = (
 )
 
 
-def customer_id(dest: Destination, key: str = "customer_id") -> str:
-    """A Google Ads customer ID setting without hyphens (``123-456-7890`` -> ``1234567890``)."""
-    return str(dest.settings.get(key, "")).replace("-", "")
+def customer_id(value: str) -> str:
+    """A Google Ads customer ID without hyphens (``123-456-7890`` -> ``1234567890``)."""
+    return value.replace("-", "")
 
 
 def conversion_action(action: str) -> str:
@@ -175,12 +175,13 @@ CONVERSION_GATES = (
 
 def spec(dest: Destination) -> PayloadSpec:
     """Conversions in the configured API's shape, plus refund adjustments."""
-    classic = dest.settings.get("api") == "upload_click_conversions"
+    ads = GoogleAdsDestination.of(dest)
+    classic = ads.classic
     not_refund = f"not {in_events(REFUND_EVENTS)}"
     return PayloadSpec(
         destination="google_ads",
         max_age_days=90,
-        params={"customer_id": customer_id(dest)},
+        params={"customer_id": customer_id(ads.customer_id)},
         kinds=(
             PayloadKind(
                 name="click_conversion" if classic else "event",

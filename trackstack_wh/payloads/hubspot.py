@@ -19,7 +19,7 @@ refund event, and a contact upsert when a customer churns.
 
 from __future__ import annotations
 
-from trackstack_wh.destinations.config import Destination
+from trackstack_wh.config import Destination, HubSpotDestination
 from trackstack_wh.payloads.jsonsql import const, obj, val
 from trackstack_wh.payloads.spec import (
     AMOUNT_TEXT,
@@ -34,15 +34,6 @@ from trackstack_wh.payloads.spec import (
     PayloadSpec,
     in_events,
 )
-
-DEFAULTS = {
-    "deal_id_property": "trackstack_order_id",
-    "won_stage": "closedwon",
-    "refund_stage": "closedlost",
-    "pipeline": "default",
-    "churn_property": "trackstack_churned_at",
-}
-"""Settings a HubSpot portal may override in ``[destinations.hubspot]``."""
 
 TEXT_LIMIT = 50
 URL_LIMIT = 200
@@ -115,12 +106,20 @@ NO_CONTACT = ("no_contact_identifier", f"({PLAIN_EMAIL}) is null")
 
 
 def spec(dest: Destination) -> PayloadSpec:
-    """HubSpot's payload spec with the portal's settings bound as parameters."""
-    settings = {k: dest.settings.get(k, v) for k, v in DEFAULTS.items()}
+    """HubSpot's payload spec with the portal's settings (``HubSpotDestination``, whose
+    defaults a portal may override) bound as parameters."""
+    portal = HubSpotDestination.of(dest)
     return PayloadSpec(
         destination="hubspot",
         ad_platform=False,
-        params={"portal_id": dest.settings.get("portal_id", ""), **settings},
+        params={
+            "portal_id": portal.portal_id,
+            "deal_id_property": portal.deal_id_property,
+            "won_stage": portal.won_stage,
+            "refund_stage": portal.refund_stage,
+            "pipeline": portal.pipeline,
+            "churn_property": portal.churn_property,
+        },
         kinds=(
             PayloadKind(
                 name="custom_event",

@@ -6,7 +6,7 @@ import datetime as dt
 
 import duckdb
 
-from trackstack_wh.destinations.config import Destination
+from trackstack_wh.config import Destination
 from trackstack_wh.payloads.registry import PAYLOAD_TABLES
 from trackstack_wh.payloads.requests import ENDPOINTS, HttpRequest, plan_requests
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trackstack_wh.destinations.config import Destination
+from trackstack_wh.config import Destination
 from trackstack_wh.payloads import (
     google_ads,
     hubspot,

@@ -16,9 +16,16 @@ from urllib.parse import urlencode
 
 import orjson
 
-from trackstack_wh.destinations.config import Destination
-from trackstack_wh.destinations.versions import version_for
-from trackstack_wh.payloads import salesforce
+from trackstack_wh.config import (
+    Destination,
+    GoogleAdsDestination,
+    MetaDestination,
+    RedditDestination,
+    SalesforceDestination,
+    SnapchatDestination,
+    TikTokDestination,
+)
+from trackstack_wh.config.apis import version_for
 from trackstack_wh.payloads.google_ads import customer_id
 
 REDACTED = "***"
@@ -33,7 +40,7 @@ class Endpoint:
     kind: str
     method: str
     url: str
-    """Template over ``base``, ``version`` and the destination settings."""
+    """Template over ``base``, ``version`` and the account settings of ``url_params``."""
     batch_size: int
     body: Body
     auth: str = "bearer"
@@ -77,16 +84,16 @@ def _meta_body(dest: Destination, rows: list[Any]) -> dict[str, Any]:
 
 
 def _data_manager_body(dest: Destination, rows: list[Any]) -> dict[str, Any]:
-    account = {"accountType": "GOOGLE_ADS", "accountId": customer_id(dest)}
-    login = dest.settings.get("login_customer_id")
+    ads = GoogleAdsDestination.of(dest)
+    account = {"accountType": "GOOGLE_ADS", "accountId": customer_id(ads.customer_id)}
     references = sorted({r for row in rows for r in row.get("destinationReferences", [])})
     destinations = []
     for reference in references:
         target: dict[str, Any] = {"reference": reference, "operatingAccount": account}
-        if login:
+        if ads.login_customer_id:
             target["loginAccount"] = {
                 "accountType": "GOOGLE_ADS",
-                "accountId": customer_id(dest, "login_customer_id"),
+                "accountId": customer_id(ads.login_customer_id),
             }
         target["productDestinationId"] = reference
         destinations.append(target)
@@ -106,7 +113,7 @@ def _google_ads_body(key: str) -> Body:
 def _tiktok_body(dest: Destination, rows: list[Any]) -> dict[str, Any]:
     body: dict[str, Any] = {
         "event_source": "web",
-        "event_source_id": dest.settings.get("pixel_code"),
+        "event_source_id": TikTokDestination.of(dest).pixel_code or None,
         "data": rows,
     }
     if dest.test_event_code:
@@ -178,15 +185,35 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
 """Every (destination, request kind) the payload builders produce."""
 
 
+def url_params(dest: Destination) -> dict[str, str]:
+    """The account settings endpoint URLs are built from (checked formats: no ``/``,
+    ``?`` or ``#`` can reach a URL from the config)."""
+    match dest.typed():
+        case (
+            MetaDestination(pixel_id=pixel)
+            | SnapchatDestination(pixel_id=pixel)
+            | RedditDestination(pixel_id=pixel)
+        ):
+            return {"pixel_id": pixel}
+        case GoogleAdsDestination(customer_id=customer):
+            return {"customer_id": customer_id(customer)}
+        case SalesforceDestination() as org:
+            return {
+                "instance_url": org.instance_url,
+                "lead_external_id_field": org.lead_external_id_field,
+                "opportunity_external_id_field": org.opportunity_external_id_field,
+            }
+    return {}
+
+
 def endpoint_url(endpoint: Endpoint, dest: Destination, *, reveal_secrets: bool = False) -> str:
     """The request URL for a destination (query-string tokens redacted unless revealed)."""
-    base = dest.base_url or endpoint.default_base or dest.settings.get("instance_url", "")
-    values = {**salesforce.DEFAULTS, **{k: str(v) for k, v in dest.settings.items()}}
-    values["customer_id"] = customer_id(dest)
+    params = url_params(dest)
+    base = dest.base_url or endpoint.default_base or params.get("instance_url", "")
     url = endpoint.url.format(
         base=base.rstrip("/"),
         version=version_for(dest, endpoint.api) if endpoint.api else "",
-        **{k: v for k, v in values.items() if not k.endswith("_env")},
+        **params,
     )
     if endpoint.destination == "snapchat" and dest.validate_only:
         url += "/validate"
@@ -209,8 +236,9 @@ def endpoint_headers(
         headers["Access-Token"] = _secret(dest, "access_token_env", reveal_secrets)
     if endpoint.destination == "google_ads" and endpoint.kind != "event":
         headers["developer-token"] = _secret(dest, "developer_token_env", reveal_secrets)
-        if dest.settings.get("login_customer_id"):
-            headers["login-customer-id"] = customer_id(dest, "login_customer_id")
+        login = GoogleAdsDestination.of(dest).login_customer_id
+        if login:
+            headers["login-customer-id"] = customer_id(login)
     return headers
 
 

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from trackstack_wh.destinations.config import Destination
+from trackstack_wh.config import Destination, SalesforceDestination
 from trackstack_wh.payloads.jsonsql import const, obj, val
 from trackstack_wh.payloads.spec import (
     CURRENCY,
@@ -29,15 +29,6 @@ from trackstack_wh.payloads.spec import (
     PayloadSpec,
     in_events,
 )
-
-DEFAULTS = {
-    "lead_external_id_field": "TrackStack_Email__c",
-    "opportunity_external_id_field": "TrackStack_Order_Id__c",
-    "won_stage": "Closed Won",
-    "refund_stage": "Closed Lost",
-    "currency_field": "CurrencyIsoCode",
-}
-"""Settings an org may override in ``[destinations.salesforce]``."""
 
 IS_REVENUE = in_events(REVENUE_EVENTS)
 COMPANY = "coalesce(nullif(trim(company_name), ''), nullif(trim(company_domain), ''))"
@@ -75,12 +66,20 @@ LEAD = obj(
 
 
 def spec(dest: Destination) -> PayloadSpec:
-    """Salesforce's payload spec with the org's field names bound as parameters."""
+    """Salesforce's payload spec with the org's field names and stages
+    (``SalesforceDestination``, whose defaults an org may override) bound as parameters."""
+    org = SalesforceDestination.of(dest)
     money = in_events(REVENUE_EVENTS + REFUND_EVENTS)
     return PayloadSpec(
         destination="salesforce",
         ad_platform=False,
-        params={k: dest.settings.get(k, v) for k, v in DEFAULTS.items()},
+        params={
+            "lead_external_id_field": org.lead_external_id_field,
+            "opportunity_external_id_field": org.opportunity_external_id_field,
+            "won_stage": org.won_stage,
+            "refund_stage": org.refund_stage,
+            "currency_field": org.currency_field,
+        },
         kinds=(
             PayloadKind(
                 name="opportunity",

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import polars as pl
 
+from trackstack_wh.errors import NotFoundError
+
 if TYPE_CHECKING:
     import altair as alt
 
@@ -37,7 +39,9 @@ class Report:
     def table(self, name: str) -> pl.DataFrame:
         """One table by name (see ``.tables`` for the names)."""
         if name not in self.tables:
-            raise KeyError(f"no table {name!r} in {self.title}; choose from {list(self.tables)}")
+            raise NotFoundError(
+                f"no table {name!r} in {self.title}; choose from {list(self.tables)}"
+            )
         return self.tables[name]
 
     def chart_builders(self) -> Mapping[str, ChartBuilder]:
@@ -48,10 +52,10 @@ class Report:
         """An Altair chart (default: the main one); ``chart_names()`` lists the others."""
         builders = self.chart_builders()
         if not builders:
-            raise ValueError(f"{self.title} has no charts")
+            raise NotFoundError(f"{self.title} has no charts")
         key = name or next(iter(builders))
         if key not in builders:
-            raise KeyError(f"no chart {key!r} in {self.title}; choose from {list(builders)}")
+            raise NotFoundError(f"no chart {key!r} in {self.title}; choose from {list(builders)}")
         return builders[key]()
 
     def chart_names(self) -> list[str]:

@@ -18,7 +18,8 @@ import polars as pl
 
 from trackstack_wh import sql
 from trackstack_wh.contract.events import FUNNEL_STAGES
-from trackstack_wh.db import create_currency_table
+from trackstack_wh.db import create_currency_table, query_frame
+from trackstack_wh.errors import UsageError
 from trackstack_wh.reports.base import ChartBuilder, Report
 from trackstack_wh.reports.charts import HEIGHT, WIDTH, altair, chart_of
 from trackstack_wh.timewindow import TimeWindow, window_params
@@ -38,9 +39,9 @@ def funnel_report(
 ) -> FunnelReport:
     """Build every funnel table for events in ``window`` (default: all of them)."""
     if period not in PERIODS:
-        raise ValueError(f"period={period!r}; choose from {PERIODS}")
+        raise UsageError(f"period={period!r}; choose from {PERIODS}")
     if by is not None and by not in BREAKDOWNS:
-        raise ValueError(f"by={by!r}; choose from {BREAKDOWNS} or None")
+        raise UsageError(f"by={by!r}; choose from {BREAKDOWNS} or None")
     create_currency_table(conn)
     base = {**window_params(window), "value_unit": value_unit}
     conn.execute(
@@ -71,7 +72,7 @@ def funnel_report(
 
 
 def _query(conn: duckdb.DuckDBPyConnection, name: str, **params: Any) -> pl.DataFrame:
-    return conn.sql(sql.load(f"reports/{name}"), params=params or None).pl()
+    return query_frame(conn, sql.load(f"reports/{name}"), params or None)
 
 
 class FunnelReport(Report):

@@ -11,9 +11,9 @@ The 202 ``{"accepted": n, "batch_id": ...}`` is sent only after the batch is fsy
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import os
-import sys
 import time
 import zlib
 from pathlib import Path
@@ -21,7 +21,8 @@ from typing import Any
 
 import orjson
 
-from trackstack_wh.destinations.config import WorkspaceConfig
+from trackstack_wh.config import KeyKind, Project, ProjectKey, WorkspaceConfig
+from trackstack_wh.config.checks import host_allowed
 from trackstack_wh.serving import ClientGone, Receive, Scope, Send
 from trackstack_wh.sink.auth import KeyRing, Refusal, check_origin, origin_host
 from trackstack_wh.sink.batch import Envelope, apply_ip_policy, batch_blob
@@ -30,8 +31,8 @@ from trackstack_wh.sink.landing import GroupCommitter, Landed, LandingError, Seg
 from trackstack_wh.sink.metrics import SinkMetrics
 from trackstack_wh.sink.openapi import openapi_document
 from trackstack_wh.sink.segments import Usage
-from trackstack_wh.sink.settings import KeyKind, Project, ProjectKey
-from trackstack_wh.tomlcheck import host_allowed
+
+log = logging.getLogger(__name__)
 
 ALLOWED_HEADERS = b"content-type, content-encoding, x-ts-key, x-ts-domain, x-sdk-version"
 PREFLIGHT_MAX_AGE = b"600"
@@ -324,7 +325,7 @@ class SinkApp:
             await self.committer.append(Landed(day, envelope.project, count, size, blob))
         except LandingError as exc:
             self.admitted.add(day, envelope.project, -count, 0, requests=-1)
-            print(f"sink: {exc}", file=sys.stderr, flush=True)
+            log.error("batch of %d events refused with a 503: %s", count, exc)
             refusal = Refusal(503, "landing_unavailable", "the batch could not be stored; retry")
             refusal.retry_after = LANDING_RETRY_AFTER
             raise refusal from None
@@ -366,10 +367,11 @@ def create_app(config: WorkspaceConfig, landing: Path, keys: list[ProjectKey]) -
         landing, config.sink.segment_max_bytes, config.sink.segment_max_age_seconds
     )
     for item in writer.open():
-        print(
-            f"sink: recovered {item.segment}: {item.batches} batches, {item.events} events"
-            + (f"; {item.torn_bytes} bytes set aside ({item.reason})" if item.torn_bytes else ""),
-            file=sys.stderr,
-            flush=True,
+        log.warning(
+            "recovered %s after an unclean stop: %d batches, %d events%s",
+            item.segment,
+            item.batches,
+            item.events,
+            f"; {item.torn_bytes} bytes set aside ({item.reason})" if item.torn_bytes else "",
         )
     return SinkApp(config, writer, keys)

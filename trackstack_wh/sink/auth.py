@@ -7,8 +7,8 @@ import hmac
 from typing import Any
 from urllib.parse import urlsplit
 
-from trackstack_wh.sink.settings import KeyKind, ProjectKey
-from trackstack_wh.tomlcheck import host_allowed
+from trackstack_wh.config import KeyKind, ProjectKey
+from trackstack_wh.config.checks import host_allowed
 
 
 class Refusal(Exception):

@@ -22,10 +22,10 @@ from typing import Any
 
 import msgspec
 
+from trackstack_wh.config import IpPolicy, KeyKind
 from trackstack_wh.contract import FIELDS_BY_NAME
 from trackstack_wh.sink.body import Parsed
 from trackstack_wh.sink.segments import HEADER_KEY, HEADER_PREFIX
-from trackstack_wh.sink.settings import IpPolicy, KeyKind
 
 IP_FIELDS = ("clientIp", *FIELDS_BY_NAME["clientIp"].aliases)
 UA_FIELDS = ("userAgent", *FIELDS_BY_NAME["userAgent"].aliases)

@@ -7,14 +7,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from trackstack_wh.destinations.config import load_config
+from trackstack_wh.config import load_config
 from trackstack_wh.errors import TrackstackError
+from trackstack_wh.serving import listening_line
 from trackstack_wh.sink.segments import DEFAULT_LANDING
 from trackstack_wh.sink.server import DEFAULT_PORT, serve
 
 
 def add_arguments(parser: argparse.ArgumentParser, default_port: int = DEFAULT_PORT) -> None:
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=default_port, help="0 picks a free port")
     parser.add_argument(
         "--landing",
@@ -24,10 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser, default_port: int = DEFAULT_P
     )
 
 
+def announce(url: str) -> None:
+    """Print ``sink listening on URL`` on stdout (how ``SinkProcess`` finds the port)."""
+    print(listening_line("sink", url), flush=True)
+
+
 def run(args: argparse.Namespace, config_path: str | None) -> int:
     """Serve until stopped; a setup problem is printed and gives exit code 2."""
     try:
-        serve(load_config(config_path), args.landing, args.host, args.port)
+        serve(load_config(config_path), args.landing, args.host, args.port, on_listening=announce)
     except TrackstackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -8,19 +8,27 @@ finish, writes what is queued and closes the open segment (ready for ingest).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from trackstack_wh.destinations.config import WorkspaceConfig
+from trackstack_wh.config import WorkspaceConfig, load_keys
 from trackstack_wh.serving import serve_app
 from trackstack_wh.sink.app import create_app
-from trackstack_wh.sink.settings import load_keys
 
 DEFAULT_PORT = 8787
 GRACEFUL_SECONDS = 10.0
 
 
-def serve(config: WorkspaceConfig, landing: Path, host: str = "127.0.0.1", port: int = 0) -> None:
-    """Serve POST /events until SIGINT/SIGTERM (prints ``sink listening on URL`` first)."""
+def serve(
+    config: WorkspaceConfig,
+    landing: Path,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    on_listening: Callable[[str], None] | None = None,
+) -> None:
+    """Serve POST /events until SIGINT/SIGTERM; ``on_listening`` gets the URL once the
+    port is open (the command line prints ``sink listening on URL``)."""
     keys = load_keys(config.projects)
     app = create_app(config, landing, keys)
     serve_app(
@@ -31,4 +39,5 @@ def serve(config: WorkspaceConfig, landing: Path, host: str = "127.0.0.1", port:
         lifespan="on",
         graceful_seconds=GRACEFUL_SECONDS,
         forwarded_allow_ips=config.sink.forwarded_allow_ips,
+        on_listening=on_listening,
     )

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from trackstack_wh.config.checks import KeyTypes, domains, env_name, only_keys
 from trackstack_wh.errors import ConfigError
-from trackstack_wh.tomlcheck import KeyTypes, domains, env_name, only_keys
 
 PROJECT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 KEY_TEXT = re.compile(r"[A-Za-z0-9_.~-]{16,256}")
@@ -88,7 +89,7 @@ class Project:
     key_envs: dict[KeyKind, tuple[str, ...]] = field(default_factory=dict)
 
 
-def parse_sink(where: str, raw: dict[str, Any]) -> SinkSettings:
+def parse_sink(where: str, raw: Mapping[str, Any]) -> SinkSettings:
     """Validate ``[sink]``."""
     only_keys(where, "sink.", raw, SINK_KEYS)
     for key, value in raw.items():
@@ -108,10 +109,10 @@ def parse_sink(where: str, raw: dict[str, Any]) -> SinkSettings:
 
 
 def parse_projects(
-    where: str, raw: dict[str, Any], default_origins: tuple[str, ...]
+    where: str, raw: Mapping[str, Any], default_origins: tuple[str, ...]
 ) -> dict[str, Project]:
     """Validate ``[projects.<id>]`` tables."""
-    projects = {}
+    projects: dict[str, Project] = {}
     for project_id, table in raw.items():
         prefix = f"projects.{project_id}."
         if not PROJECT_ID.fullmatch(project_id):
@@ -130,7 +131,7 @@ def parse_projects(
         if policy not in IpPolicy.__members__.values():
             allowed = [p.value for p in IpPolicy]
             raise ConfigError(f"{where}: {prefix}client_ip = {policy!r}; allowed: {allowed}")
-        key_envs = {}
+        key_envs: dict[KeyKind, tuple[str, ...]] = {}
         for kind in KeyKind:
             value = table.get(f"{kind.value}_key_env", [])
             names = [value] if isinstance(value, str) else value
@@ -159,11 +160,14 @@ class ProjectKey:
     kind: KeyKind
 
 
-def load_keys(projects: dict[str, Project], env: dict[str, str] | None = None) -> list[ProjectKey]:
+def load_keys(
+    projects: Mapping[str, Project], env: Mapping[str, str] | None = None
+) -> list[ProjectKey]:
     """Every project's keys from the environment; a missing or malformed variable is a
     ConfigError naming the variable (never its value)."""
     env = dict(os.environ) if env is None else env
-    keys, problems = [], []
+    keys: list[ProjectKey] = []
+    problems: list[str] = []
     for project in projects.values():
         for kind, names in project.key_envs.items():
             for name in names:

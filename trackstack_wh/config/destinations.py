@@ -1,0 +1,267 @@
+"""``[destinations.<name>]``: one typed, frozen settings class per destination.
+
+The settings every destination takes are on ``Destination``; each subclass adds the
+destination's own keys (account IDs, per-event ID tables, credential variable names,
+options) as typed fields, an ID's format in the field's ``format`` metadata. A string
+setting left out of the file is ``""``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import Field, dataclass, field, fields
+from typing import Any, Self
+
+from trackstack_wh.config.checks import (
+    GOOGLE_ACTION,
+    GOOGLE_CUSTOMER,
+    HUBSPOT_PORTAL,
+    LINKEDIN_RULE,
+    META_PIXEL,
+    REDDIT_PIXEL,
+    SALESFORCE_CURRENCY_FIELD,
+    SALESFORCE_FIELD,
+    SALESFORCE_INSTANCE,
+    SNAPCHAT_PIXEL,
+    TIKTOK_PIXEL,
+    IdFormat,
+)
+
+LIVE = "live"
+"""The delivery target of a config's own endpoints."""
+EMULATOR_TARGET = "emulator"
+"""The delivery target of the local platform emulator's deliveries."""
+
+AD_DESTINATIONS = ("meta", "google_ads", "linkedin", "tiktok", "snapchat", "reddit")
+CRM_DESTINATIONS = ("hubspot", "salesforce")
+DESTINATIONS = AD_DESTINATIONS + CRM_DESTINATIONS
+
+FORMAT = "format"
+"""Field metadata: the ``IdFormat`` a setting's value must have."""
+REQUIRED = "required"
+"""Field metadata: the setting must be given when the destination is enabled."""
+CHOICES = "choices"
+"""Field metadata: the values a setting may take."""
+
+GOOGLE_ADS_APIS = ("data_manager", "upload_click_conversions")
+
+
+def account_id(fmt: IdFormat, *, required: bool = False) -> str:
+    """A string setting holding an account ID of ``fmt`` (``""`` when not given)."""
+    return field(default="", metadata={FORMAT: fmt, REQUIRED: required})
+
+
+def named(default: str, fmt: IdFormat) -> str:
+    """A string setting with a default whose value must have ``fmt``."""
+    return field(default=default, metadata={FORMAT: fmt})
+
+
+def _no_ids() -> dict[str, str]:
+    return {}
+
+
+def id_table(fmt: IdFormat) -> dict[str, str]:
+    """A table of canonical event -> platform ID (of ``fmt``)."""
+    return field(default_factory=_no_ids, metadata={FORMAT: fmt})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Destination:
+    """The settings every destination takes. ``Destination(name)`` is a destination with
+    nothing configured; ``DESTINATION_TYPES[name]`` is its typed class."""
+
+    name: str = field(kw_only=False)
+    enabled: bool = False
+    api_version: str | None = None
+    base_url: str | None = None
+    events: tuple[str, ...] | None = None
+    event_names: dict[str, str] = field(default_factory=dict)
+    test_event_code: str | None = None
+    validate_only: bool = False
+    max_event_age_days: float | None = None
+    delivery: dict[str, float] = field(default_factory=dict)
+    access_token_env: str = ""
+    """The environment variable holding the API access token."""
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """Credentials handed in by an orchestrator, by variable name; they win over the
+    environment (``WorkspaceConfig.with_secrets``)."""
+    target: str = LIVE
+    """Where requests go: ``live`` (the endpoints this config names), ``emulator`` or the
+    URL prefix of a proxy or test endpoint (``WorkspaceConfig.pointed_at``). Deliveries
+    are kept per target: only ``live`` ones count as delivered to the platform."""
+    api_versions: dict[str, str] = field(default_factory=dict)
+    """Version per API name, from ``api_versions`` (or ``api_version`` when the destination
+    calls one API); unlisted APIs use ``config.apis.APIS`` defaults."""
+
+    def __post_init__(self) -> None:
+        if type(self) is not Destination and DESTINATION_TYPES.get(self.name) is not type(self):
+            raise ValueError(f"{type(self).__name__} cannot be named {self.name!r}")
+
+    @classmethod
+    def setting_fields(cls) -> list[Field[Any]]:
+        """The fields of the destination's own keys (IDs, credentials, options): each a
+        string, or an ID table when its default is a table."""
+        return [f for f in fields(cls) if f.name not in NOT_SETTINGS]
+
+    @classmethod
+    def of(cls, dest: Destination) -> Self:
+        """``dest`` as this class (``GoogleAdsDestination.of(dest).api``); TypeError when
+        it is another destination."""
+        typed = dest.typed()
+        if not isinstance(typed, cls):
+            raise TypeError(f"destination {dest.name!r} is not a {cls.__name__}")
+        return typed
+
+    def typed(self) -> Destination:
+        """This destination as its typed class (a bare ``Destination(name)`` gets that
+        class's defaults)."""
+        cls = DESTINATION_TYPES.get(self.name)
+        if cls is None or isinstance(self, cls):
+            return self
+        common = {f.name: getattr(self, f.name) for f in fields(Destination) if f.name != "name"}
+        return cls(**common)
+
+    def credential_envs(self) -> dict[str, str]:
+        """Setting key -> the environment variable it names, for every credential this
+        destination's config names (``access_token_env``, ``developer_token_env``)."""
+        envs = {f.name: getattr(self, f.name) for f in fields(self) if f.name.endswith("_env")}
+        return {key: name for key, name in envs.items() if name}
+
+    def secret(self, key: str = "access_token_env") -> str | None:
+        """The credential named by ``key``: handed in, else from the environment (None
+        when unset)."""
+        name = self.credential_envs().get(key)
+        if not name:
+            return None
+        return self.secrets.get(name) or os.environ.get(name)
+
+    def secret_names(self) -> list[str]:
+        """The environment-variable names of this destination's credentials."""
+        return list(self.credential_envs().values())
+
+    def event_ids(self) -> dict[str, str]:
+        """Canonical event -> the configured conversion action / rule ID (Google Ads and
+        LinkedIn; empty elsewhere)."""
+        return {}
+
+    def account_settings(self) -> dict[str, object]:
+        """The destination's own settings that differ from their defaults, credential
+        variable names left out: what its payloads depend on besides the common keys."""
+        typed = self.typed()
+        out: dict[str, object] = {}
+        for f in typed.setting_fields():
+            value = getattr(typed, f.name)
+            unset = f.default if isinstance(f.default, str) else {}
+            if not f.name.endswith("_env") and value != unset:
+                out[f.name] = value
+        return out
+
+
+NOT_SETTINGS = frozenset(f.name for f in fields(Destination)) - {"access_token_env"}
+"""Fields of common keys or runtime state, not a destination's own settings."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetaDestination(Destination):
+    """Meta Conversions API: events to one pixel (dataset)."""
+
+    name: str = "meta"
+    pixel_id: str = account_id(META_PIXEL, required=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GoogleAdsDestination(Destination):
+    """Google Ads: conversions of one customer, through the Data Manager API (default) or
+    the Google Ads API's ``uploadClickConversions``."""
+
+    name: str = "google_ads"
+    customer_id: str = account_id(GOOGLE_CUSTOMER, required=True)
+    login_customer_id: str = account_id(GOOGLE_CUSTOMER)
+    """The manager account the customer is reached through (when it is one)."""
+    conversion_actions: dict[str, str] = id_table(GOOGLE_ACTION)
+    api: str = field(default="data_manager", metadata={CHOICES: GOOGLE_ADS_APIS})
+    developer_token_env: str = ""
+
+    @property
+    def classic(self) -> bool:
+        """Conversions go through the Google Ads API (``uploadClickConversions``)."""
+        return self.api == "upload_click_conversions"
+
+    def event_ids(self) -> dict[str, str]:
+        return dict(self.conversion_actions)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinkedInDestination(Destination):
+    """LinkedIn Conversions API: each event to its configured conversion rule."""
+
+    name: str = "linkedin"
+    conversion_rules: dict[str, str] = id_table(LINKEDIN_RULE)
+
+    def event_ids(self) -> dict[str, str]:
+        return dict(self.conversion_rules)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TikTokDestination(Destination):
+    """TikTok Events API: events to one pixel."""
+
+    name: str = "tiktok"
+    pixel_code: str = account_id(TIKTOK_PIXEL, required=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SnapchatDestination(Destination):
+    """Snapchat Conversions API: events to one pixel."""
+
+    name: str = "snapchat"
+    pixel_id: str = account_id(SNAPCHAT_PIXEL, required=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RedditDestination(Destination):
+    """Reddit Conversions API: events to one pixel."""
+
+    name: str = "reddit"
+    pixel_id: str = account_id(REDDIT_PIXEL, required=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HubSpotDestination(Destination):
+    """HubSpot: custom events, deals and contacts of one portal."""
+
+    name: str = "hubspot"
+    portal_id: str = account_id(HUBSPOT_PORTAL, required=True)
+    deal_id_property: str = "trackstack_order_id"
+    won_stage: str = "closedwon"
+    refund_stage: str = "closedlost"
+    pipeline: str = "default"
+    churn_property: str = "trackstack_churned_at"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SalesforceDestination(Destination):
+    """Salesforce: Lead and Opportunity upserts by external ID in one org."""
+
+    name: str = "salesforce"
+    instance_url: str = account_id(SALESFORCE_INSTANCE, required=True)
+    lead_external_id_field: str = named("TrackStack_Email__c", SALESFORCE_FIELD)
+    opportunity_external_id_field: str = named("TrackStack_Order_Id__c", SALESFORCE_FIELD)
+    won_stage: str = "Closed Won"
+    refund_stage: str = "Closed Lost"
+    currency_field: str = named("CurrencyIsoCode", SALESFORCE_CURRENCY_FIELD)
+    """The Opportunity's currency field; ``""`` for a single-currency org."""
+
+
+DESTINATION_TYPES: dict[str, type[Destination]] = {
+    "meta": MetaDestination,
+    "google_ads": GoogleAdsDestination,
+    "linkedin": LinkedInDestination,
+    "tiktok": TikTokDestination,
+    "snapchat": SnapchatDestination,
+    "reddit": RedditDestination,
+    "hubspot": HubSpotDestination,
+    "salesforce": SalesforceDestination,
+}
+"""Destination name -> its settings class, in ``DESTINATIONS`` order."""
