@@ -62,7 +62,7 @@ class DemoResult:
         }
 
 
-def _bar(items: Iterable[T], desc: str, total: int | None = None) -> tqdm:
+def _bar(items: Iterable[T], desc: str, total: int | None = None) -> tqdm[T]:
     """A progress bar on stderr when it is a terminal (silent in logs and pipes)."""
     width = min(shutil.get_terminal_size((100, 24)).columns or 100, 120)
     return tqdm(items, desc=f"{desc:<9}", total=total, file=sys.stderr, disable=None,
@@ -125,7 +125,7 @@ def run_demo(
 
 
 def _push(wh: Warehouse, as_of: dt.datetime) -> PushReport:
-    bar = _bar([], "push", total=0)
+    bar: tqdm[object] = _bar([], "push", total=0)
     done: dict[str, tuple[int, int]] = {}
 
     def progress(report: DestinationReport) -> None:

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -66,8 +66,8 @@ def serve_app(
     host: str,
     port: int,
     *,
-    lifespan: str = "off",
-    graceful_seconds: float = 2.0,
+    lifespan: Literal["on", "off", "auto"] = "off",
+    graceful_seconds: int = 2,
     forwarded_allow_ips: Sequence[str] = (),
     on_listening: Callable[[str], None] | None = None,
 ) -> None:

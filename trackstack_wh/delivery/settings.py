@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from trackstack_wh.config import Destination
 from trackstack_wh.errors import ConfigError
@@ -55,7 +56,7 @@ class DeliverySettings:
     def for_destination(
         cls, dest: Destination, overrides: Mapping[str, float] | None = None
     ) -> DeliverySettings:
-        values = {**dest.delivery, **(overrides or {})}
+        values: dict[str, Any] = {**dest.delivery, **(overrides or {})}
         unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ConfigError(f"destinations.{dest.name}.delivery: unknown keys {sorted(unknown)}")
@@ -82,4 +83,4 @@ def next_run_retry(settings: DeliverySettings, failed_runs: int) -> float | None
     if failed_runs >= settings.max_runs:
         return None
     return min(settings.run_retry_max_seconds,
-               settings.run_retry_base_seconds * 2 ** (failed_runs - 1))  # fmt: skip
+               settings.run_retry_base_seconds * 2.0 ** (failed_runs - 1))  # fmt: skip

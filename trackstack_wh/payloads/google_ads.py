@@ -12,6 +12,7 @@ transaction ID) or restates it to the remaining value after a partial refund.
 from __future__ import annotations
 
 from trackstack_wh.config import Destination, GoogleAdsDestination
+from trackstack_wh.contract import REFUND_EVENTS, REVENUE_EVENTS
 from trackstack_wh.payloads.jsonsql import const, items, obj, val
 from trackstack_wh.payloads.spec import (
     AD_PERSONALIZATION,
@@ -20,8 +21,6 @@ from trackstack_wh.payloads.spec import (
     GOOGLE_DATETIME,
     IS_WEB,
     ISO_UTC,
-    REFUND_EVENTS,
-    REVENUE_EVENTS,
     PayloadKind,
     PayloadSpec,
     consent_status,

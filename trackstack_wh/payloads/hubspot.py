@@ -20,6 +20,7 @@ refund event, and a contact upsert when a customer churns.
 from __future__ import annotations
 
 from trackstack_wh.config import Destination, HubSpotDestination
+from trackstack_wh.contract import REFUND_EVENTS, REVENUE_EVENTS
 from trackstack_wh.payloads.jsonsql import const, obj, val
 from trackstack_wh.payloads.spec import (
     AMOUNT_TEXT,
@@ -27,8 +28,6 @@ from trackstack_wh.payloads.spec import (
     ISO_UTC,
     ORDER_KEY,
     PLAIN_EMAIL,
-    REFUND_EVENTS,
-    REVENUE_EVENTS,
     VALUE_WITHOUT_CURRENCY,
     PayloadKind,
     PayloadSpec,

@@ -97,7 +97,7 @@ def _data_manager_body(dest: Destination, rows: list[Any]) -> dict[str, Any]:
             }
         target["productDestinationId"] = reference
         destinations.append(target)
-    body = {"destinations": destinations, "events": rows, "encoding": "HEX"}
+    body: dict[str, Any] = {"destinations": destinations, "events": rows, "encoding": "HEX"}
     if dest.validate_only:
         body["validateOnly"] = True
     return body

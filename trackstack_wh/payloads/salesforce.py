@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from trackstack_wh.config import Destination, SalesforceDestination
+from trackstack_wh.contract import REFUND_EVENTS, REVENUE_EVENTS
 from trackstack_wh.payloads.jsonsql import const, obj, val
 from trackstack_wh.payloads.spec import (
     CURRENCY,
@@ -22,8 +23,6 @@ from trackstack_wh.payloads.spec import (
     ISO_UTC,
     ORDER_KEY,
     PLAIN_EMAIL,
-    REFUND_EVENTS,
-    REVENUE_EVENTS,
     VALUE_WITHOUT_CURRENCY,
     PayloadKind,
     PayloadSpec,

@@ -16,7 +16,7 @@ from trackstack_wh.serving import serve_app
 from trackstack_wh.sink.app import create_app
 
 DEFAULT_PORT = 8787
-GRACEFUL_SECONDS = 10.0
+GRACEFUL_SECONDS = 10
 
 
 def serve(
