@@ -1,1 +1,1 @@
-"""Dagster definitions over ``trackstack_wh``: load with ``dagster dev`` from the repo root."""
+"""Dagster definitions over ``trackstack_wh``: load with ``dg dev`` from the repo root."""

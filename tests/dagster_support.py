@@ -14,8 +14,8 @@ from dagster_defs.defs.ingest import assets as ingest_assets
 from dagster_defs.defs.reports import assets as reports_assets
 from dagster_defs.defs.warehouse import assets as warehouse_assets
 from dagster_defs.lib.resources import (
+    CredentialsResource,
     FoldersResource,
-    PlatformCredentials,
     PlatformsResource,
     WarehouseResource,
     WorkspaceResource,
@@ -35,10 +35,26 @@ def make_inbox(tmp_path: Path) -> Path:
     return inbox
 
 
-def resources(tmp_path: Path, platforms: str, *, clock: str = CLOCK) -> dict[str, Any]:
+def write_config(tmp_path: Path, *, disabled: tuple[str, ...] = ()) -> Path:
+    """trackstack.toml with the ``disabled`` destinations' ``enabled = true`` turned off."""
+    lines, section = [], ""
+    for line in CONFIG.read_text().splitlines():
+        if line.startswith("["):
+            section = line.strip("[]")
+        if line == "enabled = true" and section.removeprefix("destinations.") in disabled:
+            line = "enabled = false"
+        lines.append(line)
+    path = tmp_path / "trackstack.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def resources(
+    tmp_path: Path, platforms: str, *, clock: str = CLOCK, config: Path = CONFIG
+) -> dict[str, Any]:
     return {
         "warehouse": WarehouseResource(database=str(tmp_path / "wh.duckdb")),
-        "workspace": WorkspaceResource(config_path=str(CONFIG), clock=clock),
+        "workspace": WorkspaceResource(config_path=str(config), clock=clock),
         "folders": FoldersResource(
             inbox=str(tmp_path / "inbox"),
             landing=str(tmp_path / "landing"),
@@ -46,7 +62,7 @@ def resources(tmp_path: Path, platforms: str, *, clock: str = CLOCK) -> dict[str
             settle_seconds=0,
         ),
         "platforms": PlatformsResource(target=platforms),
-        "credentials": PlatformCredentials(),
+        "credentials": CredentialsResource(),
     }
 
 
@@ -72,6 +88,14 @@ def partitioned(assets: list[Any]) -> list[Any]:
 
 def unpartitioned(assets: list[Any]) -> list[Any]:
     return [a for a in assets if a.partitions_def is None]
+
+
+def materialized(result: dg.ExecuteInProcessResult) -> set[str]:
+    return {
+        e.asset_key.to_user_string()
+        for e in result.get_asset_materialization_events()
+        if e.asset_key is not None
+    }
 
 
 def check_evaluations(result: dg.ExecuteInProcessResult) -> dict[str, tuple[bool, str]]:

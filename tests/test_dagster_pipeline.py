@@ -8,14 +8,21 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import httpx
 import pytest
 
 import trackstack_wh as tw
+from dagster_defs.defs.capi.assets import delivery_asset
 from dagster_defs.defs.capi.jobs import CRM_UPLOAD_EVENTS, crm_refund_churn_upload
 from dagster_defs.defs.reports.assets import funnel_daily
 from dagster_defs.defs.reports.html_report import html_report
 from dagster_defs.defs.warehouse.assets import event_quality
-from dagster_defs.lib.resources import FoldersResource, WarehouseResource, WorkspaceResource
+from dagster_defs.lib.resources import (
+    FoldersResource,
+    PlatformsResource,
+    WarehouseResource,
+    WorkspaceResource,
+)
 from tests.dagster_support import (
     CLOCK,
     CONFIG,
@@ -23,9 +30,11 @@ from tests.dagster_support import (
     all_assets,
     check_evaluations,
     make_inbox,
+    materialized,
     partitioned,
     resources,
     unpartitioned,
+    write_config,
 )
 from trackstack_lab.emulator import EmulatorProcess
 from trackstack_wh.payloads import PAYLOAD_TABLES
@@ -232,7 +241,7 @@ def test_assets_called_directly_on_a_temporary_warehouse(tmp_path: Path) -> None
     assert html.count("<figure class='chart'") == 6 and "No data yet." in html
 
     context = dg.build_asset_context(partition_key=DAYS[0])
-    funnel = funnel_daily(context, warehouse=warehouse)
+    funnel = funnel_daily(context, warehouse=warehouse, workspace=workspace)
     with tw.connect(db, read_only=True) as wh:
         stages = wh.sql("select * from funnel_daily order by stage")
         expected = wh.sql(
@@ -242,3 +251,129 @@ def test_assets_called_directly_on_a_temporary_warehouse(tmp_path: Path) -> None
         )
     assert funnel.metadata["dagster/row_count"].value == stages.height
     assert stages.select("stage", "events").rows() == expected.rows()
+
+
+def run_logs(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult) -> list[str]:
+    return [entry.user_message for entry in instance.all_logs(result.run_id)]
+
+
+def test_disabled_destinations_are_not_materialized_and_their_checks_not_evaluated(
+    setup: tuple[Path, dict], emulator: EmulatorProcess
+) -> None:
+    """Every destination has its assets, but a disabled one's steps yield nothing: no
+    materialization, no check result (neither green nor red), the run log says why, and
+    the fan-ins after every destination still run."""
+    tmp_path, _ = setup
+    disabled = {"capi_meta", "delivery_meta", "crm_hubspot", "delivery_hubspot"}
+    config = write_config(tmp_path, disabled=("meta", "hubspot"))
+    res = resources(tmp_path, emulator.base_url, config=config)
+    assets = all_assets()
+    assert dg.materialize(unpartitioned(assets), resources=res).success
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(
+            partitioned(assets), resources=res, tags=day_range(*DAYS), instance=instance
+        )
+        logs = run_logs(instance, result)
+    assert result.success
+    done = materialized(result)
+    assert not done & disabled
+    assert {"capi_google_ads", "delivery_google_ads", "delivery_log", "parquet_export",
+            "reconciliation_daily", "funnel_daily"} <= done  # fmt: skip
+    evaluations = check_evaluations(result)
+    assert not [key for key in evaluations if key.split(":")[0] in disabled]
+    assert len(evaluations) == 6 + 6 + 1
+    assert all(passed for passed, _ in evaluations.values()), evaluations
+    assert any(m.startswith(f"meta is not enabled in {config}") for m in logs), logs
+    skipped = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SKIPPED"}
+    assert skipped == {"delivery_meta", "delivery_hubspot"}  # their payloads yielded nothing
+    assert emulator.stats()["meta"]["requests"] == 0
+
+    # Alone, as its daily push schedule starts it: a successful run that materializes nothing.
+    alone = dg.materialize([delivery_asset("meta")], resources=res, partition_key=DAYS[0])
+    assert alone.success
+    assert not materialized(alone) and not check_evaluations(alone)
+
+    # A check run on its own (from the UI): evaluated for an enabled destination only.
+    checks = dg.AssetSelection.checks(
+        dg.AssetCheckKey(dg.AssetKey("capi_google_ads"), "conforms"),
+        dg.AssetCheckKey(dg.AssetKey("capi_meta"), "conforms"),
+    )
+    only_checks = dg.materialize(partitioned(assets), selection=checks, resources=res)
+    assert only_checks.success and not materialized(only_checks)
+    assert check_evaluations(only_checks) == {"capi_google_ads:conforms": (True, "ERROR")}
+
+
+GOOGLE_ADS_ONLY = """
+[workspace]
+value_unit = "minor"
+allowed_domains = ["*.example.com"]
+
+[destinations.google_ads]
+enabled = true
+customer_id = "123-456-7890"
+api = "upload_click_conversions"
+access_token_env = "ACME_ADS_OAUTH"
+developer_token_env = "ACME_ADS_DEVELOPER"
+delivery = { max_attempts = 1 }
+
+[destinations.google_ads.conversion_actions]
+LeadCaptured = "700000001"
+DemoBooked = "700000002"
+SignUp = "700000003"
+StartTrial = "700000004"
+Purchase = "700000005"
+SubscriptionStarted = "700000006"
+PlanUpgrade = "700000007"
+SubscriptionRenew = "700000008"
+"""
+
+
+def test_credentials_the_config_names_reach_the_platform_and_never_the_event_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The credentials resource reads, when the step runs, every variable the config
+    names (here under names of the deployment's choosing, a developer token included);
+    the request carries them, and neither the run config nor the event log does."""
+    make_inbox(tmp_path)
+    config = tmp_path / "google_ads.toml"
+    config.write_text(GOOGLE_ADS_ONLY)
+    secrets = {"ACME_ADS_OAUTH": "oauth-7f3a9c01", "ACME_ADS_DEVELOPER": "devtoken-51e0b2"}
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    sent: list[httpx.Request] = []
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        error = {"code": 401, "message": "invalid credentials", "status": "UNAUTHENTICATED"}
+        return httpx.Response(401, json={"error": error})
+
+    class CapturingPlatforms(PlatformsResource):
+        def transport(self) -> httpx.AsyncBaseTransport | None:
+            return httpx.MockTransport(platform)
+
+    res = {
+        **resources(tmp_path, "live", config=config),
+        "platforms": CapturingPlatforms(target="live"),
+    }
+    assets = all_assets()
+    assert dg.materialize(unpartitioned(assets), resources=res).success
+    google = [a for a in assets if {"capi_google_ads", "delivery_google_ads"} & {
+        k.to_user_string() for k in a.keys
+    }]  # fmt: skip
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(google, resources=res, tags=day_range(*DAYS), instance=instance)
+        logs = run_logs(instance, result)
+    assert result.success
+    assert sent, "no request reached the platform"
+    assert {r.headers["authorization"] for r in sent} == {"Bearer oauth-7f3a9c01"}
+    assert {r.headers["developer-token"] for r in sent} == {"devtoken-51e0b2"}
+    deliveries = [
+        e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("delivery_google_ads")
+    ]
+    assert len(deliveries) == len(DAYS)  # one per partition of the range
+    assert all(d["credentials_set"].value == sorted(secrets) for d in deliveries)
+    recorded = "\n".join([*logs, *map(repr, result.all_events), repr(result.dagster_run)])
+    for value in secrets.values():
+        assert value not in recorded

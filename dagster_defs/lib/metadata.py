@@ -33,10 +33,18 @@ def json_value(value: Any) -> dg.MetadataValue:
     return dg.MetadataValue.json(json.loads(json.dumps(value, default=str)))
 
 
-def partition_window(context: dg.AssetExecutionContext) -> TimeWindow:
+def partition_window(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> TimeWindow:
     """The run's partition (or partition range) as a ``TimeWindow``."""
     window = context.partition_time_window
     return TimeWindow(window.start.astimezone(dt.UTC), window.end.astimezone(dt.UTC))
+
+
+def run_window(context: dg.AssetExecutionContext) -> TimeWindow | None:
+    """The run's partition window, or None for a run without partitions (an asset check
+    run on its own checks every day)."""
+    if context.has_partition_key or context.has_partition_key_range:
+        return partition_window(context)
+    return None
 
 
 def window_metadata(window: TimeWindow) -> dict[str, dg.MetadataValue]:

@@ -1,46 +1,80 @@
 """The resources the assets are given: the warehouse, the workspace, the drop folders,
 where delivery requests go, and each destination's credentials.
 
-They only build ``trackstack_wh`` objects; no pipeline logic lives here.
+They only build ``trackstack_wh`` objects; no pipeline logic lives here. Nothing here
+reads the environment or a file when the code location loads: a field left unset (None)
+is resolved when a step (or a sensor tick) calls the resource's method, from the
+variable named in its description, else a default. Dagster's ``dg.EnvVar`` cannot express
+"this variable, else a default": an unset one fails the launch of every run that uses the
+resource (even for an optional field), so the defaults are applied here instead. A
+deployment that wants a value pinned in run config may still pass ``dg.EnvVar(...)`` or a
+literal for any field.
 """
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
 import httpx
+from pydantic import Field
 
 import trackstack_wh as tw
-from trackstack_wh.destinations.config import (
-    EMULATOR_TARGET,
-    Destination,
-    WorkspaceConfig,
-    load_config,
-)
 from trackstack_lab.emulator.process import emulated, emulator_secrets
+from trackstack_wh.config import EMULATOR_TARGET, LIVE, WorkspaceConfig, load_config
+from trackstack_wh.errors import ConfigError
 from trackstack_wh.ingest.readers import is_event_file
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 """Every step that opens the DuckDB file runs in this pool (limit 1 in dagster.yaml)."""
 
+CLOCK_ENV = "TRACKSTACK_CLOCK"
+INBOX_ENV = "TRACKSTACK_INBOX"
+LANDING_ENV = "TRACKSTACK_LANDING"
+EXPORT_ENV = "TRACKSTACK_EXPORT"
+PLATFORMS_ENV = "TRACKSTACK_PLATFORMS"
+
+
+def _setting(value: str | None, variable: str) -> str | None:
+    """A resource field's value, else ``$variable`` (read now, at run time)."""
+    return value or os.environ.get(variable) or None
+
+
+def _path(value: str | None, variable: str, default: str) -> Path:
+    """A folder: the field's value, else ``$variable`` (read now), else the default."""
+    return Path(_setting(value, variable) or default)
+
 
 class WorkspaceResource(dg.ConfigurableResource):
     """The workspace config (trackstack.toml) and the clock age limits are judged by."""
 
-    config_path: str | None = None
-    """trackstack.toml to use (None: $TRACKSTACK_CONFIG, else ./trackstack.toml)."""
-    clock: str | None = None
-    """ISO time to judge event ages at (None: now). Replays of old data set it."""
+    config_path: str | None = Field(
+        default=None,
+        description="trackstack.toml to use (None: $TRACKSTACK_CONFIG when the step runs, "
+        "else ./trackstack.toml).",
+    )
+    clock: str | None = Field(
+        default=None,
+        description="ISO time to judge event ages at (None: $TRACKSTACK_CLOCK when the step "
+        "runs, else now). Replays of old data set it.",
+    )
 
     def load(self) -> WorkspaceConfig:
-        return load_config(self.config_path)
+        """The validated config, read now. A missing or invalid file fails the step with
+        the ConfigError's message (``dg.Failure``); the code location is not affected."""
+        try:
+            return load_config(self.config_path)
+        except ConfigError as exc:
+            raise dg.Failure(description=str(exc)) from exc
 
     def as_of(self) -> dt.datetime:
-        if not self.clock:
+        clock = _setting(self.clock, CLOCK_ENV)
+        if not clock:
             return dt.datetime.now(dt.UTC)
-        value = dt.datetime.fromisoformat(self.clock)
+        value = dt.datetime.fromisoformat(clock)
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
@@ -48,15 +82,19 @@ class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse file. Connections live for one step and wait (with backoff)
     while another process holds the file, then fail naming it."""
 
-    database: str
+    database: str | None = Field(
+        default=None,
+        description="The DuckDB file (None: $TRACKSTACK_DB when the step runs, else "
+        "data/warehouse.duckdb).",
+    )
     busy_timeout_seconds: float = 300.0
 
     @contextlib.contextmanager
-    def open(
-        self, config: WorkspaceConfig | None = None, *, read_only: bool = False
-    ) -> Iterator[tw.Warehouse]:
+    def open(self, config: WorkspaceConfig, *, read_only: bool = False) -> Iterator[tw.Warehouse]:
+        """The warehouse with ``config`` (from ``WorkspaceResource.load()``: the library
+        would otherwise read the config itself, and fail outside a ``dg.Failure``)."""
         wh = tw.connect(
-            self.database,
+            self.database,  # None: the library reads $TRACKSTACK_DB now
             config=config,
             read_only=read_only,
             busy_timeout=self.busy_timeout_seconds,
@@ -70,58 +108,85 @@ class WarehouseResource(dg.ConfigurableResource):
 class FoldersResource(dg.ConfigurableResource):
     """Where files arrive and partition outputs go."""
 
-    inbox: str = "data/inbox"
-    """Event files dropped here are ingested (the inbox sensor watches it)."""
-    landing: str = "data/landing"
-    """The HTTP sink's landing directory (closed segments are ingested)."""
-    export: str = "data/export"
-    """Hive-partitioned Parquet of each day's tables."""
-    settle_seconds: float = 2.0
-    """A dropped file is picked up once unchanged for this long (still being copied)."""
+    inbox: str | None = Field(
+        default=None,
+        description="Event files dropped here are ingested; the inbox sensor watches it "
+        "(None: $TRACKSTACK_INBOX at run time, else data/inbox).",
+    )
+    landing: str | None = Field(
+        default=None,
+        description="The HTTP sink's landing directory; closed segments are ingested "
+        "(None: $TRACKSTACK_LANDING at run time, else data/landing).",
+    )
+    export: str | None = Field(
+        default=None,
+        description="Hive-partitioned Parquet of each day's tables and report.html "
+        "(None: $TRACKSTACK_EXPORT at run time, else data/export).",
+    )
+    settle_seconds: float = Field(
+        default=2.0,
+        description="A dropped file is picked up once unchanged for this long (still being "
+        "copied).",
+    )
+
+    def inbox_path(self) -> Path:
+        return _path(self.inbox, INBOX_ENV, "data/inbox")
 
     def landing_path(self) -> Path:
-        return Path(self.landing)
+        return _path(self.landing, LANDING_ENV, "data/landing")
+
+    def export_path(self) -> Path:
+        return _path(self.export, EXPORT_ENV, "data/export")
 
     def inbox_files(self) -> list[Path]:
-        root = Path(self.inbox)
+        root = self.inbox_path()
         if not root.is_dir():
             return []
         return sorted(p for p in root.rglob("*") if p.is_file() and is_event_file(p))
 
 
-CREDENTIAL_KEYS = ("access_token_env", "developer_token_env")
-"""The destination settings that name credential variables."""
+@dataclass(frozen=True)
+class ResolvedCredentials:
+    """Credential values by variable name (never printed), and the names left unset."""
+
+    values: Mapping[str, str] = field(repr=False)
+    missing: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> list[str]:
+        """The variables that have a value (names only: safe to log)."""
+        return sorted(self.values)
 
 
-class PlatformCredentials(dg.ConfigurableResource):
-    """Each destination's secrets, ``<destination>_<credential>``, each from the environment
-    variable trackstack.toml names for it (``dg.EnvVar``: the UI and run config show the
-    variable's name, never its value). Unset ones stay empty; that destination's push then
-    reports them missing and the others go on."""
+class CredentialsResource(dg.ConfigurableResource):
+    """The destinations' credentials, resolved when a step runs: every environment variable
+    the workspace config names (each destination's ``secret_names()``: ``access_token_env``,
+    ``developer_token_env``, any other ``*_env`` setting) is read from the run's
+    environment, none left out. No value is a field, so values never reach the run config,
+    the UI or the event log; steps log variable names only. To read another secret store,
+    subclass it and override ``lookup``."""
 
-    meta_access_token: str | None = None
-    google_ads_access_token: str | None = None
-    google_ads_developer_token: str | None = None
-    linkedin_access_token: str | None = None
-    tiktok_access_token: str | None = None
-    snapchat_access_token: str | None = None
-    reddit_access_token: str | None = None
-    hubspot_access_token: str | None = None
-    salesforce_access_token: str | None = None
+    warn_missing: bool = Field(
+        default=True,
+        description="Log a warning naming the credential variables a live delivery step's "
+        "destination names but the run's environment does not set (the push then reports "
+        "them missing for that destination).",
+    )
 
-    @staticmethod
-    def field_name(destination: str, key: str) -> str:
-        return f"{destination}_{key.removesuffix('_env')}"
+    def lookup(self, name: str) -> str | None:
+        """One variable's value (None when unset or empty)."""
+        return os.environ.get(name) or None
 
-    def for_destination(self, destination: Destination) -> dict[str, str]:
-        """The destination's secrets keyed by variable name (``with_secrets`` input)."""
-        out = {}
-        for key in CREDENTIAL_KEYS:
-            name = destination.settings.get(key)
-            value = getattr(self, self.field_name(destination.name, key), None)
-            if name and value:
-                out[name] = value
-        return out
+    def resolve(
+        self, config: WorkspaceConfig, destinations: Iterable[str] | None = None
+    ) -> ResolvedCredentials:
+        """Every credential variable the chosen destinations (default: all of the config's)
+        name, with its value; ``WorkspaceConfig.with_secrets(resolved.values)`` hands them
+        to the library."""
+        chosen = config.destinations if destinations is None else list(destinations)
+        names = sorted({n for d in chosen for n in config.destinations[d].secret_names()})
+        values = {name: value for name in names if (value := self.lookup(name))}
+        return ResolvedCredentials(values, tuple(n for n in names if n not in values))
 
 
 PLATFORMS_HELP = (
@@ -143,7 +208,14 @@ class PlatformsResource(dg.ConfigurableResource):
     Subclasses may override ``transport()`` to hand the push an ``httpx`` transport.
     """
 
-    target: str | None = None
+    target: str | None = Field(
+        default=None,
+        description="emulator | live | an http(s) URL prefix (None: $TRACKSTACK_PLATFORMS "
+        "when the step runs; unset there too, delivery steps fail and say how to choose).",
+    )
+
+    def resolved_target(self) -> str | None:
+        return _setting(self.target, PLATFORMS_ENV)
 
     def transport(self) -> httpx.AsyncBaseTransport | None:
         return None
@@ -151,24 +223,28 @@ class PlatformsResource(dg.ConfigurableResource):
     def booked_as(self) -> str:
         """The delivery target this resource's pushes are logged under (``live`` when
         unset: nothing was sent, so reconciliation reports it)."""
-        if self.target in (None, "live"):
-            return "live"
-        if self.target == "emulator":
+        target = self.resolved_target()
+        if target in (None, LIVE):
+            return LIVE
+        if target == "emulator":
             return EMULATOR_TARGET
-        return self.target.rstrip("/")
+        return target.rstrip("/")
 
     @contextlib.contextmanager
     def route(
         self, config: WorkspaceConfig, clock: dt.datetime | None
     ) -> Iterator[WorkspaceConfig]:
-        if not self.target:
+        target = self.resolved_target()
+        if not target:
             raise dg.Failure(f"no delivery target: {PLATFORMS_HELP}")
-        if self.target == "live":
+        if target == LIVE:
             yield config
-        elif self.target == "emulator":
+        elif target == "emulator":
             with emulated(config, clock) as pointed:
                 yield pointed
-        elif self.target.startswith(("http://", "https://")):
-            yield config.pointed_at(self.target).with_secrets(emulator_secrets(config))
+        elif target.startswith(("http://", "https://")):
+            handed = {n for d in config.destinations.values() for n in d.secrets}
+            placeholders = {n: v for n, v in emulator_secrets(config).items() if n not in handed}
+            yield config.pointed_at(target).with_secrets(placeholders)
         else:
-            raise dg.Failure(f"platforms target {self.target!r} is not valid: {PLATFORMS_HELP}")
+            raise dg.Failure(f"platforms target {target!r} is not valid: {PLATFORMS_HELP}")

@@ -31,7 +31,7 @@ def success_rate_spec(asset: str) -> dg.AssetCheckSpec:
 
 
 def conforms(
-    wh: Warehouse, asset: str, destination: str, window: TimeWindow
+    wh: Warehouse, asset: str, destination: str, window: TimeWindow | None
 ) -> dg.AssetCheckResult:
     result = check_conformance(wh.conn, destination, window)
     return dg.AssetCheckResult(
@@ -48,7 +48,7 @@ def conforms(
 
 
 def success_rate(
-    wh: Warehouse, asset: str, destination: str, mode: str, target: str, window: TimeWindow
+    wh: Warehouse, asset: str, destination: str, mode: str, target: str, window: TimeWindow | None
 ) -> dg.AssetCheckResult:
     outcomes = delivery_outcomes(wh.conn, destination, mode=mode, target=target, window=window)
     rate = outcomes.success_rate

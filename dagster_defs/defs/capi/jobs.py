@@ -1,16 +1,14 @@
-"""Jobs and schedules for payloads and delivery: payloads for today every 15 minutes, a
-daily push per destination (yesterday's events), and the CRM upload of Refund,
-Chargeback and Churned."""
-
-import datetime as dt
+"""Jobs and schedules for payloads and delivery: a daily push per destination
+(yesterday's events) and the CRM upload of Refund, Chargeback and Churned. Today's
+payloads have no schedule: they follow each ingest through their automation condition
+(``capi/assets.py``); ``payloads_job`` builds chosen days by hand."""
 
 import dagster as dg
 
 from dagster_defs.defs.capi.assets import EVENT_FILTER_TAG, PAYLOADS_GROUP, delivery_asset_name
-from trackstack_wh.destinations.mapping import DESTINATIONS
+from trackstack_wh.config import CRM_DESTINATIONS, DESTINATIONS
 from trackstack_wh.payloads import PAYLOAD_TABLES
 
-CRM_DESTINATIONS = ("hubspot", "salesforce")
 CRM_UPLOAD_EVENTS = ["Refund", "Chargeback", "Churned"]
 
 payloads_job = dg.define_asset_job(
@@ -18,15 +16,6 @@ payloads_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups(PAYLOADS_GROUP),
     description="Build every destination's payload rows for the partition's days.",
 )
-
-
-@dg.schedule(job=payloads_job, cron_schedule="*/15 * * * *", execution_timezone="UTC")
-def payloads_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """Today's payload rows, every 15 minutes, as events arrive."""
-    now = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
-    day = now.astimezone(dt.UTC).date().isoformat()
-    return dg.RunRequest(partition_key=day, run_key=f"payloads:{now.isoformat()}")
-
 
 push_jobs = [
     dg.define_asset_job(

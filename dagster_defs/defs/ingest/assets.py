@@ -70,7 +70,7 @@ def ingest(
         elif config.inbox:
             reports.append(wh.ingest(folders.inbox_files()))
         if config.landing:
-            reports.append(wh.ingest_landing(folders.landing))
+            reports.append(wh.ingest_landing(folders.landing_path()))
         files = [f for r in reports for f in r.files]
         for f in files:
             (context.log.warning if f.status == "unreadable" else context.log.info)(f.summary())

@@ -4,6 +4,7 @@ Hive-partitioned Parquet for other engines."""
 import dagster as dg
 
 from dagster_defs.defs.partitions import DAILY
+from dagster_defs.lib.fanin import AFTER, fan_in_asset
 from dagster_defs.lib.metadata import json_value, markdown_table, partition_window, window_metadata
 from dagster_defs.lib.resources import (
     WAREHOUSE_POOL,
@@ -12,7 +13,7 @@ from dagster_defs.lib.resources import (
     WarehouseResource,
     WorkspaceResource,
 )
-from trackstack_wh.destinations.mapping import DESTINATIONS
+from trackstack_wh.config import DESTINATIONS
 from trackstack_wh.export import export_days
 from trackstack_wh.marts import refresh_mart, refresh_reconciliation
 from trackstack_wh.payloads import PAYLOAD_TABLES
@@ -28,10 +29,13 @@ PARTITIONED = {
 
 
 def _mart(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, name: str
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    workspace: WorkspaceResource,
+    name: str,
 ) -> dg.MaterializeResult:
     window = partition_window(context)
-    with warehouse.open() as wh:
+    with warehouse.open(workspace.load()) as wh:
         refreshed = refresh_mart(wh.conn, name, window)
     return dg.MaterializeResult(
         metadata={
@@ -44,19 +48,19 @@ def _mart(
 
 @dg.asset(deps=["events"], **PARTITIONED)
 def funnel_daily(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, workspace: WorkspaceResource
 ) -> dg.MaterializeResult:
     """Events, people and companies per day and funnel stage."""
-    return _mart(context, warehouse, "funnel_daily")
+    return _mart(context, warehouse, workspace, "funnel_daily")
 
 
 @dg.asset(deps=["event_quality"], **PARTITIONED)
 def quality_daily(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, workspace: WorkspaceResource
 ) -> dg.MaterializeResult:
     """Mean quality score, low-quality events and events without strong match keys, per
     day and event."""
-    return _mart(context, warehouse, "quality_daily")
+    return _mart(context, warehouse, workspace, "quality_daily")
 
 
 @dg.asset(
@@ -104,27 +108,41 @@ def reconciliation_daily(
     )
 
 
-@dg.asset(
-    deps=["events", "event_quality", *(PAYLOAD_TABLES[d] for d in DESTINATIONS)],
-    kinds={"duckdb", "parquet"},
-    **{k: v for k, v in PARTITIONED.items() if k != "kinds"},
-)
-def parquet_export(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, folders: FoldersResource
-) -> dg.MaterializeResult:
-    """The day's events, quality rows and payload rows as Hive-partitioned Parquet
-    (``<export>/<table>/event_date=YYYY-MM-DD/data.parquet``)."""
+@dg.op(ins={AFTER: dg.In(dg.Nothing)}, pool=WAREHOUSE_POOL)
+def export_parquet(
+    context: dg.OpExecutionContext,
+    warehouse: WarehouseResource,
+    workspace: WorkspaceResource,
+    folders: FoldersResource,
+) -> dg.Output[None]:
+    """The day's events, quality rows and payload rows as Hive-partitioned Parquet."""
     window = partition_window(context)
-    with warehouse.open() as wh:
-        files = export_days(wh.conn, folders.export, window)
-    rows = {}
+    root = folders.export_path()
+    with warehouse.open(workspace.load()) as wh:
+        files = export_days(wh.conn, root, window)
+    rows: dict[str, int] = {}
     for f in files:
         rows[f.table] = rows.get(f.table, 0) + f.rows
-    return dg.MaterializeResult(
+    return dg.Output(
+        None,
         metadata={
             **window_metadata(window),
-            "root": dg.MetadataValue.path(folders.export),
+            "root": dg.MetadataValue.path(str(root)),
             "files": len(files),
             "rows_by_table": json_value(rows),
-        }
+        },
     )
+
+
+parquet_export = fan_in_asset(
+    "parquet_export",
+    export_parquet,
+    ["events", "event_quality", *(PAYLOAD_TABLES[d] for d in DESTINATIONS)],
+    group_name=GROUP,
+    partitions_def=DAILY,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    kinds={"duckdb", "parquet"},
+    description="The day's events, quality rows and payload rows as Hive-partitioned "
+    "Parquet (``<export>/<table>/event_date=YYYY-MM-DD/data.parquet``); a disabled "
+    "destination's table is exported as it is.",
+)

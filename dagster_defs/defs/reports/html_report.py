@@ -1,8 +1,6 @@
 """The static HTML report (funnel by week, quality, delivery) as a file asset, rebuilt
 daily after reconciliation; analysts open ``<export>/report.html`` in any browser."""
 
-from pathlib import Path
-
 import dagster as dg
 
 from dagster_defs.lib.resources import (
@@ -27,7 +25,7 @@ def html_report(
     """One self-contained HTML file (charts as inline SVG, no scripts, no external
     requests) with the funnel, quality and delivery reports over every event."""
     with warehouse.open(workspace.load()) as wh:
-        written = wh.write_html_report(Path(folders.export) / REPORT_NAME)
+        written = wh.write_html_report(folders.export_path() / REPORT_NAME)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(written.resolve())),
