@@ -28,8 +28,8 @@ import httpx
 import orjson
 
 from trackstack_lab.sink_process import SinkProcess
-from trackstack_wh.sink.segments import HEADER_KEY, HEADER_PREFIX
 from trackstack_lab.synthetic import SyntheticSpec, generate_lines
+from trackstack_wh.sink.segments import HEADER_KEY, HEADER_PREFIX
 
 OUT = Path(__file__).parent / "out"
 KEY = "sk_bench_0123456789abcdef0123"

@@ -20,16 +20,19 @@
 # every record went, scores event quality and builds the conversion-API payloads for
 # each destination configured in `trackstack.toml`. Nothing is sent here (see notebook 03).
 #
-# It uses the same warehouse file as `trackstack-wh demo` (`data/warehouse.duckdb`);
-# every step is idempotent, so running it after the demo (or twice) changes nothing.
+# It uses the same warehouse file as `trackstack-wh demo` (`$TRACKSTACK_DB`, else
+# `data/warehouse.duckdb`); every step is idempotent, so running it after the demo (or
+# twice) changes nothing.
 
 # %%
+import os
 from pathlib import Path
 
 import trackstack_wh as tw
 
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
-wh = tw.connect(ROOT / "data" / "warehouse.duckdb", config=ROOT / "trackstack.toml")
+DB = os.environ.get("TRACKSTACK_DB") or ROOT / "data" / "warehouse.duckdb"
+wh = tw.connect(DB, config=ROOT / "trackstack.toml")
 wh
 
 # %% [markdown]

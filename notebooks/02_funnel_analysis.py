@@ -25,6 +25,7 @@
 # anonymous page views before a sign-up count for that person).
 
 # %%
+import os
 from pathlib import Path
 
 import altair as alt
@@ -34,7 +35,8 @@ import trackstack_wh as tw
 
 alt.renderers.enable("svg")  # charts render offline (vl-convert), no CDN needed
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
-wh = tw.connect(ROOT / "data" / "warehouse.duckdb", config=ROOT / "trackstack.toml")
+DB = os.environ.get("TRACKSTACK_DB") or ROOT / "data" / "warehouse.duckdb"
+wh = tw.connect(DB, config=ROOT / "trackstack.toml")
 wh.ingest(ROOT / "data" / "samples")  # a no-op when already loaded
 
 # %% [markdown]

@@ -22,6 +22,7 @@
 # machine; with real credentials in the environment, `wh.push()` does the same for real.
 
 # %%
+import os
 from pathlib import Path
 
 import altair as alt
@@ -30,7 +31,8 @@ import trackstack_wh as tw
 
 alt.renderers.enable("svg")
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
-wh = tw.connect(ROOT / "data" / "warehouse.duckdb", config=ROOT / "trackstack.toml")
+DB = os.environ.get("TRACKSTACK_DB") or ROOT / "data" / "warehouse.duckdb"
+wh = tw.connect(DB, config=ROOT / "trackstack.toml")
 wh.ingest(ROOT / "data" / "samples")
 as_of = wh.replay_clock()  # judge event ages at the samples' own clock
 wh.build_payloads(as_of=as_of)
@@ -104,5 +106,5 @@ quality.table("match_keys").filter(destination="meta").sort("share_without_match
 # One self-contained HTML file: funnel, quality and delivery, charts embedded as SVG.
 
 # %%
-path = wh.write_html_report(ROOT / "data" / "notebook_report.html")
+path = wh.write_html_report(wh.path.parent / "notebook_report.html")
 print(path, path.stat().st_size, "bytes")

@@ -139,7 +139,10 @@ def test_library_holds_no_lab_code_and_reaches_it_only_on_request() -> None:
     assert not (LIBRARY / "emulator").exists()
     assert not list(LIBRARY.glob("synthetic*.py"))
     reaches = [
-        i for path in library_files() for i in imports(path) if i.module.startswith("trackstack_lab")
+        i
+        for path in library_files()
+        for i in imports(path)
+        if i.module.startswith("trackstack_lab")
     ]
     assert all(i.lazy and i.path.name in LAB_ALLOWED for i in reaches), reaches
 

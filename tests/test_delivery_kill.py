@@ -15,8 +15,8 @@ import polars as pl
 import pytest
 
 import trackstack_wh as tw
-from trackstack_wh.delivery.reconcile import UNSETTLED
 from trackstack_lab.emulator import EmulatorProcess, dedup_identity
+from trackstack_wh.delivery.reconcile import UNSETTLED
 from trackstack_wh.payloads import PAYLOAD_TABLES
 
 ROOT = Path(__file__).parent.parent

@@ -14,9 +14,9 @@ import pytest
 
 import trackstack_wh as tw
 from tests.helpers import write_lines
+from trackstack_lab.synthetic import SyntheticSpec, write_ndjson
 from trackstack_wh.cli import main
 from trackstack_wh.ingest import ahead, pipeline, readers, row_groups
-from trackstack_lab.synthetic import SyntheticSpec, write_ndjson
 
 RECEIVED = dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.UTC)
 TABLES = ("events", "quarantine", "duplicates", "ingest_batches")

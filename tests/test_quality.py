@@ -167,7 +167,9 @@ def test_read_methods_report_stale_quality_and_never_write(
         wh.quality()
     _load(wh, tmp_path, [_event("SignUp", "a", T0, email="a@acme.example")], "one")
     runs = wh.sql("select count(*) from quality_runs").item()
-    wh.ingest(write_lines(tmp_path / "two.ndjson", [_event("SignUp", "b", T0, email="b@acme.example")]))
+    wh.ingest(
+        write_lines(tmp_path / "two.ndjson", [_event("SignUp", "b", T0, email="b@acme.example")])
+    )
     for read in (wh.quality, wh.quality_summary, wh.destination_dedup, wh.quality_report):
         with pytest.raises(StaleDataError, match=r"since quality was last refreshed.*refresh_q"):
             read()

@@ -26,8 +26,8 @@ from tests.sink_support import (
     server_headers,
     write_config,
 )
-from trackstack_wh import cli
 from trackstack_lab.sink_process import SinkProcess
+from trackstack_wh import cli
 from trackstack_wh.sink.segments import OPEN_SUFFIX, SEGMENT_SUFFIX
 
 

@@ -11,8 +11,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from tests.sink_support import SECRET, running_sink
-from trackstack_wh.sink.openapi import openapi_document
 from trackstack_lab.sink_process import SinkProcess
+from trackstack_wh.sink.openapi import openapi_document
 
 schema = schemathesis.openapi.from_dict(openapi_document())
 
