@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from tests.helpers import ROOT
@@ -34,8 +35,13 @@ def _type_checking_nodes(tree: ast.Module) -> set[int]:
     return hidden
 
 
-def imports(path: Path) -> Iterator[Import]:
+@cache
+def imports(path: Path) -> tuple[Import, ...]:
     """Every runtime import in a file (``if TYPE_CHECKING`` blocks left out)."""
+    return tuple(_walk_imports(path))
+
+
+def _walk_imports(path: Path) -> Iterator[Import]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     hidden = _type_checking_nodes(tree)
     in_function: set[int] = set()
