@@ -548,3 +548,16 @@ def test_row_group_batches_are_whole_row_groups(monkeypatch: pytest.MonkeyPatch)
     batches = row_groups.row_group_batches(table).to_batches()
     assert [b.num_rows for b in batches] == [4, 4, 2]
     assert pa.Table.from_batches(batches)["line_no"].to_pylist() == list(range(1, 11))
+
+
+@pytest.mark.parametrize(
+    "ts", ["0000-01-01T00:00:00Z", -62167219200000, "9999-12-31T23:59:59Z", 2534023008000000]
+)
+def test_timestamps_beyond_python_years_are_quarantined_not_crashing(
+    wh: tw.Warehouse, tmp_path: Path, ts: object
+) -> None:
+    good = {"event": "PageView", "ts": "2026-10-01T10:00:00Z", "eventId": "good"}
+    bad = {"event": "PageView", "ts": ts, "eventId": "bad"}
+    report = wh.ingest(write_lines(tmp_path / "years.ndjson", [json.dumps(good), json.dumps(bad)]))
+    assert report.files[0].rows_valid == 1
+    assert report.files[0].quarantine_reasons == {"ts_out_of_range": 1}

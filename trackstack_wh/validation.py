@@ -26,6 +26,8 @@ from trackstack_wh.contract import (
 from trackstack_wh.contract.patterns import EMAIL_PATTERN, SHA256_HEX_PATTERN
 
 EARLIEST_TS = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+PYTHON_MIN_TS = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
+PYTHON_MAX_TS = dt.datetime(9999, 12, 30, tzinfo=dt.UTC)
 MAX_FUTURE = dt.timedelta(days=1)
 
 REQUIRED_BY_FAMILY: dict[Family, tuple[tuple[str, ...], ...]] = {
@@ -183,9 +185,12 @@ def validate_events(frame: pl.DataFrame) -> pl.DataFrame:
     """Validate a chunk; returns one row per failing line: ``line_no, reasons`` (list).
 
     Reasons keep the schema's check order; ``invalid_type`` is expanded per field.
+    Timestamps outside Python's years 1-9999 (``ts: 0``-style input) are clamped for the
+    check only, so they fail ``ts_out_of_range`` like any other instead of breaking it.
     """
+    clamped = frame.with_columns(pl.col("ts").clip(PYTHON_MIN_TS, PYTHON_MAX_TS))
     try:
-        event_schema().validate(frame, lazy=True)
+        event_schema().validate(clamped, lazy=True)
     except pa.errors.SchemaErrors as exc:
         failures: pl.DataFrame = exc.failure_cases
     else:
