@@ -24,8 +24,9 @@ from tqdm import tqdm
 
 from trackstack_wh.config import EMULATOR_TARGET
 from trackstack_wh.delivery import DestinationReport, PushReport
+from trackstack_wh.ingest.files import expand_paths
 from trackstack_wh.ingest.report import FileReport, IngestReport
-from trackstack_wh.warehouse import Warehouse, expand_paths
+from trackstack_wh.warehouse import Warehouse
 
 T = TypeVar("T")
 

@@ -22,11 +22,10 @@ from trackstack_wh.enrich import (
     refresh_quality,
     staleness,
 )
-from trackstack_wh.errors import StaleDataError, UnreadableFileError, UsageError
+from trackstack_wh.errors import StaleDataError, UsageError
+from trackstack_wh.ingest.files import load_files, load_segments
 from trackstack_wh.ingest.loading import discard_interrupted_loads
-from trackstack_wh.ingest.pipeline import ingest_file
-from trackstack_wh.ingest.readers import is_event_file
-from trackstack_wh.ingest.report import FileReport, IngestReport
+from trackstack_wh.ingest.report import IngestReport
 from trackstack_wh.payloads import PAYLOAD_TABLES, BuildResult, build_payloads
 from trackstack_wh.payloads.inspect import existing_tables, preview_requests, summary_sql
 from trackstack_wh.payloads.requests import HttpRequest
@@ -42,9 +41,6 @@ from trackstack_wh.reports import (
 from trackstack_wh.reports.html import write_html
 from trackstack_wh.sink.segments import (
     DEFAULT_LANDING,
-    closed_segments,
-    loaded_path,
-    mark_loaded,
 )
 from trackstack_wh.timewindow import TimeWindow
 
@@ -92,32 +88,15 @@ class Warehouse:
 
         An unreadable file is reported (status ``unreadable``) and the others still load.
         """
-        files: list[FileReport] = []
-        for path in expand_paths([paths] if isinstance(paths, (str, os.PathLike)) else paths):
-            try:
-                files.append(ingest_file(self.conn, path, received_at=received_at))
-            except UnreadableFileError as exc:
-                files.append(FileReport(str(path), None, "unreadable", error=exc.problem))
-            _log_file(files[-1])
-        return IngestReport(files)
+        many = [paths] if isinstance(paths, (str, os.PathLike)) else paths
+        return IngestReport(load_files(self.conn, many, received_at=received_at))
 
     def ingest_landing(self, landing: PathLike | None = None) -> IngestReport:
         """Load the HTTP sink's closed landing segments (default ``data/landing``), each
         exactly once: a segment is recorded in the same transaction as its rows, then moved
         to ``loaded/``. Open segments (still being written) are left alone."""
         root = Path(landing) if landing is not None else DEFAULT_LANDING
-        files: list[FileReport] = []
-        for segment in closed_segments(root):
-            loaded = loaded_path(segment)
-            try:
-                files.append(ingest_file(self.conn, segment, source=str(loaded)))
-            except UnreadableFileError as exc:
-                files.append(FileReport(str(segment), None, "unreadable", error=exc.problem))
-                _log_file(files[-1])
-                continue
-            _log_file(files[-1])
-            mark_loaded(segment)
-        return IngestReport(files)
+        return IngestReport(load_segments(self.conn, root))
 
     def sink_usage(self, project: str | None = None) -> pl.DataFrame:
         """Per project and UTC day: requests, events and body bytes the sink accepted
@@ -428,22 +407,6 @@ class Warehouse:
 
     def __repr__(self) -> str:
         return f"Warehouse({str(self.path)!r})"
-
-
-def _log_file(report: FileReport) -> None:
-    level = logging.WARNING if report.status == "unreadable" else logging.INFO
-    log.log(level, "%s", report.summary())
-
-
-def expand_paths(paths: Iterable[PathLike]) -> list[Path]:
-    """Files as given; a directory contributes its supported event files (recursively)."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            out.extend(sorted(x for x in p.rglob("*") if x.is_file() and is_event_file(x)))
-        else:
-            out.append(p)
-    return out
 
 
 def connect(
