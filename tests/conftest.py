@@ -52,6 +52,8 @@ INTEGRATION_TESTS = frozenset({
     "test_payloads::test_building_is_incremental_and_rebuilding_is_identical",
     "test_payloads::test_a_build_in_parts_or_with_kept_identities_equals_the_default",
     "test_ingest::test_many_small_chunks_account_like_one_chunk",
+    # Randomized batches, each refreshed and built, against a full rebuild.
+    "test_incremental::test_incremental_runs_equal_a_full_rebuild",
     # A process killed mid-load; a CLI in a subprocess.
     "test_ingest::test_a_killed_load_is_undone_when_the_warehouse_is_next_opened",
     "test_cli_errors::test_a_closed_pipe_is_quiet",

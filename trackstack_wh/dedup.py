@@ -87,17 +87,42 @@ create or replace table destination_dedup (
 
 
 _COPIES_SQL = """
-select event_id, dedup_key, lag(event_id) over w as duplicate_of,
+select event_id, event_seq, dedup_key, lag(event_id) over w as duplicate_of,
     epoch(ts - lag(ts) over w) / 3600 as gap_hours
 from (
-    select e.event_id, e.ts, e.line_no, e.batch_id,
+    select e.event_id, e.event_seq, e.ts, e.line_no, e.batch_id,
         e.event_name || '|' || e.transaction_id as dedup_key
     from events e join canonical_events c using (event_name)
     where c.routes_ads and e.transaction_id is not null and c.family in $revenue_families
+      and {only}
 )
 window w as (partition by dedup_key order by ts, batch_id, line_no)
 """
-"""Each revenue event with a transactionId, with the earlier copy it repeats (if any)."""
+"""Each revenue event with a transactionId, with the earlier copy it repeats (if any);
+``{only}`` narrows the events (to the transaction IDs of new events)."""
+
+_DECISIONS_SQL = """
+select c.event_id, w.destination, 'duplicate_transaction_id' as reason, c.dedup_key,
+    c.duplicate_of, w.window_hours
+from {copies} c cross join dedup_windows w
+where c.duplicate_of is not null
+  and (w.window_hours is null or c.gap_hours <= w.window_hours)"""
+"""The ``destination_dedup`` rows of the copies ``{copies}`` (rows of `_COPIES_SQL`)."""
+
+NEW_TRANSACTIONS = "e.transaction_id in (select transaction_id from {new})"
+
+
+def _windows_frame(windows: Mapping[str, dt.timedelta | None] | None) -> pl.DataFrame:
+    chosen = dedup_rules(windows)
+    return pl.DataFrame(
+        {
+            "destination": [r.destination for r in chosen],
+            "window_hours": [
+                None if r.window is None else r.window.total_seconds() / 3600 for r in chosen
+            ],
+        },
+        schema={"destination": pl.String, "window_hours": pl.Float64},
+    )
 
 
 def build_destination_dedup(
@@ -109,28 +134,67 @@ def build_destination_dedup(
     eventId), so one window pass over transactionId copies serves every destination;
     each destination then applies its own window.
     """
-    chosen = dedup_rules(windows)
-    rules = pl.DataFrame(
-        {
-            "destination": [r.destination for r in chosen],
-            "window_hours": [
-                None if r.window is None else r.window.total_seconds() / 3600 for r in chosen
-            ],
-        },
-        schema={"destination": pl.String, "window_hours": pl.Float64},
-    )
+    copies = f"({_COPIES_SQL.format(only='true')})"
     conn.execute(_DEDUP_DDL)
-    conn.register("dedup_windows", rules)
+    conn.register("dedup_windows", _windows_frame(windows))
     try:
         conn.execute(
-            f"""
-insert into destination_dedup
-select c.event_id, w.destination, 'duplicate_transaction_id', c.dedup_key, c.duplicate_of,
-    w.window_hours
-from ({_COPIES_SQL}) c cross join dedup_windows w
-where c.duplicate_of is not null
-  and (w.window_hours is null or c.gap_hours <= w.window_hours)""",
+            f"insert into destination_dedup {_DECISIONS_SQL.format(copies=copies)}",
             {"revenue_families": list(REVENUE_FAMILIES)},
         )
     finally:
         conn.unregister("dedup_windows")
+
+
+def update_destination_dedup(
+    conn: duckdb.DuckDBPyConnection,
+    new_events: str,
+    changed: str,
+    windows: Mapping[str, dt.timedelta | None] | None = None,
+) -> None:
+    """Judge again only the copies of the transactions that the events of relation
+    ``new_events`` carry, old copies included (a late copy with an earlier timestamp makes
+    the old first copy the duplicate), and replace their rows. Every event whose decision
+    changed, for any destination, lands in temp table ``changed`` (``event_id,
+    event_seq``); the rest of ``destination_dedup`` is not read."""
+    only = NEW_TRANSACTIONS.format(new=new_events)
+    conn.register("dedup_windows", _windows_frame(windows))
+    try:
+        conn.execute(
+            f"create or replace temp table dedup_copies as {_COPIES_SQL.format(only=only)}",
+            {"revenue_families": list(REVENUE_FAMILIES)},
+        )
+        conn.execute(
+            "create or replace temp table dedup_rejudged as "
+            + _DECISIONS_SQL.format(copies="dedup_copies")
+        )
+        conn.execute(
+            f"""create or replace temp table {changed} as
+with before as (
+    select * from destination_dedup where event_id in (select event_id from dedup_copies)
+)
+select distinct event_id, c.event_seq
+from ((from dedup_rejudged except all from before)
+      union all (from before except all from dedup_rejudged))
+join dedup_copies c using (event_id)"""
+        )
+        conn.execute(
+            "delete from destination_dedup where event_id in (select event_id from dedup_copies)"
+        )
+        conn.execute("insert into destination_dedup from dedup_rejudged")
+    finally:
+        conn.unregister("dedup_windows")
+        conn.execute("drop table if exists temp.dedup_copies")
+        conn.execute("drop table if exists temp.dedup_rejudged")
+
+
+def changed_decisions(conn: duckdb.DuckDBPyConnection, before: str, changed: str) -> None:
+    """Temp table ``changed`` (``event_id, event_seq``): the events whose rows differ
+    between relation ``before`` (an earlier ``destination_dedup``) and the current one."""
+    conn.execute(
+        f"""create or replace temp table {changed} as
+select distinct d.event_id, e.event_seq
+from ((from destination_dedup except all from {before})
+      union all (from {before} except all from destination_dedup)) d
+join events e using (event_id)"""
+    )

@@ -1,8 +1,16 @@
 """Derive identity hashes, per-destination dedup decisions and quality scores from events.
 
-One transaction rebuilds ``event_identity``, ``destination_dedup`` and ``event_quality``
-set-based over the whole ``events`` table, and records the run in ``quality_runs``; a
-run is skipped when nothing it depends on (events, phone region, windows, rules) changed.
+A refresh is one transaction over ``event_identity``, ``destination_dedup`` and
+``event_quality``, recorded in ``quality_runs``; it is skipped when nothing it depends on
+(events, phone region, windows, rules) changed. Incremental by default: events load in
+``event_seq`` order, so the events above the last run's ``through_seq`` are the new ones;
+only they get identity rows and scores, and only the transactions they carry are
+re-judged for dedup (old copies included), the old events whose decision changed being
+scored again. A full rebuild runs when settings changed, events were removed (an undone
+load) or on request, and gives the same rows. The events whose dedup decision changed
+are logged in ``quality_changes`` under the run's number, so payload builds rebuild
+exactly their rows, with the refunds of the transactions that gained a copy (their rows
+point at the original conversion).
 """
 
 from __future__ import annotations
@@ -16,10 +24,16 @@ from dataclasses import dataclass
 
 import duckdb
 
+from trackstack_wh.contract import Family
 from trackstack_wh.db import has_table, transaction
-from trackstack_wh.dedup import build_destination_dedup, dedup_rules
-from trackstack_wh.identity import RULES_VERSION, build_identity
-from trackstack_wh.quality import build_event_quality
+from trackstack_wh.dedup import (
+    build_destination_dedup,
+    changed_decisions,
+    dedup_rules,
+    update_destination_dedup,
+)
+from trackstack_wh.identity import RULES_VERSION, append_identity, build_identity
+from trackstack_wh.quality import build_event_quality, rescore_events
 
 TABLES_VERSION = 2
 """Bumped when the derived tables' columns change (2: ``event_seq``), so the next
@@ -36,8 +50,20 @@ create table if not exists quality_runs (
     last_ingested_us bigint,
     settings varchar not null,
     seconds double not null
-)
+);
+alter table quality_runs add column if not exists through_seq bigint;
+alter table quality_runs add column if not exists run_seq bigint;
+alter table quality_runs add column if not exists mode varchar;
+alter table quality_runs add column if not exists scored bigint;
+create table if not exists quality_changes (
+    run_seq bigint not null,
+    event_id varchar not null,
+    event_seq bigint not null
+);
 """
+"""``through_seq``: the highest ``event_seq`` the run covered; ``run_seq``: its number;
+``mode``: ``full`` or ``incremental``; ``scored``: events (re)scored. ``quality_changes``:
+per run, the events whose dedup decision changed (payload builds rebuild their rows)."""
 
 
 def phone_region_from_env(default: str | None = DEFAULT_PHONE_REGION) -> str | None:
@@ -52,11 +78,14 @@ def phone_region_from_env(default: str | None = DEFAULT_PHONE_REGION) -> str | N
 
 @dataclass(frozen=True)
 class QualityRun:
-    """What a refresh did: whether it ran, over how many events, in how long."""
+    """What a refresh did: whether it ran (``mode`` ``full``, ``incremental`` or
+    ``skipped``), the events in the warehouse, how many it (re)scored, in how long."""
 
     ran: bool
     events: int
     seconds: float
+    mode: str = "skipped"
+    scored: int = 0
 
 
 def _settings(phone_region: str | None, windows: Mapping[str, dt.timedelta | None]) -> str:
@@ -134,23 +163,134 @@ def refresh_quality(
     windows: Mapping[str, dt.timedelta | None] | None = None,
     force: bool = False,
 ) -> QualityRun:
-    """Rebuild the derived tables when events or settings changed since the last run."""
+    """Bring the derived tables up to date when events or settings changed since the
+    last run: incrementally when only new events arrived, else (or with ``force``) in
+    full."""
     started = time.perf_counter()
     conn.execute(RUNS_DDL)
     settings = _settings(phone_region, windows or {})
     state = _current_state(conn)
     last = conn.execute(
-        "select events, batches, last_ingested_us, settings from quality_runs "
+        "select events, batches, last_ingested_us, settings, through_seq from quality_runs "
         "order by run_at desc limit 1"
     ).fetchall()
-    if not force and last and tuple(last[0]) == (*state, settings):
+    if not force and last and tuple(last[0][:4]) == (*state, settings):
         return QualityRun(False, state[0], time.perf_counter() - started)
+    through = None if force or not last else _increment_base(conn, last[0], settings)
+    top = conn.execute("select max(event_seq) from events").fetchall()[0][0]
     with transaction(conn):
-        build_identity(conn, phone_region)
-        build_destination_dedup(conn, windows)
-        build_event_quality(conn)
+        run_seq = conn.execute("select coalesce(max(run_seq), 0) + 1 from quality_runs").fetchall()[
+            0
+        ][0]
+        try:
+            if through is None:
+                mode, scored = "full", _rebuild(conn, phone_region, windows)
+            else:
+                mode, scored = "incremental", _increment(conn, phone_region, windows, through)
+            conn.execute(
+                "insert into quality_changes select ?, event_id, event_seq from quality_changed",
+                [run_seq],
+            )
+        finally:
+            for table in _TEMP_TABLES:
+                conn.execute(f"drop table if exists temp.{table}")
+        seconds = time.perf_counter() - started
         conn.execute(
-            "insert into quality_runs values (now(), ?, ?, ?, ?, ?)",
-            [*state, settings, time.perf_counter() - started],
+            "insert into quality_runs by name select now() as run_at, ? as events, "
+            "? as batches, ? as last_ingested_us, ? as settings, ? as seconds, "
+            "? as through_seq, ? as run_seq, ? as mode, ? as scored",
+            [*state, settings, seconds, top, run_seq, mode, scored],
         )
-    return QualityRun(True, state[0], time.perf_counter() - started)
+    return QualityRun(True, state[0], time.perf_counter() - started, mode, scored)
+
+
+_TEMP_TABLES = ("quality_new", "quality_changed", "quality_rescore", "quality_rescore_identity",
+                "dedup_before")  # fmt: skip
+_DERIVED = ("event_identity", "destination_dedup", "event_quality", "match_key_patterns")
+
+
+def _increment_base(
+    conn: duckdb.DuckDBPyConnection, last: tuple[object, ...], settings: str
+) -> int | None:
+    """The last run's ``through_seq`` when an increment from it gives the rows a full
+    rebuild would: same settings, derived tables present, no event of it removed."""
+    events, _, _, last_settings, through = last
+    if last_settings != settings or through is None:
+        return None
+    if not all(has_table(conn, t) for t in _DERIVED):
+        return None
+    kept = conn.execute("select count(*) from events where event_seq <= ?", [through]).fetchall()[
+        0
+    ][0]
+    return int(str(through)) if kept == events else None
+
+
+def _rebuild(
+    conn: duckdb.DuckDBPyConnection,
+    phone_region: str | None,
+    windows: Mapping[str, dt.timedelta | None] | None,
+) -> int:
+    """Every derived table from all events; the dedup decisions that changed against
+    the previous ones go to temp table ``quality_changed``."""
+    had_dedup = has_table(conn, "destination_dedup")
+    if had_dedup:
+        conn.execute("create or replace temp table dedup_before as from destination_dedup")
+    build_identity(conn, phone_region)
+    build_destination_dedup(conn, windows)
+    build_event_quality(conn)
+    if had_dedup:
+        changed_decisions(conn, "dedup_before", "quality_changed")
+        conn.execute(
+            f"insert into quality_changed {REFUNDS_OF} "
+            "and e.event_id not in (select event_id from quality_changed)",
+            {"refund": Family.REFUND.value},
+        )
+    else:
+        conn.execute(
+            "create or replace temp table quality_changed (event_id varchar, event_seq bigint)"
+        )
+    return int(conn.execute("select count(*) from events").fetchall()[0][0])
+
+
+def _increment(
+    conn: duckdb.DuckDBPyConnection,
+    phone_region: str | None,
+    windows: Mapping[str, dt.timedelta | None] | None,
+    through: int,
+) -> int:
+    """The events above ``through``: identity rows, the dedup decisions of the
+    transactions they carry, and the scores of every event whose inputs changed."""
+    conn.execute(
+        "create or replace temp table quality_new as from events where event_seq > ?", [through]
+    )
+    append_identity(conn, phone_region, "quality_new")
+    update_destination_dedup(conn, "quality_new", "quality_changed", windows)
+    conn.execute(
+        "create or replace temp table quality_rescore as from quality_new union all "
+        "from events where event_seq <= ? and event_seq in "
+        "(select event_seq from quality_changed)",
+        [through],
+    )
+    conn.execute(
+        "create or replace temp table quality_rescore_identity as from event_identity "
+        "where event_seq in (select event_seq from quality_rescore)"
+    )
+    old = conn.execute(
+        "select count(*) from quality_changed where event_seq <= ?", [through]
+    ).fetchall()[0][0]
+    rescore_events(conn, "quality_rescore", "quality_rescore_identity", replace=old > 0)
+    conn.execute(
+        f"insert into quality_changed {REFUNDS_OF}"
+        " and e.event_seq <= $through"
+        " and e.transaction_id in (select transaction_id from quality_new)"
+        " and e.event_id not in (select event_id from quality_changed)",
+        {"refund": Family.REFUND.value, "through": through},
+    )
+    return int(conn.execute("select count(*) from quality_rescore").fetchall()[0][0])
+
+
+REFUNDS_OF = """
+select e.event_id, e.event_seq from events e join canonical_events c using (event_name)
+where c.family = $refund and e.transaction_id is not null"""
+"""Refund events: their payload rows point at their transaction's original conversion
+(Google adjustments), so a new copy of the transaction changes them."""

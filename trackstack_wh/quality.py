@@ -93,9 +93,9 @@ def _match_keys_sql() -> str:
 
 
 @cache
-def quality_sql() -> str:
-    """SELECT of one ``event_quality`` row per event (needs ``event_identity`` and
-    ``destination_dedup``)."""
+def quality_sql(events: str = "events", identity: str = "event_identity") -> str:
+    """SELECT of one ``event_quality`` row per row of ``events`` (a relation with the
+    columns of ``events``), from its rows in ``identity`` and ``destination_dedup``."""
     p = COMPONENT_POINTS
     any_click = " or ".join(f"e.{c} is not null" for c in _CLICK_COLUMNS)
     components = {
@@ -128,7 +128,7 @@ with event_flags as (
         (e.client_ip is not null and e.user_agent is not null) as has_ip_user_agent,
         e.page_url is null as no_page_url,
         coalesce(e.value > 0 and e.currency is not null, false) as has_revenue
-    from events e
+    from {events} e
 ), identity_flags as (
     select i.event_id, {_key_bits_sql("i")} as key_bits,
         i.email_sha256 is not null as has_email,
@@ -138,7 +138,7 @@ with event_flags as (
             and (i.zip_sha256 is not null or i.city_sha256 is not null)
             and i.country_sha256 is not null) as has_name_location,
         i.identity_issues
-    from event_identity i
+    from {identity} i
 ), scored as (
     select e.event_id, e.event_name, e.stage, e.is_canonical,
         c.routes_ads, c.routes_crm,
@@ -191,6 +191,28 @@ def build_event_quality(conn: duckdb.DuckDBPyConnection) -> None:
         "create or replace view event_match_keys as select q.event_id, p.match_keys "
         "from event_quality q join match_key_patterns p using (key_pattern)"
     )
+
+
+def rescore_events(
+    conn: duckdb.DuckDBPyConnection, events: str, identity: str, *, replace: bool
+) -> None:
+    """Score the events of relation ``events`` (new ones, and ones whose dedup decision
+    changed) from their rows in relation ``identity``, replacing their old rows when
+    ``replace``; patterns not seen before join ``match_key_patterns``."""
+    conn.execute(f"create or replace temp table rescored as {quality_sql(events, identity)}")
+    try:
+        if replace:
+            conn.execute(
+                "delete from event_quality where event_id in (select event_id from rescored)"
+            )
+        conn.execute("insert into event_quality from rescored")
+        conn.execute(
+            f"insert into match_key_patterns select key_pattern, {_match_keys_sql()} "
+            "from (select distinct key_pattern from rescored) "
+            "where key_pattern not in (select key_pattern from match_key_patterns)"
+        )
+    finally:
+        conn.execute("drop table if exists temp.rescored")
 
 
 SUMMARY_GROUPS = ("event_name", "stage", "destination")

@@ -99,8 +99,7 @@ def in_part(column: str = "event_seq", lo: str = "$part_lo", hi: str = "$part_hi
     return in_range(column, lo, hi)
 
 
-ROUTES_SQL = f"""
-create macro routed_events_in(part_lo, part_hi, from_s, to_s) as table
+ROUTED_SQL = f"""
 select * exclude (domain_ok, by_policy, allowlisted),
     case
         when not domain_ok then 'domain_not_allowed'
@@ -116,7 +115,7 @@ from (
                 e.platform_params, '$.' || d.destination || '.' || d.params_key) end,
             r.platform_event_name) as platform_event_name
     from (
-        select *, {{host}} as page_host from events
+        select *, {{host}} as page_host from {{source}}
         where {in_part("event_seq", "part_lo", "part_hi")} and {in_window("ts", "from_s", "to_s")}
     ) e
     cross join (
@@ -125,7 +124,13 @@ from (
         from route_rules
     ) d
     left join route_rules r on r.destination = d.destination and r.event_name = e.event_name
-);
+)"""
+"""Every column of the events of ``{source}`` once per enabled destination, with its
+platform event name and the reason it is not routed (NULL when it is)."""
+
+ROUTES_SQL = f"""
+create macro routed_events_in(part_lo, part_hi, from_s, to_s) as table
+{ROUTED_SQL.format(source="events", domain_ok="{domain_ok}", host="{host}")};
 create view routed_events as from routed_events_in(null, null, null, null);
 create view event_routes as
 select event_id, destination, platform_event_name, reason from routed_events;
@@ -152,11 +157,7 @@ def build_event_routes(conn: duckdb.DuckDBPyConnection, config: WorkspaceConfig)
     """
     rules = _destination_rules(config)
     domains = pl.DataFrame({"pattern": list(config.allowed_domains)}, schema={"pattern": pl.String})
-    checked = bool(config.allowed_domains)
-    views = ROUTES_SQL.format(
-        host=HOST if checked else "null",
-        domain_ok=DOMAIN_OK if checked else "true",
-    )
+    views = ROUTES_SQL.format(**_domain_checks(config))
     conn.register("new_route_rules", rules)
     conn.register("new_route_domains", domains)
     try:
@@ -172,3 +173,19 @@ def build_event_routes(conn: duckdb.DuckDBPyConnection, config: WorkspaceConfig)
     finally:
         conn.unregister("new_route_rules")
         conn.unregister("new_route_domains")
+
+
+def _domain_checks(config: WorkspaceConfig) -> dict[str, str]:
+    checked = bool(config.allowed_domains)
+    return {"host": HOST if checked else "null", "domain_ok": DOMAIN_OK if checked else "true"}
+
+
+def create_temp_routing(
+    conn: duckdb.DuckDBPyConnection, config: WorkspaceConfig, name: str, source: str
+) -> None:
+    """A temp table macro ``name(part_lo, part_hi, from_s, to_s)`` routing the events of
+    relation ``source`` (a few events copied aside) like ``routed_events_in``."""
+    body = ROUTED_SQL.format(source=source, **_domain_checks(config))
+    conn.execute(
+        f"create or replace temp macro {name}(part_lo, part_hi, from_s, to_s) as table {body}"
+    )

@@ -2,7 +2,7 @@
 
 from trackstack_wh.identity.reference import hashed, normalize
 from trackstack_wh.identity.rules import PLATFORMS, RULES_VERSION, Key, MatchKey, PlatformIdentity
-from trackstack_wh.identity.sql import build_identity
+from trackstack_wh.identity.sql import append_identity, build_identity
 
 __all__ = [
     "PLATFORMS",
@@ -10,6 +10,7 @@ __all__ = [
     "Key",
     "MatchKey",
     "PlatformIdentity",
+    "append_identity",
     "build_identity",
     "hashed",
     "normalize",

@@ -207,6 +207,16 @@ def build_identity(
     )
 
 
+def append_identity(conn: duckdb.DuckDBPyConnection, phone_region: str | None, source: str) -> None:
+    """Add the identity rows of the events of relation ``source`` (new events, loaded
+    after the others, so ``event_identity`` stays in ``event_seq`` order)."""
+    refresh_phone_numbers(conn, phone_region, source=source)
+    _lookup_tables(conn)
+    conn.execute(
+        f"insert into event_identity {identity_sql(source)}", {"region": phone_region or ""}
+    )
+
+
 def _lookup_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """Temp lookup tables for state and country names (built once per connection)."""
     tables = {

@@ -19,8 +19,9 @@ import json
 import math
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 
 import duckdb
 
@@ -29,6 +30,7 @@ from trackstack_wh.db import create_currency_table, has_table, transaction
 from trackstack_wh.destinations.routing import build_event_routes, in_part
 from trackstack_wh.errors import UsageError
 from trackstack_wh.identity.rules import RULES_VERSION
+from trackstack_wh.payloads import increments
 from trackstack_wh.payloads.registry import payload_spec
 from trackstack_wh.payloads.spec import (
     AD_GATES,
@@ -98,16 +100,19 @@ with src as (
         i.country as n_country,
         cx.exponent, {major_units("e.value")} as value_major,
         to_timestamp($as_of_s) as as_of
-    from routed_events_in($part_lo, $part_hi, $from_s, $to_s) e
+    from {{routed}}($part_lo, $part_hi, $from_s, $to_s) e
     left join ({{identity}}) i on i.event_id = e.event_id
     left join destination_dedup d on d.event_id = e.event_id and d.destination = $destination
     left join currency_exponents cx on cx.code = {CURRENCY_OR_DEFAULT}
-    where e.destination = $destination and e.reason is null
-      and not exists (
-          select 1 from {{table}} p where p.event_id = e.event_id and {in_part("p.event_seq")}
-      )
+    where e.destination = $destination and e.reason is null and {{unbuilt}}
 )
 """
+
+
+UNBUILT = f"""not exists (
+    select 1 from {{table}} p where p.event_id = e.event_id and {in_part("p.event_seq")}
+)"""
+"""SQL: the event has no rows in the payload table yet."""
 
 
 @dataclass(frozen=True)
@@ -143,12 +148,17 @@ from (
 )"""
 
 
-def payload_sql(spec: PayloadSpec, *, kept_identities: bool = False) -> str:
+def payload_sql(spec: PayloadSpec, *, kept_identities: bool = False, changed: bool = False) -> str:
     """The INSERT that builds a destination's missing rows (joining the identity rows of
-    only the events the age gates keep when ``kept_identities``; the rows are the same)."""
+    only the events the age gates keep when ``kept_identities``; the rows are the same),
+    or the rows of the events copied aside by `increments.ChangedEvents` when ``changed``."""
     selects = "\nunion all\n".join(_kind_select(spec, k) for k in spec.kinds)
     identity = KEPT_IDENTITIES if kept_identities else ALL_IDENTITIES
-    source = SOURCE_SQL.format(table=spec.table, identity=identity)
+    routed, unbuilt = "routed_events_in", UNBUILT.format(table=spec.table)
+    if changed:  # their rows were deleted first
+        identity = f"from {increments.CHANGED_IDENTITY} where {in_part()}"
+        routed, unbuilt = increments.ROUTED_CHANGED, "true"
+    source = SOURCE_SQL.format(identity=identity, routed=routed, unbuilt=unbuilt)
     return f"insert into {spec.table} by name\n{source}\n{selects}"
 
 
@@ -205,11 +215,19 @@ def build_payloads(
     create_currency_table(conn)
     if route or not has_table(conn, "route_rules"):
         build_event_routes(conn, config)
-    parts = build_parts(conn, window)
-    return [
-        _build_destination(conn, config, dest, as_of, phone_region, rebuild, window, parts)
-        for dest in chosen
-    ]
+    parts = cache(lambda: build_parts(conn, window))
+    changed = increments.ChangedEvents(conn, config)
+    try:
+        results = [
+            _build_destination(
+                conn, config, dest, as_of, phone_region, rebuild, window, parts, changed
+            )  # fmt: skip
+            for dest in chosen
+        ]
+    finally:
+        changed.drop()
+    increments.prune_changes(conn, [d.name for d in config.enabled()])
+    return results
 
 
 KEPT_IDENTITIES_BELOW = 0.5
@@ -228,12 +246,16 @@ Part = dict[str, int | None]
 """``$part_lo`` / ``$part_hi`` of one part: ``part_lo <= event_seq < part_hi``, None open."""
 
 
-def build_parts(conn: duckdb.DuckDBPyConnection, window: TimeWindow | None) -> list[Part]:
+def build_parts(
+    conn: duckdb.DuckDBPyConnection, window: TimeWindow | None, above: int | None = None
+) -> list[Part]:
     """The parts of about `PART_EVENTS` events a build of ``window`` (all events when
-    None) is cut into: consecutive ``event_seq`` ranges, cut at approximate quantiles,
-    the first and last open so that every event is in exactly one."""
-    params = window_params(window)
-    where = in_window("ts")
+    None), of the events with ``event_seq`` above ``above`` when given, is cut into:
+    consecutive ``event_seq`` ranges, cut at approximate quantiles, the last open and the
+    first open (or starting above ``above``), so that every event is in exactly one."""
+    lo = None if above is None else above + 1
+    params = {**window_params(window), "part_lo": lo, "part_hi": None}
+    where = f"{in_window('ts')} and {in_part()}"
     count = conn.execute(f"select count(*) from events where {where}", params).fetchall()[0][0]
     parts = math.ceil(count / PART_EVENTS)
     cuts: list[int] = []
@@ -241,8 +263,8 @@ def build_parts(conn: duckdb.DuckDBPyConnection, window: TimeWindow | None) -> l
         quantiles = [k / parts for k in range(1, parts)]
         query = f"select approx_quantile(event_seq, $quantiles::float[]) from events where {where}"
         cuts = sorted(set(conn.execute(query, {**params, "quantiles": quantiles}).fetchall()[0][0]))
-    bounds = [None, *cuts, None]
-    return [{"part_lo": lo, "part_hi": hi} for lo, hi in itertools.pairwise(bounds)]
+    bounds = [lo, *cuts, None]
+    return [{"part_lo": a, "part_hi": b} for a, b in itertools.pairwise(bounds)]
 
 
 def _build_destination(
@@ -253,10 +275,13 @@ def _build_destination(
     phone_region: str | None,
     rebuild: bool,
     window: TimeWindow | None,
-    parts: list[Part],
+    whole_parts: Callable[[], list[Part]],
+    changed: increments.ChangedEvents,
 ) -> BuildResult:
-    """One destination's build: stale rows deleted in one transaction, then the missing
-    rows inserted one part per transaction."""
+    """One destination's build: stale rows (and the rows of events whose dedup decision
+    changed) deleted in one transaction, then the missing rows inserted one part per
+    transaction. After a whole build under the same settings, only the events loaded
+    since and the changed ones are read (`increments`)."""
     spec = payload_spec(dest)
     started = time.perf_counter()
     digest = settings_hash(dest, config, phone_region)
@@ -272,18 +297,41 @@ def _build_destination(
         **window_params(window),
         **spec.params,
     }
-    kept = conn.execute(KEPT_SHARE_SQL, _bind(KEPT_SHARE_SQL, params)).fetchall()[0][0]
-    sql = payload_sql(spec, kept_identities=kept < KEPT_IDENTITIES_BELOW)
-    stale = "true" if rebuild else "(settings_hash <> $h or event_seq is null)"
+    top, quality_run = increments.build_marks(conn)
+    last = increments.last_build(conn, dest.name)
+    whole = window is None
+    incremental = whole and not rebuild and last is not None and last.settings_hash == digest
     with transaction(conn):
         conn.execute(TABLE_DDL.format(table=spec.table))
-        rebuilt = conn.execute(
-            f"delete from {spec.table} where {stale} and {in_window('event_time')}",
-            _bind(f"{stale} {in_window('event_time')}", {"h": digest, **window_params(window)}),
-        ).fetchall()[0][0]
+        changed.collect(last.quality_run if last else 0)
+        if incremental and last is not None and last.through_seq is not None:
+            rebuilt = increments.delete_changed(conn, spec.table)
+            lo = increments.lowest_changed(conn, last.through_seq)
+            steps = [
+                (payload_sql(spec), part) for part in build_parts(conn, None, last.through_seq)
+            ]
+            if lo is not None:
+                old: Part = {"part_lo": lo, "part_hi": last.through_seq + 1}
+                steps.append((payload_sql(spec, changed=True), old))
+        else:
+            stale = "true" if rebuild else "(settings_hash <> $h or event_seq is null)"
+            rebuilt = conn.execute(
+                f"delete from {spec.table} where {stale} and {in_window('event_time')}",
+                _bind(f"{stale} {in_window('event_time')}", {"h": digest, **window_params(window)}),
+            ).fetchall()[0][0]
+            rebuilt += increments.delete_changed(
+                conn, spec.table, in_window("event_time"), window_params(window)
+            )
+            kept = conn.execute(KEPT_SHARE_SQL, _bind(KEPT_SHARE_SQL, params)).fetchall()[0][0]
+            sql = payload_sql(spec, kept_identities=kept < KEPT_IDENTITIES_BELOW)
+            steps = [(sql, part) for part in whole_parts()]
     inserted = 0
-    for part in parts:
+    for sql, part in steps:
         with transaction(conn):
-            bound = _bind(sql, {**params, **part})
-            inserted += conn.execute(sql, bound).fetchall()[0][0]
+            inserted += conn.execute(sql, _bind(sql, {**params, **part})).fetchall()[0][0]
+    with transaction(conn):
+        if whole:
+            increments.record_build(conn, dest.name, digest, top, quality_run)
+        elif last is not None and last.settings_hash != digest:
+            increments.forget_build(conn, dest.name)
     return BuildResult(dest.name, spec.table, inserted, rebuilt, time.perf_counter() - started)

@@ -142,7 +142,7 @@ left join (
     from events o
     join event_routes r on r.event_id = o.event_id and r.destination = 'google_ads'
         and r.reason is null
-    where o.transaction_id is not null
+    where o.transaction_id in (select transaction_id from src)
       and o.event_name in ({", ".join(lit(n) for n in REVENUE_EVENTS)})
     group by 1
 ) originals on originals.original_transaction_id = src.transaction_id"""
