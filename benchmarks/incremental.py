@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -122,13 +123,21 @@ def run_steps(db: Path, data: Path, pointed: WorkspaceConfig, clock: dt.datetime
 def bench(size: int, seed: int, increment: int, late: int, keep: bool = False) -> dict:
     clock = INCREMENT_DAY + dt.timedelta(days=1, hours=1)
     base_db, empty_db = OUT / f"incremental_{size}.duckdb", OUT / f"incremental_{size}_empty.duckdb"
+    snapshot = OUT / f"incremental_{size}_base.duckdb"
     for path in (base_db, empty_db):
         path.unlink(missing_ok=True)
     data = base_file(size, seed)
     with emulated(load_config(CONFIG), clock) as config:
-        log(f"building the {size:,}-event warehouse (not timed)")
-        setup = run_steps(base_db, data, config, clock)
-        log(f"  set-up: {json.dumps(setup)}")
+        if keep and snapshot.exists():
+            log(f"reusing {snapshot} (--keep; delete it to build it again)")
+            shutil.copyfile(snapshot, base_db)
+            setup: dict = {"reused": str(snapshot)}
+        else:
+            log(f"building the {size:,}-event warehouse (not timed)")
+            setup = run_steps(base_db, data, config, clock)
+            log(f"  set-up: {json.dumps(setup)}")
+            if keep:
+                shutil.copyfile(base_db, snapshot)
         inc = increment_file(base_db, increment, seed + 1, late)
         full = run_steps(base_db, inc, config, clock)
         log(f"  increment on {size:,}: {json.dumps(full)}")
@@ -165,7 +174,11 @@ def main() -> None:
         "--late", type=int, default=100, help="late purchase copies and resent eventIds"
     )
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--keep", action="store_true", help="keep the warehouses (out/)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the warehouses in out/, and the built one as a snapshot reused next time",
+    )
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     sizes = [int(s) for s in args.sizes.split(",")]

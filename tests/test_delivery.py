@@ -438,6 +438,8 @@ def test_deliveries_logged_before_targets_existed_never_count_as_live(env: Any) 
     for table in ("delivery_log", "delivery_requests"):
         wh.conn.execute(f"alter table {table} drop column target")
     wh.conn.execute("alter table delivery_log drop column retry_at")
+    wh.conn.execute("drop table delivery_cursors")  # nor push cursors
+    wh.conn.execute("drop table delivery_backlog")
     wh.close()
     with tw.connect(path, config=wh.config) as old:  # an older file, migrated on open
         assert set(old.deliveries()["target"]) == {"unrecorded"}
@@ -450,6 +452,7 @@ def test_deliveries_logged_before_targets_existed_never_count_as_live(env: Any) 
 def test_a_crm_record_merges_its_rows_without_rejected_ones_and_due_retries_ignore_windows(
     wh: tw.Warehouse,
 ) -> None:
+    from trackstack_wh.delivery.cursor import CURSOR_DDL
     from trackstack_wh.delivery.outbox import pending_sql
 
     rows = [("r1", "k", "2026-10-01 10:00+00", '{"a":1,"bad":"x"}'),
@@ -457,12 +460,14 @@ def test_a_crm_record_merges_its_rows_without_rejected_ones_and_due_retries_igno
             ("r3", "j", "2026-09-01 10:00+00", '{"c":3}')]  # fmt: skip
     wh.conn.execute("create table crm_probe (event_id varchar, dedup_key varchar, "
                     "request_kind varchar default 'deal', status varchar default 'ready', "
-                    "event_time timestamptz, payload varchar)")  # fmt: skip
+                    "event_time timestamptz, payload varchar, event_seq bigint default 0, "
+                    "built_seq bigint default 0)")  # fmt: skip
+    wh.conn.execute(CURSOR_DDL)
     wh.conn.executemany("insert into crm_probe (event_id, dedup_key, event_time, payload) "
                         "values (?, ?, ?::timestamptz, ?)", rows)  # fmt: skip
     params = {"destination": "hubspot", "kind": "deal", "mode": "live", "target": "live",
               "now_s": 2e9, "retry_failed": False, "since_s": None, "until_s": None,
-              "event_names": None, "min_event_ms": None}  # fmt: skip
+              "event_names": None, "min_event_ms": None, "cursor": None}  # fmt: skip
 
     def pending(**changes: object) -> dict[str, tuple[object, object]]:
         rows = wh.conn.execute(pending_sql("crm_probe", upsert=True), {**params, **changes})

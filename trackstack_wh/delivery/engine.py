@@ -21,6 +21,7 @@ import uuid
 import duckdb
 
 from trackstack_wh.config import Destination
+from trackstack_wh.delivery.cursor import advance, read_cursor, written_through
 from trackstack_wh.delivery.http import Sender, TransportFailure
 from trackstack_wh.delivery.ledger import Answered, Ledger
 from trackstack_wh.delivery.outbox import (
@@ -144,7 +145,7 @@ class DestinationPush:
 
     def _params(self, kind: str) -> dict[str, object]:
         since = self.options.since
-        return {
+        params: dict[str, object] = {
             "destination": self.dest.name,
             "kind": kind,
             "mode": self.mode,
@@ -156,6 +157,8 @@ class DestinationPush:
             "event_names": list(self.options.event_names) if self.options.event_names else None,
             "min_event_ms": self.min_event_ms,
         }
+        params["cursor"] = read_cursor(self.conn, params)
+        return params
 
     def _count_pending(self) -> int:
         table = existing_tables(self.conn).get(self.dest.name)
@@ -179,10 +182,12 @@ class DestinationPush:
         running: set[asyncio.Task[None]] = set()
         waiting: list[Batch] = []
         carriers: list[str] = []
+        params = self._params(target.kind)
+        through = written_through(self.conn, table)
         for pending in stream_pending(
             self.conn,
             table,
-            self._params(target.kind),
+            params,
             kind=target.kind,
             upsert=target.endpoint.upsert,
             chunk=size,
@@ -212,6 +217,14 @@ class DestinationPush:
         await _drain(running)
         if waiting and not self.options.dry_run:
             self._supersede(target.kind, Batch.concat(target.kind, waiting), carriers)
+        if self._whole_run():
+            self.ledger.writer.flush()
+            advance(self.conn, table, params, through)
+
+    def _whole_run(self) -> bool:
+        """A run that looks at every pending row: it moves the push cursor."""
+        o = self.options
+        return not o.dry_run and o.since is None and o.until is None and o.event_names is None
 
     def _supersede(self, kind: str, rows: Batch, carriers: list[str]) -> None:
         """Rows whose record's state went out with a delivered carrier are ``superseded``;

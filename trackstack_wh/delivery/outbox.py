@@ -86,22 +86,47 @@ class Batch:
         )
 
 
-STATE_SQL = """
+def state_sql(only: str = "true") -> str:
+    """Each row's delivery state in this mode and target (of the rows ``only`` keeps)."""
+    return f"""
 select event_id, max(attempt) as attempts, arg_max_null(outcome, attempt) as outcome,
     arg_max_null(retry_at, attempt) as retry_at,
     count(*) filter (outcome = 'failed') as failed_runs,
     arg_max_null(request_id, attempt) as request_id
 from delivery_log
 where destination = $destination and request_kind = $kind and mode = $mode
-  and target = $target and outcome <> 'dry_run'
+  and target = $target and outcome <> 'dry_run' and {only}
 group by event_id"""
-"""Each row's delivery state in this mode and target."""
+
+
+STATE_SQL = state_sql()
+
+IN_SCOPE = (
+    "{t}.destination = $destination and {t}.request_kind = $kind "
+    "and {t}.mode = $mode and {t}.target = $target"
+)
+
+CANDIDATE = f"""(
+    $cursor is null or p.built_seq > $cursor
+    or (p.event_seq in (select b.event_seq from delivery_backlog b
+                        where {IN_SCOPE.format(t="b")})
+        and p.event_id in (select b.event_id from delivery_backlog b
+                           where {IN_SCOPE.format(t="b")}))
+)"""
+"""SQL for payload row ``p``: written since the scope's push cursor, or left open at or
+below it (every row while there is no cursor; see `trackstack_wh.delivery.cursor`)."""
+
 
 OPEN = """(s.outcome is null or s.outcome not in ('delivered', 'rejected', 'superseded')
        and (s.outcome <> 'failed' or $retry_failed or s.retry_at <= to_timestamp($now_s)))"""
 """Still to send: no final outcome; a failed row once its cross-run retry is due (or when
 failures are retried on request). A due retry is sent by any run, whatever its time
 window (a scheduled run pushes one day; yesterday's failures must not wait forever)."""
+
+
+KEY_ROWS = """event_id in (select k.event_id from {table} k
+    where k.request_kind = $kind and k.dedup_key in (select dedup_key from carriers))"""
+"""The rows of the record keys a run sends (their states decide what is merged)."""
 
 
 def pending_sql(table: str, *, upsert: bool) -> str:
@@ -115,13 +140,17 @@ def pending_sql(table: str, *, upsert: bool) -> str:
     row to send, so requests stay full. They are ``superseded`` once it is delivered.
     """
     select = f"""
-with state as ({STATE_SQL}),
+with candidates as (
+    select p.event_id, p.dedup_key, p.event_time, p.payload from {table} p
+    where p.request_kind = $kind and p.status = 'ready' and {CANDIDATE}
+),
+state as ({state_sql("event_id in (select event_id from candidates)")}),
 pending as (
     select p.event_id, p.dedup_key, p.event_time, p.payload,
         coalesce(s.attempts, 0) as attempts, coalesce(s.failed_runs, 0) as failed_runs
-    from {table} p
+    from candidates p
     left join state s on s.event_id = p.event_id
-    where p.request_kind = $kind and p.status = 'ready' and {OPEN}
+    where {OPEN}
       and (({in_range("p.event_time", "$since_s", "$until_s", "to_timestamp({})")})
            or s.retry_at <= to_timestamp($now_s))
       and ($event_names is null or exists (
@@ -139,13 +168,14 @@ carriers as (
     select dedup_key, arg_max(event_id, (event_time, event_id)) as carrier
     from pending group by dedup_key
 ),
+key_state as ({state_sql(KEY_ROWS.format(table=table))}),
 merged as (
     select p.dedup_key,
         list_reduce(list(p.payload::varchar order by p.event_time, p.event_id),
                     lambda a, b: json_merge_patch(a, b)::varchar) as payload
     from {table} p
     semi join carriers c on c.dedup_key = p.dedup_key
-    left join state s on s.event_id = p.event_id
+    left join key_state s on s.event_id = p.event_id
     where p.request_kind = $kind and p.status = 'ready'
       and s.outcome is distinct from 'rejected'
     group by p.dedup_key

@@ -1,0 +1,93 @@
+"""Where a push resumes: per destination, request kind, mode and target, the payload rows
+written (``built_seq``) up to the last full run, and those of them still open then.
+
+A push looks only at the rows written since (new events, rebuilt rows) and at the open
+rows it left behind (failed, retrying, not yet sent): its cost follows what is new, not
+the warehouse. Invariant: every ready row at or below the cursor that has no final
+outcome in this mode and target is in the backlog. A full run (no time window, no event
+filter, not a dry run) moves the cursor to the highest row written when it started, and
+keeps in the backlog the rows it looked at that are still open; other runs only read it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from trackstack_wh.db import transaction
+from trackstack_wh.delivery.outbox import CANDIDATE, FINAL, IN_SCOPE
+
+CURSOR_DDL = """
+create table if not exists delivery_cursors (
+    destination varchar not null,
+    request_kind varchar not null,
+    mode varchar not null,
+    target varchar not null,
+    built_through bigint not null,
+    moved_at timestamptz not null,
+    primary key (destination, request_kind, mode, target)
+);
+create table if not exists delivery_backlog (
+    destination varchar not null,
+    request_kind varchar not null,
+    mode varchar not null,
+    target varchar not null,
+    event_id varchar not null,
+    event_seq bigint
+);
+"""
+
+SCOPE = ("destination", "kind", "mode", "target")
+
+
+def read_cursor(conn: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> int | None:
+    """The cursor of the scope in ``params`` (destination, kind, mode, target)."""
+    conn.execute(CURSOR_DDL)
+    found = conn.execute(
+        f"select built_through from delivery_cursors c where {IN_SCOPE.format(t='c')}",
+        {k: params[k] for k in SCOPE},
+    ).fetchall()
+    return int(found[0][0]) if found else None
+
+
+def written_through(conn: duckdb.DuckDBPyConnection, table: str) -> int | None:
+    """The highest ``built_seq`` of a payload table (taken before a run sends)."""
+    top = conn.execute(f"select max(built_seq) from {table}").fetchall()[0][0]
+    return None if top is None else int(top)
+
+
+def advance(
+    conn: duckdb.DuckDBPyConnection, table: str, params: dict[str, Any], through: int | None
+) -> None:
+    """After a full run of one scope: the rows it looked at (written up to ``through``)
+    that are still open become the backlog, and the cursor moves to ``through``."""
+    if through is None:
+        return
+    scope = {k: params[k] for k in SCOPE}
+    conn.execute(
+        f"""create or replace temp table backlog_next as
+select p.event_id, p.event_seq from {table} p
+where p.request_kind = $kind and p.status = 'ready' and p.built_seq <= $through
+  and {CANDIDATE}
+  and not exists (
+      select 1 from delivery_log l where {IN_SCOPE.format(t="l")}
+        and l.event_id = p.event_id and l.outcome in (select unnest($final::varchar[]))
+  )""",
+        {**scope, "cursor": params["cursor"], "through": through, "final": list(FINAL)},
+    )
+    try:
+        with transaction(conn):
+            conn.execute(f"delete from delivery_backlog b where {IN_SCOPE.format(t='b')}", scope)
+            conn.execute(
+                "insert into delivery_backlog select $destination, $kind, $mode, $target, "
+                "event_id, event_seq from backlog_next",
+                scope,
+            )
+            conn.execute(
+                "insert or replace into delivery_cursors "
+                "values ($destination, $kind, $mode, $target, $through, now())",
+                {**scope, "through": through},
+            )
+    finally:
+        conn.execute("drop table if exists temp.backlog_next")
