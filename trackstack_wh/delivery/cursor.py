@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from trackstack_wh.db import transaction
-from trackstack_wh.delivery.outbox import CANDIDATE, FINAL, IN_SCOPE
+from trackstack_wh.delivery.outbox import CANDIDATES, FINAL, IN_SCOPE
 
 CURSOR_DDL = """
 create table if not exists delivery_cursors (
@@ -67,9 +67,8 @@ def advance(
     scope = {k: params[k] for k in SCOPE}
     conn.execute(
         f"""create or replace temp table backlog_next as
-select p.event_id, p.event_seq from {table} p
-where p.request_kind = $kind and p.status = 'ready' and p.built_seq <= $through
-  and {CANDIDATE}
+select p.event_id, p.event_seq from ({CANDIDATES.format(table=table)}) p
+where p.built_seq <= $through
   and not exists (
       select 1 from delivery_log l where {IN_SCOPE.format(t="l")}
         and l.event_id = p.event_id and l.outcome in (select unnest($final::varchar[]))

@@ -106,15 +106,17 @@ IN_SCOPE = (
     "and {t}.mode = $mode and {t}.target = $target"
 )
 
-CANDIDATE = f"""(
-    $cursor is null or p.built_seq > $cursor
-    or (p.event_seq in (select b.event_seq from delivery_backlog b
-                        where {IN_SCOPE.format(t="b")})
-        and p.event_id in (select b.event_id from delivery_backlog b
-                           where {IN_SCOPE.format(t="b")}))
-)"""
-"""SQL for payload row ``p``: written since the scope's push cursor, or left open at or
-below it (every row while there is no cursor; see `trackstack_wh.delivery.cursor`)."""
+CANDIDATES = f"""
+select p.* from {{table}} p
+where p.request_kind = $kind and p.status = 'ready' and ($cursor is null or p.built_seq > $cursor)
+union all
+select p.* from {{table}} p
+where p.request_kind = $kind and p.status = 'ready' and p.built_seq <= $cursor
+  and p.event_seq in (select b.event_seq from delivery_backlog b where {IN_SCOPE.format(t="b")})
+  and p.event_id in (select b.event_id from delivery_backlog b where {IN_SCOPE.format(t="b")})"""
+"""Ready rows of ``{{table}}`` written since the scope's push cursor, and those left open at
+or below it (every ready row while there is no cursor; `trackstack_wh.delivery.cursor`).
+Two selects, not one with OR: each reads only its own row groups."""
 
 
 OPEN = """(s.outcome is null or s.outcome not in ('delivered', 'rejected', 'superseded')
@@ -140,10 +142,7 @@ def pending_sql(table: str, *, upsert: bool) -> str:
     row to send, so requests stay full. They are ``superseded`` once it is delivered.
     """
     select = f"""
-with candidates as (
-    select p.event_id, p.dedup_key, p.event_time, p.payload from {table} p
-    where p.request_kind = $kind and p.status = 'ready' and {CANDIDATE}
-),
+with candidates as ({CANDIDATES.format(table=table)}),
 state as ({state_sql("event_id in (select event_id from candidates)")}),
 pending as (
     select p.event_id, p.dedup_key, p.event_time, p.payload,
