@@ -24,6 +24,7 @@ import polars as pl
 
 from trackstack_wh.contract import Family
 from trackstack_wh.errors import UsageError
+from trackstack_wh.sql import lit
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ DEDUP_RULES: dict[str, DedupRule] = {
 """Default rules; override windows with ``dedup_rules(windows={...})``."""
 
 REVENUE_FAMILIES = (Family.PURCHASE.value, Family.REFUND.value)
+DEDUP_REASONS = ("duplicate_transaction_id",)
+"""The reasons a ``destination_dedup`` row gives (they are also event warnings)."""
 
 
 def dedup_rules(windows: Mapping[str, dt.timedelta | None] | None = None) -> list[DedupRule]:
@@ -101,10 +104,10 @@ window w as (partition by dedup_key order by ts, batch_id, line_no)
 """Each revenue event with a transactionId, with the earlier copy it repeats (if any);
 ``{only}`` narrows the events (to the transaction IDs of new events)."""
 
-_DECISIONS_SQL = """
-select c.event_id, w.destination, 'duplicate_transaction_id' as reason, c.dedup_key,
+_DECISIONS_SQL = f"""
+select c.event_id, w.destination, {lit(DEDUP_REASONS[0])} as reason, c.dedup_key,
     c.duplicate_of, w.window_hours
-from {copies} c cross join dedup_windows w
+from {{copies}} c cross join dedup_windows w
 where c.duplicate_of is not null
   and (w.window_hours is null or c.gap_hours <= w.window_hours)"""
 """The ``destination_dedup`` rows of the copies ``{copies}`` (rows of `_COPIES_SQL`)."""

@@ -8,9 +8,9 @@ only they get identity rows and scores, and only the transactions they carry are
 re-judged for dedup (old copies included), the old events whose decision changed being
 scored again. A full rebuild runs when settings changed, events were removed (an undone
 load) or on request, and gives the same rows. The events whose dedup decision changed
-are logged in ``quality_changes`` under the run's number, so payload builds rebuild
-exactly their rows, with the refunds of the transactions that gained a copy (their rows
-point at the original conversion).
+are logged in ``quality_changes`` under the run's number (cause ``dedup``), with the
+refunds of the transactions that gained a copy (cause ``refund``: their rows point at the
+original conversion), so payload builds touch exactly their rows.
 """
 
 from __future__ import annotations
@@ -33,11 +33,12 @@ from trackstack_wh.dedup import (
     update_destination_dedup,
 )
 from trackstack_wh.identity import RULES_VERSION, append_identity, build_identity
-from trackstack_wh.quality import build_event_quality, rescore_events
+from trackstack_wh.quality import build_event_quality, rejudge_uniqueness, score_new_events
 
-TABLES_VERSION = 2
-"""Bumped when the derived tables' columns change (2: ``event_seq``), so the next
-refresh rebuilds them even when the events did not change."""
+TABLES_VERSION = 3
+"""Bumped when the derived tables' columns change (2: ``event_seq``; 3: ``event_seq`` in
+``event_quality``), so the next refresh rebuilds them even when the events did not
+change."""
 
 PHONE_REGION_ENV = "TRACKSTACK_PHONE_REGION"
 DEFAULT_PHONE_REGION = "US"
@@ -60,6 +61,7 @@ create table if not exists quality_changes (
     event_id varchar not null,
     event_seq bigint not null
 );
+alter table quality_changes add column if not exists cause varchar;
 """
 """``through_seq``: the highest ``event_seq`` the run covered; ``run_seq``: its number;
 ``mode``: ``full`` or ``incremental``; ``scored``: events (re)scored. ``quality_changes``:
@@ -188,8 +190,10 @@ def refresh_quality(
             else:
                 mode, scored = "incremental", _increment(conn, phone_region, windows, through)
             conn.execute(
-                "insert into quality_changes select ?, event_id, event_seq from quality_changed",
-                [run_seq],
+                "insert into quality_changes select ?, event_id, event_seq, 'dedup' "
+                "from quality_changed union all "
+                "select ?, event_id, event_seq, 'refund' from quality_refunds",
+                [run_seq, run_seq],
             )
         finally:
             for table in _TEMP_TABLES:
@@ -204,8 +208,8 @@ def refresh_quality(
     return QualityRun(True, state[0], time.perf_counter() - started, mode, scored)
 
 
-_TEMP_TABLES = ("quality_new", "quality_changed", "quality_rescore", "quality_rescore_identity",
-                "dedup_before")  # fmt: skip
+_TEMP_TABLES = ("quality_new", "quality_new_identity", "quality_changed", "quality_changed_old",
+                "quality_refunds", "dedup_before")  # fmt: skip
 _DERIVED = ("event_identity", "destination_dedup", "event_quality", "match_key_patterns")
 
 
@@ -241,14 +245,14 @@ def _rebuild(
     if had_dedup:
         changed_decisions(conn, "dedup_before", "quality_changed")
         conn.execute(
-            f"insert into quality_changed {REFUNDS_OF} "
-            "and e.event_id not in (select event_id from quality_changed)",
+            f"create or replace temp table quality_refunds as {REFUNDS_OF}",
             {"refund": Family.REFUND.value},
         )
     else:
-        conn.execute(
-            "create or replace temp table quality_changed (event_id varchar, event_seq bigint)"
-        )
+        for table in ("quality_changed", "quality_refunds"):
+            conn.execute(
+                f"create or replace temp table {table} (event_id varchar, event_seq bigint)"
+            )
     return int(conn.execute("select count(*) from events").fetchall()[0][0])
 
 
@@ -266,27 +270,27 @@ def _increment(
     append_identity(conn, phone_region, "quality_new")
     update_destination_dedup(conn, "quality_new", "quality_changed", windows)
     conn.execute(
-        "create or replace temp table quality_rescore as from quality_new union all "
-        "from events where event_seq <= ? and event_seq in "
-        "(select event_seq from quality_changed)",
+        "create or replace temp table quality_new_identity as from event_identity "
+        "where event_seq > ?",
         [through],
     )
+    score_new_events(conn, "quality_new", "quality_new_identity")
     conn.execute(
-        "create or replace temp table quality_rescore_identity as from event_identity "
-        "where event_seq in (select event_seq from quality_rescore)"
+        "create or replace temp table quality_changed_old as from quality_changed "
+        "where event_seq <= ?",
+        [through],
     )
-    old = conn.execute(
-        "select count(*) from quality_changed where event_seq <= ?", [through]
+    rejudge_uniqueness(conn, "quality_changed_old")
+    scored = conn.execute(
+        "select (select count(*) from quality_new) + (select count(*) from quality_changed_old)"
     ).fetchall()[0][0]
-    rescore_events(conn, "quality_rescore", "quality_rescore_identity", replace=old > 0)
     conn.execute(
-        f"insert into quality_changed {REFUNDS_OF}"
+        f"create or replace temp table quality_refunds as {REFUNDS_OF}"
         " and e.event_seq <= $through"
-        " and e.transaction_id in (select transaction_id from quality_new)"
-        " and e.event_id not in (select event_id from quality_changed)",
+        " and e.transaction_id in (select transaction_id from quality_new)",
         {"refund": Family.REFUND.value, "through": through},
     )
-    return int(conn.execute("select count(*) from quality_rescore").fetchall()[0][0])
+    return int(scored)
 
 
 REFUNDS_OF = """

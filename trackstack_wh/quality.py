@@ -19,9 +19,11 @@ from functools import cache
 import duckdb
 
 from trackstack_wh.contract import CLICK_ID_FIELDS, Family
+from trackstack_wh.dedup import DEDUP_REASONS
 from trackstack_wh.errors import UsageError
 from trackstack_wh.identity.rules import PLATFORMS, Key
 from trackstack_wh.identity.sql import PLAIN_KEYS
+from trackstack_wh.sql import lit
 
 LOW_QUALITY_BELOW = 4.0
 """Events scoring under this get the ``low_quality`` warning."""
@@ -122,7 +124,7 @@ def quality_sql(events: str = "events", identity: str = "event_identity") -> str
     # spilled 8 GB to disk under a 1 GB memory limit.
     return f"""
 with event_flags as (
-    select e.event_id, e.event_name, e.stage, e.is_canonical,
+    select e.event_id, e.event_seq, e.event_name, e.stage, e.is_canonical,
         {_key_bits_sql("e")} as key_bits,
         ({any_click}) as has_click_id,
         (e.client_ip is not null and e.user_agent is not null) as has_ip_user_agent,
@@ -140,7 +142,7 @@ with event_flags as (
         i.identity_issues
     from {identity} i
 ), scored as (
-    select e.event_id, e.event_name, e.stage, e.is_canonical,
+    select e.event_id, e.event_seq, e.event_name, e.stage, e.is_canonical,
         c.routes_ads, c.routes_crm,
         {{{struct}}} as components,
         e.key_bits | coalesce(i.key_bits, 0) as key_pattern,
@@ -171,7 +173,8 @@ select event_id, event_name, stage,
             ],
             lambda w: w is not null
         ) || coalesce(identity_issues, []) || coalesce(dedup_reasons, [])
-    )) as warnings
+    )) as warnings,
+    event_seq
 from scored"""
 
 
@@ -193,26 +196,52 @@ def build_event_quality(conn: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def rescore_events(
-    conn: duckdb.DuckDBPyConnection, events: str, identity: str, *, replace: bool
-) -> None:
-    """Score the events of relation ``events`` (new ones, and ones whose dedup decision
-    changed) from their rows in relation ``identity``, replacing their old rows when
-    ``replace``; patterns not seen before join ``match_key_patterns``."""
-    conn.execute(f"create or replace temp table rescored as {quality_sql(events, identity)}")
+def score_new_events(conn: duckdb.DuckDBPyConnection, events: str, identity: str) -> None:
+    """Score the new events of relation ``events`` from their rows in relation
+    ``identity``; patterns not seen before join ``match_key_patterns``."""
+    conn.execute(f"create or replace temp table scored_new as {quality_sql(events, identity)}")
     try:
-        if replace:
-            conn.execute(
-                "delete from event_quality where event_id in (select event_id from rescored)"
-            )
-        conn.execute("insert into event_quality from rescored")
+        conn.execute("insert into event_quality from scored_new")
         conn.execute(
             f"insert into match_key_patterns select key_pattern, {_match_keys_sql()} "
-            "from (select distinct key_pattern from rescored) "
+            "from (select distinct key_pattern from scored_new) "
             "where key_pattern not in (select key_pattern from match_key_patterns)"
         )
     finally:
-        conn.execute("drop table if exists temp.rescored")
+        conn.execute("drop table if exists temp.scored_new")
+
+
+def rejudge_uniqueness(conn: duckdb.DuckDBPyConnection, changed: str) -> None:
+    """The scored events of relation ``changed`` (``event_id, event_seq``) whose dedup
+    decision changed: their uniqueness point, score and warnings follow the decision now
+    in ``destination_dedup`` (nothing else they are scored on changed)."""
+    fields = ", ".join(
+        f'"{name}" := ' + ("n.new_unique" if name == "unique" else f"q.components.{name}")
+        for name in COMPONENT_POINTS
+    )
+    new_score = "round(q.score - q.components.unique + n.new_unique, 2)"
+    reasons = ", ".join(lit(r) for r in DEDUP_REASONS)
+    conn.execute(
+        f"""
+update event_quality q set
+    components = struct_pack({fields}),
+    score = {new_score},
+    warnings = list_sort(list_distinct(
+        list_filter(q.warnings, lambda w: w <> 'low_quality' and w not in ({reasons}))
+        || case when {new_score} < {LOW_QUALITY_BELOW} then ['low_quality'] else [] end
+        || coalesce(n.reasons, [])))
+from (
+    select c.event_id, c.event_seq, d.reasons,
+        (case when d.reasons is null then {COMPONENT_POINTS["unique"]} else 0 end)::double
+            as new_unique
+    from {changed} c
+    left join (
+        select event_id, list_distinct(list(reason)) as reasons from destination_dedup
+        where event_id in (select event_id from {changed}) group by event_id
+    ) d using (event_id)
+) n
+where q.event_seq = n.event_seq and q.event_id = n.event_id"""
+    )
 
 
 SUMMARY_GROUPS = ("event_name", "stage", "destination")

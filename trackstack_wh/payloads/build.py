@@ -156,7 +156,8 @@ from (
 def payload_sql(spec: PayloadSpec, *, kept_identities: bool = False, changed: bool = False) -> str:
     """The INSERT that builds a destination's missing rows (joining the identity rows of
     only the events the age gates keep when ``kept_identities``; the rows are the same),
-    or the rows of the events copied aside by `increments.ChangedEvents` when ``changed``."""
+    or the rows of the events copied aside by `increments.ChangedEvents` when ``changed``
+    (their rows were deleted first)."""
     selects = "\nunion all\n".join(_kind_select(spec, k) for k in spec.kinds)
     identity = KEPT_IDENTITIES if kept_identities else ALL_IDENTITIES
     routed, unbuilt = "routed_events_in", UNBUILT.format(table=spec.table)
@@ -310,12 +311,15 @@ def _build_destination(
         conn.execute(TABLE_DDL.format(table=spec.table))
         changed.collect(last.quality_run if last else 0)
         if incremental and last is not None and last.through_seq is not None:
-            rebuilt = increments.delete_changed(conn, spec.table)
-            lo = increments.lowest_changed(conn, last.through_seq)
+            drops = [k.name for k in spec.kinds if k.drop_duplicates]
+            rebuilt = changed.mark_duplicates(spec.table, dest.name, drops)
+            changed.prepare_rebuild(spec.table, dest.name)
+            rebuilt += increments.delete_rows_of(conn, spec.table, increments.REBUILD)
+            lo = increments.lowest_seq(conn, increments.REBUILD)
             steps = [
                 (payload_sql(spec), part) for part in build_parts(conn, None, last.through_seq)
             ]
-            if lo is not None:
+            if lo is not None and lo <= last.through_seq:
                 old: Part = {"part_lo": lo, "part_hi": last.through_seq + 1}
                 steps.append((payload_sql(spec, changed=True), old))
         else:
@@ -324,8 +328,8 @@ def _build_destination(
                 f"delete from {spec.table} where {stale} and {in_window('event_time')}",
                 _bind(f"{stale} {in_window('event_time')}", {"h": digest, **window_params(window)}),
             ).fetchall()[0][0]
-            rebuilt += increments.delete_changed(
-                conn, spec.table, in_window("event_time"), window_params(window)
+            rebuilt += increments.delete_rows_of(
+                conn, spec.table, increments.CHANGED, in_window("event_time"), window_params(window)
             )
             kept = conn.execute(KEPT_SHARE_SQL, _bind(KEPT_SHARE_SQL, params)).fetchall()[0][0]
             sql = payload_sql(spec, kept_identities=kept < KEPT_IDENTITIES_BELOW)

@@ -137,15 +137,17 @@ CLICK_CONVERSION = obj(
 ORIGINALS = f"""
 left join (
     select o.transaction_id as original_transaction_id,
-        arg_min(r.platform_event_name, o.ts) as original_action,
+        arg_min(o.platform_event_name, o.ts) as original_action,
         arg_min(o.value, o.ts) as original_value
-    from events o
-    join event_routes r on r.event_id = o.event_id and r.destination = 'google_ads'
-        and r.reason is null
-    where o.transaction_id in (select transaction_id from src)
+    from routed_events_in(null, null, null, null) o
+    where o.destination = 'google_ads' and o.reason is null
+      and o.transaction_id in (select transaction_id from src where {in_events(REFUND_EVENTS)})
       and o.event_name in ({", ".join(lit(n) for n in REVENUE_EVENTS)})
     group by 1
 ) originals on originals.original_transaction_id = src.transaction_id"""
+"""Per refunded transaction in the build, its original conversion routed to Google: the
+action and value of its first revenue event (the routing macro reads only the events of
+those transactions)."""
 ORIGINAL_MAJOR = major_units("original_value")
 REMAINING = f"({ORIGINAL_MAJOR} - coalesce(value_major, {ORIGINAL_MAJOR}))"
 ADJUSTMENT_TYPE = f"case when {REMAINING} > 0 then 'RESTATEMENT' else 'RETRACTION' end"

@@ -30,7 +30,7 @@ create table if not exists payload_builds (
 """
 
 CHANGED = "payload_changed"
-"""Temp table of the events whose rows a build deletes and builds again."""
+"""Temp table of the old events whose rows a build may change."""
 
 
 @dataclass(frozen=True)
@@ -60,81 +60,123 @@ def build_marks(conn: duckdb.DuckDBPyConnection) -> tuple[int | None, int]:
     return top, int(run)
 
 
+REBUILD = "payload_rebuild"
 CHANGED_EVENTS = "payload_changed_events"
 CHANGED_IDENTITY = "payload_changed_identity"
 ROUTED_CHANGED = "routed_changed_in"
-"""Temp copies of the `CHANGED` events' rows and identity rows, and the temp macro that
-routes them: each destination's pass over them reads a few rows, not the row groups of
-the whole warehouse they are scattered over."""
+"""Temp copies of the rows and identity rows of the events a destination's rows are built
+again for (`REBUILD`), and the temp macro that routes them: a pass over them reads a few
+rows, not the row groups of the whole warehouse they are scattered over."""
 
 
 class ChangedEvents:
-    """The events whose rows a build deletes and builds again, gathered once per quality
-    run a destination last saw (every destination usually saw the same)."""
+    """The old events whose rows a build changes: gathered once per quality run a
+    destination last saw (every destination usually saw the same).
+
+    A copy that arrives late only ever makes old copies duplicates (or the duplicate of
+    another copy): those rows are marked in place, without reading the events. Refunds
+    of a transaction that gained a copy, and rows marked duplicate that no longer are
+    (only after a full quality rebuild), are built again from copies of their events.
+    """
 
     def __init__(self, conn: duckdb.DuckDBPyConnection, config: WorkspaceConfig) -> None:
         self.conn = conn
         self.config = config
         self.since: int | None = None
-        self.count = 0
+        self.copied: frozenset[int] | None = None
 
-    def collect(self, since_run: int) -> int:
-        """Temp table `CHANGED` (``event_id, event_seq``): events whose dedup decision
-        changed after quality run ``since_run``, with their rows copied aside; returns
-        how many."""
+    def collect(self, since_run: int) -> None:
+        """Temp table `CHANGED` (``event_id, event_seq, cause``): events changed after
+        quality run ``since_run`` that are still loaded."""
         if since_run == self.since:
-            return self.count
-        conn = self.conn
-        if has_table(conn, "quality_changes"):
-            conn.execute(
-                f"create or replace temp table {CHANGED} as select distinct event_id, event_seq "
+            return
+        if has_table(self.conn, "quality_changes"):
+            self.conn.execute(
+                f"create or replace temp table {CHANGED} as "
+                "select distinct event_id, event_seq, coalesce(cause, 'dedup') as cause "
                 "from quality_changes where run_seq > ? and event_seq in "
                 "(select event_seq from events)",
                 [since_run],
             )
         else:
-            conn.execute(
-                f"create or replace temp table {CHANGED} (event_id varchar, event_seq bigint)"
+            self.conn.execute(
+                f"create or replace temp table {CHANGED} "
+                "(event_id varchar, event_seq bigint, cause varchar)"
             )
-        for copy, source in ((CHANGED_EVENTS, "events"), (CHANGED_IDENTITY, "event_identity")):
-            conn.execute(
-                f"create or replace temp table {copy} as from {source} "
-                f"where event_seq in (select event_seq from {CHANGED})"
-            )
-        create_temp_routing(conn, self.config, ROUTED_CHANGED, CHANGED_EVENTS)
         self.since = since_run
-        self.count = int(conn.execute(f"select count(*) from {CHANGED}").fetchall()[0][0])
-        return self.count
+
+    def mark_duplicates(self, table: str, destination: str, kinds: list[str]) -> int:
+        """Rows of ``kinds`` (those that drop duplicates) of changed events that this
+        destination now judges duplicates: marked in place. Returns how many."""
+        if not kinds:
+            return 0
+        return int(
+            self.conn.execute(
+                f"""update {table} p set status = 'duplicate', duplicate_of = d.duplicate_of,
+    skip_reason = null, payload = null
+from destination_dedup d
+where d.destination = $destination and d.event_id = p.event_id
+  and p.event_seq in (select event_seq from {CHANGED} where cause = 'dedup')
+  and p.request_kind in (select unnest($kinds::varchar[]))
+  and (p.status <> 'duplicate' or p.duplicate_of is distinct from d.duplicate_of)""",
+                {"destination": destination, "kinds": kinds},
+            ).fetchall()[0][0]
+        )
+
+    def prepare_rebuild(self, table: str, destination: str) -> int:
+        """Temp table `REBUILD` (``event_id, event_seq``): the refunds among the changed
+        events, and changed events whose rows here say duplicate while this destination
+        no longer judges them so; their events copied aside. Returns how many."""
+        conn = self.conn
+        conn.execute(
+            f"""create or replace temp table {REBUILD} as
+select event_id, event_seq from {CHANGED} where cause = 'refund'
+union
+select p.event_id, p.event_seq from {table} p
+where p.event_seq in (select event_seq from {CHANGED} where cause = 'dedup')
+  and p.status = 'duplicate'
+  and not exists (select 1 from destination_dedup d
+                  where d.event_id = p.event_id and d.destination = $destination)""",
+            {"destination": destination},
+        )
+        seqs = frozenset(r[0] for r in conn.execute(f"select event_seq from {REBUILD}").fetchall())
+        if seqs != self.copied:
+            for copy, source in ((CHANGED_EVENTS, "events"), (CHANGED_IDENTITY, "event_identity")):
+                conn.execute(
+                    f"create or replace temp table {copy} as from {source} "
+                    f"where event_seq in (select event_seq from {REBUILD})"
+                )
+            create_temp_routing(conn, self.config, ROUTED_CHANGED, CHANGED_EVENTS)
+            self.copied = seqs
+        return len(seqs)
 
     def drop(self) -> None:
-        for table in (CHANGED, CHANGED_EVENTS, CHANGED_IDENTITY):
+        for table in (CHANGED, REBUILD, CHANGED_EVENTS, CHANGED_IDENTITY):
             self.conn.execute(f"drop table if exists temp.{table}")
         self.conn.execute(f"drop macro table if exists temp.{ROUTED_CHANGED}")
 
 
-def delete_changed(
+def delete_rows_of(
     conn: duckdb.DuckDBPyConnection,
     table: str,
+    events: str,
     where: str = "true",
     params: Mapping[str, object] | None = None,
 ) -> int:
-    """Delete the rows of the `CHANGED` events from a payload table (``where``, with
-    ``params``, narrows)."""
+    """Delete the rows of the events in temp table ``events`` from a payload table
+    (``where``, with ``params``, narrows)."""
     return int(
         conn.execute(
-            f"delete from {table} where event_seq in (select event_seq from {CHANGED}) "
-            f"and event_id in (select event_id from {CHANGED}) and {where}",
+            f"delete from {table} where event_seq in (select event_seq from {events}) "
+            f"and event_id in (select event_id from {events}) and {where}",
             params,
         ).fetchall()[0][0]
     )
 
 
-def lowest_changed(conn: duckdb.DuckDBPyConnection, through: int) -> int | None:
-    """The lowest ``event_seq`` of the `CHANGED` events at or below ``through`` (None:
-    none); they are built in one pass that reads only them."""
-    found = conn.execute(
-        f"select min(event_seq) from {CHANGED} where event_seq <= ?", [through]
-    ).fetchall()[0][0]
+def lowest_seq(conn: duckdb.DuckDBPyConnection, events: str) -> int | None:
+    """The lowest ``event_seq`` in temp table ``events`` (None: empty)."""
+    found = conn.execute(f"select min(event_seq) from {events}").fetchall()[0][0]
     return None if found is None else int(found)
 
 
