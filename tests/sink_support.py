@@ -32,6 +32,7 @@ max_body_bytes = {max_body_bytes}
 max_events_per_request = 50
 segment_max_bytes = {segment_max_bytes}
 segment_max_age_seconds = {segment_max_age_seconds}
+segment_idle_seconds = {segment_idle_seconds}
 
 [projects.acme]
 allowed_origins = ["app.example.com", "*.acme.test"]
@@ -54,12 +55,14 @@ def write_config(
     max_body_bytes: int = 200_000,
     segment_max_bytes: int = 64 << 20,
     segment_max_age_seconds: float = 3600,
+    segment_idle_seconds: float = 5,
 ) -> Path:
     path.write_text(
         CONFIG.format(
             max_body_bytes=max_body_bytes,
             segment_max_bytes=segment_max_bytes,
             segment_max_age_seconds=segment_max_age_seconds,
+            segment_idle_seconds=segment_idle_seconds,
         )
     )
     return path

@@ -71,6 +71,17 @@ def test_delivery_report_matches_reconciliation_and_the_log(demo_db: Path) -> No
     assert over_time.filter(destination="meta", reason="too_old")["rows"].sum() == meta_too_old
     assert over_time["day"].n_unique() > 1
     assert report.notes == ["Reconciliation: every routed event is accounted for."]
+    # Freshness: every built destination, fresh (the demo pushed right after ingest), and
+    # each row with a delivered answer (a CRM row carried by a later one counts) timed.
+    fresh = report.table("freshness")
+    assert fresh["destination"].to_list() == mine["destination"].to_list()
+    carried = mine["delivered"] + mine["superseded"]
+    assert fresh["delivered"].to_list() == carried.to_list()
+    assert (fresh["status"] == "ok").all() and (fresh["pending"] == 0).all()
+    assert (fresh["lag_to_delivery_p95_s"] < 3600).all()
+    assert (fresh["event_to_delivery_max_s"] >= fresh["lag_to_delivery_max_s"]).all()
+    assert (fresh["target"] == "emulator").all()
+    assert "p50 / p95 / max" in report.to_html()
 
 
 def test_report_command_formats(demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -85,7 +96,9 @@ def test_report_command_formats(demo_db: Path, capsys: pytest.CaptureFixture[str
     assert main(["--db", str(demo_db), "report", "delivery", "--format", "json",
                  "--target", "emulator"]) == 0  # fmt: skip
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc["tables"]) == {"by_day", "totals", "reasons", "reasons_by_day", "by_target"}
+    assert set(doc["tables"]) == {"by_day", "totals", "freshness", "reasons", "reasons_by_day",
+                                  "by_target"}  # fmt: skip
+    assert all(r["status"] == "ok" for r in doc["tables"]["freshness"])
     assert sum(r["delivered"] for r in doc["tables"]["totals"]) > 0
     assert main(["--db", str(demo_db), "report", "quality"]) == 0
     text = capsys.readouterr().out
@@ -148,6 +161,7 @@ def test_html_report_renders_its_charts_in_headless_chromium(demo_db: Path, tmp_
     figures = re.findall(r"<figure class=\"chart\" data-chart=\"([a-z_]+)\"><svg", dom.stdout)
     assert figures == ["stages", "trend", "revenue", "cohorts", "scores", "match_keys",
                        "outcomes", "reasons"]  # fmt: skip
+    assert "<h3>freshness</h3>" in dom.stdout and "pipeline lag → delivery" in dom.stdout
     console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line]
     assert not console, console  # no script errors, no blocked requests
     shot = tmp_path / "report.png"

@@ -306,6 +306,23 @@ def test_segments_close_by_age_and_metrics_show_the_lag(tmp_path: Path) -> None:
         assert health.status_code == 200 and health.json()["status"] == "ok"
 
 
+def test_a_quiet_sink_closes_its_segment_when_idle(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "sink.toml", segment_idle_seconds=0.3)  # max age 1 h
+    landing = tmp_path / "landing"
+    with SinkProcess(landing, config, env=KEY_ENV) as sink:
+        assert post(sink.client, {"events": events(2)}, server_headers()).status_code == 202
+        acknowledged = time.monotonic()
+        while not list(landing.glob(f"*{SEGMENT_SUFFIX}")):  # no further request is sent
+            assert time.monotonic() - acknowledged < 5, "the idle segment was not closed"
+            time.sleep(0.05)
+        assert not list(landing.glob(f"*{OPEN_SUFFIX}"))
+        metrics = sink.client.get("/metrics").text
+        assert "ts_sink_landing_segments_closed_total 1\n" in metrics
+        assert "ts_sink_landing_open_segment_age_seconds 0\n" in metrics
+    with tw.connect(tmp_path / "wh.duckdb", config=config) as wh:
+        assert wh.ingest_landing(landing).totals()["rows_valid"] == 2
+
+
 def test_quota_survives_a_restart_and_a_second_sink_is_refused(tmp_path: Path) -> None:
     config = write_config(tmp_path / "sink.toml")
     landing = tmp_path / "landing"

@@ -1,11 +1,14 @@
-"""Landing segments without a server: batch lines, crash recovery of torn segments, and
-usage that is neither lost nor counted twice across restarts."""
+"""Landing segments without a server: batch lines, crash recovery of torn segments,
+usage that is neither lost nor counted twice across restarts, and segments closed once
+idle (by the committer's own timer) or at their maximum age."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import re
+import time
 from pathlib import Path
 
 import orjson
@@ -16,7 +19,7 @@ from trackstack_wh.config import IpPolicy, KeyKind, load_keys, parse_config
 from trackstack_wh.errors import ConfigError
 from trackstack_wh.sink.batch import Envelope, batch_blob, truncate_ip
 from trackstack_wh.sink.body import parse_body
-from trackstack_wh.sink.landing import Landed, LandingError, SegmentWriter
+from trackstack_wh.sink.landing import GroupCommitter, Landed, LandingError, SegmentWriter
 from trackstack_wh.sink.segments import OPEN_SUFFIX, SEGMENT_SUFFIX, TORN_DIR
 
 KEY = b"sk_unit_test_key_0123456789"
@@ -152,6 +155,9 @@ def test_usage_is_counted_once_across_restarts(tmp_path: Path) -> None:
     [
         ({"sink": {"max_body_bytes": 0}}, "sink.max_body_bytes must be a positive number"),
         ({"sink": {"max_events": 5}}, "unknown key sink.max_events"),
+        ({"sink": {"segment_idle_seconds": 0}}, "sink.segment_idle_seconds must be a positive"),
+        ({"sink": {"segment_idle_seconds": float("nan")}}, "sink.segment_idle_seconds must be"),
+        ({"sink": {"segment_idle_seconds": "5s"}}, "sink.segment_idle_seconds must be (<class"),
         ({"projects": {"Acme!": {"secret_key_env": "K"}}}, "a project id is lowercase"),
         ({"projects": {"a": {}}}, "needs publishable_key_env or secret_key_env"),
         ({"projects": {"a": {"secret_key_env": "sk_live_abc"}}}, "must name an environment"),
@@ -172,3 +178,61 @@ def test_keys_come_from_the_environment_and_must_look_like_keys() -> None:
     with pytest.raises(ConfigError, match=r"\$K1 must be 16-256 characters") as err:
         load_keys(projects, {"K1": "short"})
     assert "short" not in str(err.value)
+
+
+def closed_in(root: Path) -> list[Path]:
+    return sorted(root.glob(f"*{SEGMENT_SUFFIX}"))
+
+
+def test_an_idle_segment_is_closed_without_another_request(tmp_path: Path) -> None:
+    root = tmp_path / "landing"
+    writer = SegmentWriter(root, 1 << 20, 3600, idle_seconds=0.2)
+    writer.open()
+
+    async def quiet_after_one_batch() -> float:
+        committer = GroupCommitter(writer)
+        committer.start()
+        await committer.append(Landed(TODAY, "acme", 2, 100, blob("eb_idle", 2)))
+        acknowledged = time.monotonic()
+        assert list(root.glob(f"*{OPEN_SUFFIX}")) and not closed_in(root)
+        while not closed_in(root):  # nothing else is sent: only the timer can close it
+            assert time.monotonic() - acknowledged < 5, "the idle segment was not closed"
+            await asyncio.sleep(0.02)
+        waited = time.monotonic() - acknowledged
+        await committer.stop()
+        return waited
+
+    waited = asyncio.run(quiet_after_one_batch())
+    assert 0.15 <= waited < 2
+    [segment] = closed_in(root)
+    assert segment.read_bytes() == blob("eb_idle", 2)
+    assert writer.segments_closed == 1 and not list(root.glob(f"*{OPEN_SUFFIX}"))
+    assert json.loads((root / "_usage.json").read_text())["through"] == segment.name
+
+
+def test_steady_traffic_is_closed_at_the_maximum_age(tmp_path: Path) -> None:
+    now = [0.0]
+    writer = SegmentWriter(tmp_path / "landing", 1 << 20, 60, idle_seconds=5, clock=lambda: now[0])
+    writer.open()
+    assert writer.seconds_until_rotation() is None  # nothing open, nothing to close
+    closed_at = []
+    for n in range(40):  # a batch every 4 s: never idle for 5 s
+        writer.write([Landed(TODAY, "acme", 1, 10, blob(f"eb_s{n}", 1))])
+        assert writer.seconds_until_rotation() == min(5.0, 60 - writer.open_age())
+        now[0] += 4
+        writer.rotate_if_due()
+        if writer.open_segment == "":
+            closed_at.append(now[0])
+    assert closed_at == [60.0, 120.0]  # by age, each after 15 batches
+    now[0] += 0.5  # the last batch came 4.5 s ago
+    writer.rotate_if_due()
+    assert writer.open_segment and writer.seconds_until_rotation() == 0.5
+    now[0] += 0.5
+    writer.rotate_if_due()  # idle for 5 s
+    assert writer.open_segment == "" and writer.segments_closed == 3
+    writer.close()
+    assert [s.read_bytes().count(b"_edgeBatch") for s in closed_in(tmp_path / "landing")] == [
+        15,
+        15,
+        10,
+    ]

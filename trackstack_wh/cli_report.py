@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from trackstack_wh.db import resolve_path
 from trackstack_wh.errors import UsageError
@@ -36,6 +37,13 @@ def add_report_command(sub: argparse._SubParsersAction) -> None:  # type: ignore
         default="live",
         help="whose deliveries the delivery report counts: live, emulator or a push's URL",
     )
+    report.add_argument(
+        "--landing",
+        type=Path,
+        metavar="DIR",
+        help="the sink's landing directory: `report delivery` also shows the events "
+        "waiting there for ingest and counts them in its freshness verdicts",
+    )
     report.add_argument("--html", metavar="PATH", help="write the HTML report to PATH")
     report.add_argument("--db", default=argparse.SUPPRESS, help="warehouse file")
     report.set_defaults(func=cmd_report)
@@ -46,7 +54,7 @@ def build_report(wh: Warehouse, args: argparse.Namespace) -> Report:
         return wh.funnel(args.period, args.by)
     if args.kind == "quality":
         return wh.quality_report()
-    return wh.delivery_report(mode=args.mode, target=args.target)
+    return wh.delivery_report(mode=args.mode, target=args.target, landing=args.landing)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -63,7 +71,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _write(wh: Warehouse, args: argparse.Namespace) -> None:
     if args.html is not None:
         written = wh.write_html_report(
-            args.html, period=args.period, mode=args.mode, target=args.target
+            args.html, period=args.period, mode=args.mode, target=args.target, landing=args.landing
         )
         print(f"HTML report: {written.resolve()}", file=sys.stderr if args.kind else sys.stdout)
     if args.kind is None:

@@ -8,6 +8,9 @@
 - ``delivery_outcomes``: a destination's latest outcome per payload row in a window, and
   the success rate over the rows that reached a final answer (age-limit refusals are
   skips, not failures).
+- ``freshness`` / ``freshness_verdicts``: how long events take to reach each destination
+  and how long ready rows wait, judged ``ok`` / ``warn`` against ``[freshness]``
+  (computed in ``trackstack_wh.reports.freshness``, which the delivery report shows).
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ import polars as pl
 from trackstack_wh.db import query_frame
 from trackstack_wh.delivery.taxonomy import TOO_OLD
 from trackstack_wh.payloads.inspect import existing_tables
+from trackstack_wh.reports.freshness import FreshnessVerdict as FreshnessVerdict
+from trackstack_wh.reports.freshness import freshness as freshness
+from trackstack_wh.reports.freshness import freshness_verdicts as freshness_verdicts
 from trackstack_wh.timewindow import TimeWindow, in_window, window_params
 from trackstack_wh.validation import validate_events
 

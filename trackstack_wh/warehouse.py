@@ -342,11 +342,22 @@ class Warehouse:
         return quality_report(self.conn, window=window)
 
     def delivery_report(
-        self, *, window: TimeWindow | None = None, mode: str = "live", target: str = "live"
+        self,
+        *,
+        window: TimeWindow | None = None,
+        mode: str = "live",
+        target: str = "live",
+        landing: PathLike | None = None,
+        as_of: dt.datetime | None = None,
     ) -> DeliveryReport:
         """Per destination and day: delivered, rejected, failed, skipped, with reasons, for
-        deliveries to ``target``; its ``by_target`` table shows every target, labelled."""
-        return delivery_report(self.conn, window=window, mode=mode, target=target)
+        deliveries to ``target``; its ``by_target`` table shows every target, labelled, and
+        ``freshness`` how long conversions took to leave, judged against the config's
+        ``[freshness]`` limits (with the sink's ``landing`` directory: its held segments)."""
+        return delivery_report(
+            self.conn, window=window, mode=mode, target=target,
+            thresholds=self.config.freshness, landing=landing, as_of=as_of,
+        )  # fmt: skip
 
     def write_html_report(
         self,
@@ -356,13 +367,14 @@ class Warehouse:
         window: TimeWindow | None = None,
         mode: str = "live",
         target: str = "live",
+        landing: PathLike | None = None,
     ) -> Path:
         """One self-contained HTML file (charts as inline SVG, rendered offline) with the
-        funnel, quality and delivery reports; returns its path."""
+        funnel, quality and delivery reports (freshness included); returns its path."""
         reports = [
             self.funnel(period, window=window),
             self.quality_report(window=window),
-            self.delivery_report(window=window, mode=mode, target=target),
+            self.delivery_report(window=window, mode=mode, target=target, landing=landing),
         ]
         return write_html(
             path, reports, title="TrackStack warehouse report", subtitle=f"Warehouse {self.path}."

@@ -4,7 +4,8 @@
     max_body_bytes = 1048576          # larger requests get 413
     max_events_per_request = 1000     # more events in one request get 413
     segment_max_bytes = 67108864      # a landing segment is closed at this size ...
-    segment_max_age_seconds = 60      # ... or this age, whichever comes first
+    segment_max_age_seconds = 60      # ... or this age, whichever comes first,
+    segment_idle_seconds = 5          # ... or once no batch has come for this long
     forwarded_allow_ips = []          # proxies whose X-Forwarded-For is trusted
 
     [projects.acme]
@@ -20,6 +21,7 @@ names allows rotation); the file never holds a key.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -39,6 +41,7 @@ SINK_KEYS: KeyTypes = {
     "max_events_per_request": int,
     "segment_max_bytes": int,
     "segment_max_age_seconds": (int, float),
+    "segment_idle_seconds": (int, float),
     "forwarded_allow_ips": list,
 }
 PROJECT_KEYS: KeyTypes = {
@@ -75,6 +78,10 @@ class SinkSettings:
     max_events_per_request: int = 1000
     segment_max_bytes: int = 64 << 20
     segment_max_age_seconds: float = 60.0
+    """The longest a segment stays open (events wait in it until it is closed)."""
+    segment_idle_seconds: float = 5.0
+    """A segment no batch was added to for this long is closed, so a quiet sink does
+    not hold events back for the whole ``segment_max_age_seconds``."""
     forwarded_allow_ips: tuple[str, ...] = ()
 
 
@@ -93,18 +100,21 @@ def parse_sink(where: str, raw: Mapping[str, Any]) -> SinkSettings:
     """Validate ``[sink]``."""
     only_keys(where, "sink.", raw, SINK_KEYS)
     for key, value in raw.items():
-        if key != "forwarded_allow_ips" and value <= 0:
+        if key != "forwarded_allow_ips" and not (value > 0 and math.isfinite(value)):
             raise ConfigError(f"{where}: sink.{key} must be a positive number")
     ips = raw.get("forwarded_allow_ips", [])
     if not all(isinstance(v, str) and v for v in ips):
         raise ConfigError(f"{where}: sink.forwarded_allow_ips must be a list of IPs or networks")
     defaults = SinkSettings()
     return SinkSettings(
-        raw.get("max_body_bytes", defaults.max_body_bytes),
-        raw.get("max_events_per_request", defaults.max_events_per_request),
-        raw.get("segment_max_bytes", defaults.segment_max_bytes),
-        float(raw.get("segment_max_age_seconds", defaults.segment_max_age_seconds)),
-        tuple(ips),
+        max_body_bytes=raw.get("max_body_bytes", defaults.max_body_bytes),
+        max_events_per_request=raw.get("max_events_per_request", defaults.max_events_per_request),
+        segment_max_bytes=raw.get("segment_max_bytes", defaults.segment_max_bytes),
+        segment_max_age_seconds=float(
+            raw.get("segment_max_age_seconds", defaults.segment_max_age_seconds)
+        ),
+        segment_idle_seconds=float(raw.get("segment_idle_seconds", defaults.segment_idle_seconds)),
+        forwarded_allow_ips=tuple(ips),
     )
 
 

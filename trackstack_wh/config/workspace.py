@@ -1,4 +1,5 @@
-"""The workspace config, ``trackstack.toml``: workspace, destinations, sink and projects.
+"""The workspace config, ``trackstack.toml``: workspace, destinations, sink, projects and
+freshness.
 
 Every key is checked: an unknown key, a wrong type or a bad value raises ConfigError
 naming the file, the key and what is allowed. Secrets are never in the file: a
@@ -18,6 +19,7 @@ from typing import Any
 
 from trackstack_wh.config.checks import KeyTypes, domains, only_keys
 from trackstack_wh.config.destinations import DESTINATIONS, LIVE, Destination
+from trackstack_wh.config.freshness import FreshnessThresholds, parse_freshness
 from trackstack_wh.config.parsing import parse_destination
 from trackstack_wh.config.sink import Project, SinkSettings, parse_projects, parse_sink
 from trackstack_wh.contract import CURRENCY_CODES
@@ -26,6 +28,13 @@ from trackstack_wh.errors import ConfigError
 CONFIG_ENV = "TRACKSTACK_CONFIG"
 DEFAULT_CONFIG = Path("trackstack.toml")
 VALUE_UNITS = ("major", "minor")
+SECTIONS: KeyTypes = {
+    "workspace": dict,
+    "destinations": dict,
+    "sink": dict,
+    "projects": dict,
+    "freshness": dict,
+}
 WORKSPACE_KEYS: KeyTypes = {
     "allowed_domains": list,
     "phone_region": str,
@@ -48,6 +57,8 @@ class WorkspaceConfig:
     default_currency: str | None = None
     """ISO-4217 code for events with a value but no currency (None: such events are
     skipped as ``missing_currency`` where a destination needs a currency)."""
+    freshness: FreshnessThresholds = field(default_factory=FreshnessThresholds)
+    """``[freshness]``: when a destination's deliveries count as stale."""
 
     def enabled(self) -> list[Destination]:
         """The enabled destinations, in ``DESTINATIONS`` order."""
@@ -107,9 +118,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> WorkspaceConfig:
 def parse_config(data: Mapping[str, Any], path: Path | None = None) -> WorkspaceConfig:
     """Validate a parsed TOML document."""
     where = str(path or "<config>")
-    only_keys(
-        where, "", data, {"workspace": dict, "destinations": dict, "sink": dict, "projects": dict}
-    )
+    only_keys(where, "", data, SECTIONS)
     workspace = data.get("workspace", {})
     only_keys(where, "workspace.", workspace, WORKSPACE_KEYS)
     unit = workspace.get("value_unit", "minor")
@@ -146,4 +155,5 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Workspace
         parse_sink(where, data.get("sink", {})),
         parse_projects(where, data.get("projects", {}), allowed),
         default_currency=currency,
+        freshness=parse_freshness(where, data.get("freshness", {})),
     )

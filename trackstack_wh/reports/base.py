@@ -44,6 +44,11 @@ class Report:
             )
         return self.tables[name]
 
+    def display_tables(self) -> dict[str, pl.DataFrame]:
+        """The tables as HTML and text show them (subclasses may put durations in human
+        units); CSV and JSON keep ``.tables`` as they are."""
+        return self.tables
+
     def chart_builders(self) -> Mapping[str, ChartBuilder]:
         """Chart name -> a function making it; subclasses list theirs, main chart first."""
         return {}
@@ -79,7 +84,7 @@ class Report:
             parts.append(f"<figure class='chart' data-chart='{html.escape(name)}'>{svg}</figure>")
         if self.df.is_empty():
             parts.append("<p class='empty'>No data yet.</p>")
-        for name, frame in self.tables.items():
+        for name, frame in self.display_tables().items():
             parts.append(f"<h{heading_level + 1}>{html.escape(name)}</h{heading_level + 1}>")
             parts.append(frame_to_html(frame, rows))
         parts.append("</section>")
@@ -90,7 +95,10 @@ class Report:
 
     def to_text(self, table: str | None = None) -> str:
         """Tables as aligned text (for a terminal)."""
-        chosen = {table: self.table(table)} if table else self.tables
+        chosen = self.display_tables()
+        if table:
+            self.table(table)  # an unknown name raises, listing the tables
+            chosen = {table: chosen[table]}
         with pl.Config(
             tbl_rows=200,
             tbl_cols=30,

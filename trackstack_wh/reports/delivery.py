@@ -1,17 +1,29 @@
 """The delivery report: per destination and day, rows delivered, rejected, failed and
-skipped, with the reasons (built on ``reconcile``)."""
+skipped, with the reasons (built on ``reconcile``), and how fresh the deliveries are."""
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
 
+from trackstack_wh.config.freshness import FreshnessThresholds
 from trackstack_wh.delivery.reconcile import BUCKETS, reconcile
 from trackstack_wh.reports.base import ChartBuilder, Report
 from trackstack_wh.reports.charts import HEIGHT, WIDTH, altair, chart_of, outcome_scale
+from trackstack_wh.reports.freshness import (
+    display_freshness,
+    display_landing,
+    freshness,
+    judge,
+    landing_table,
+)
+from trackstack_wh.sink.segments import backlog
 from trackstack_wh.timewindow import TimeWindow
 
 BY_TARGET_SQL = """
@@ -33,9 +45,18 @@ def delivery_report(
     window: TimeWindow | None = None,
     mode: str = "live",
     target: str = "live",
+    thresholds: FreshnessThresholds | None = None,
+    landing: str | os.PathLike[str] | None = None,
+    as_of: dt.datetime | None = None,
 ) -> DeliveryReport:
     """Outcomes of every payload row whose event falls in ``window`` (default all), as
-    delivered to ``target``; ``by_target`` counts every target's deliveries apart."""
+    delivered to ``target``; ``by_target`` counts every target's deliveries apart.
+
+    ``freshness``: per destination, event and pipeline lag to send and to delivery, the
+    ready rows waiting, and ``ok`` / ``warn`` against ``thresholds`` (default 60 min for
+    ad platforms, 24 h for CRMs); with ``landing`` (the sink's directory), ``landing``
+    shows the events held there before ingest, and they count in the verdicts. ``as_of``
+    (default now) is the clock for waiting ages."""
     rec = reconcile(
         conn, since=window.start if window else None, until=window.end if window else None,
         mode=mode, target=target,
@@ -64,17 +85,30 @@ def delivery_report(
     )
     over_time = rec.reasons_by_day().rename({"bucket": "outcome"})
     by_target = conn.sql(BY_TARGET_SQL).pl()
-    tables = {"by_day": by_day, "totals": totals, "reasons": reasons,
+    now = as_of or dt.datetime.now(dt.UTC)
+    fresh = freshness(conn, window=window, mode=mode, target=target, as_of=now)
+    held = backlog(Path(landing), as_of=now) if landing is not None else None
+    verdicts = judge(fresh, thresholds or FreshnessThresholds(), held)
+    fresh = fresh.with_columns(
+        pl.Series("warn_after_s", [v.warn_after_seconds for v in verdicts], pl.Float64),
+        pl.Series("status", [v.status for v in verdicts], pl.String),
+    )
+    tables = {"by_day": by_day, "totals": totals, "freshness": fresh, "reasons": reasons,
               "reasons_by_day": over_time, "by_target": by_target}  # fmt: skip
+    if held is not None:
+        tables["landing"] = landing_table(held)
     label = mode if target == "live" else f"{mode} -> {target}"
-    return DeliveryReport(tables, window, label, rec.problems)
+    stale = [f"Freshness: {v.explanation}" for v in verdicts if not v.passed]
+    return DeliveryReport(tables, window, label, rec.problems, stale)
 
 
 class DeliveryReport(Report):
     """``.df``: per day (of the event) and destination, rows per outcome; ``totals`` with
-    the success rate over rows with a final answer; ``reasons`` for skips and failures,
-    ``reasons_by_day``, and ``by_target``: every target's deliveries, labelled (a demo's
-    emulator pushes beside the live ones)."""
+    the success rate over rows with a final answer; ``freshness`` per destination (times
+    in seconds; HTML and text show them in minutes and hours); ``reasons`` for skips and
+    failures, ``reasons_by_day``, ``by_target``: every target's deliveries, labelled (a
+    demo's emulator pushes beside the live ones), and ``landing`` when a landing
+    directory was given."""
 
     def __init__(
         self,
@@ -82,6 +116,7 @@ class DeliveryReport(Report):
         window: TimeWindow | None,
         mode: str,
         problems: list[str],
+        stale: list[str] | None = None,
     ) -> None:
         scope = f"events {window}" if window else "all events"
         super().__init__(
@@ -89,13 +124,26 @@ class DeliveryReport(Report):
             description=(
                 f"Every payload row by outcome: delivered, rejected, failed (retries ran "
                 f"out), skipped (ineligible, with a reason), duplicate, and rows not yet "
-                f"sent; {scope}."
+                f"sent; {scope}. Freshness: per destination, how long rows took from the "
+                f"event, and from when it reached us (our own lag), to first send and to "
+                f"delivery, and how long ready rows have waited."
             ),
             tables=tables,
-            notes=[f"Reconciliation problem: {p}" for p in problems]
-            or ["Reconciliation: every routed event is accounted for."],
+            notes=(
+                [f"Reconciliation problem: {p}" for p in problems]
+                or ["Reconciliation: every routed event is accounted for."]
+            )
+            + (stale or []),
         )
         self.mode = mode
+
+    def display_tables(self) -> dict[str, pl.DataFrame]:
+        shown = dict(self.tables)
+        if "freshness" in shown:
+            shown["freshness"] = display_freshness(shown["freshness"])
+        if "landing" in shown:
+            shown["landing"] = display_landing(shown["landing"])
+        return shown
 
     def chart_builders(self) -> Mapping[str, ChartBuilder]:
         return {"outcomes": self._outcomes_chart, "reasons": self._reasons_chart}

@@ -1,5 +1,6 @@
 """The static HTML report: one self-contained file (inline CSS and SVG charts, no
-scripts, no external requests) with the funnel, quality and delivery sections."""
+scripts, no external requests) with the funnel, quality and delivery sections (the
+delivery section with its freshness table: durations in minutes, hours and days)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ p.description, p.meta { color: #616161; } p.note { color: #ef6c00; }
 figure.chart { margin: 1rem 0; overflow-x: auto; }
 table { border-collapse: collapse; font-size: .8rem; margin: .3rem 0; }
 th, td { border: 1px solid #e0e0e0; padding: 2px 6px; text-align: right; white-space: nowrap; }
-th { background: #f5f5f5; } td:first-child, th:first-child { text-align: left; }
+th { background: #f5f5f5; white-space: normal; vertical-align: bottom; }
+td:first-child, th:first-child { text-align: left; }
 nav a { margin-right: 1rem; }
 """
 

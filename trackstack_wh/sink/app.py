@@ -363,8 +363,12 @@ async def _respond(
 
 def create_app(config: WorkspaceConfig, landing: Path, keys: list[ProjectKey]) -> SinkApp:
     """A sink app over an opened landing directory (see ``server.serve``)."""
+    settings = config.sink
     writer = SegmentWriter(
-        landing, config.sink.segment_max_bytes, config.sink.segment_max_age_seconds
+        landing,
+        settings.segment_max_bytes,
+        settings.segment_max_age_seconds,
+        settings.segment_idle_seconds,
     )
     for item in writer.open():
         log.warning(

@@ -1,11 +1,14 @@
 """Durable, group-committed writes of accepted batches to landing segments.
 
 ``SegmentWriter`` owns the files (one thread calls it): it appends, fdatasyncs, rotates
-segments by size and age, and keeps today's usage. ``GroupCommitter`` is its asyncio
+segments by size, by age and once idle (no batch for ``idle_seconds``: a quiet sink
+does not hold events back), and keeps today's usage. ``GroupCommitter`` is its asyncio
 face: requests hand it their batch and wait; a single loop writes everything that queued
 up while the previous fsync ran in one ``write`` + one ``fdatasync``, then releases all of
 those requests at once. So the acknowledgement always follows the fsync, and the number
-of fsyncs per second stays flat as concurrency grows.
+of fsyncs per second stays flat as concurrency grows. Between batches the same loop
+sleeps only until the open segment is due to close (by age or idleness) and closes it
+then, whether or not another request comes.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import datetime as dt
 import fcntl
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,10 +61,21 @@ class Landed:
 class SegmentWriter:
     """Appends batches to the open segment of one landing directory."""
 
-    def __init__(self, root: Path, max_bytes: int, max_age_seconds: float) -> None:
+    def __init__(
+        self,
+        root: Path,
+        max_bytes: int,
+        max_age_seconds: float,
+        idle_seconds: float = 5.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.root = root
+        self.clock = clock
+        """Seconds on a monotonic clock: when segments were opened and last written."""
         self.max_bytes = max_bytes
         self.max_age = max_age_seconds
+        self.idle = idle_seconds
         self.usage = Usage()
         """Usage of everything written (closed segments and the open one)."""
         self.bytes_written = 0
@@ -72,6 +87,7 @@ class SegmentWriter:
         self._name = ""
         self._size = 0
         self._opened_at = 0.0
+        self._written_at = 0.0
         self._seq = 0
         self._through = ""
 
@@ -122,6 +138,7 @@ class SegmentWriter:
             self._roll_back()
             raise
         size = sum(len(b.blob) for b in batches)
+        self._written_at = self.clock()
         for b in batches:
             self.usage.add(b.day, b.project, b.events, b.body_bytes)
         self._size += size
@@ -131,15 +148,23 @@ class SegmentWriter:
         if self._size >= self.max_bytes:
             self.close_segment()
 
-    def rotate_if_old(self) -> None:
-        """Close the open segment once it reaches the age limit."""
-        if self._fd is not None and time.monotonic() - self._opened_at >= self.max_age:
+    def rotate_if_due(self) -> None:
+        """Close the open segment once it reaches the age limit or has been idle for
+        ``idle_seconds``."""
+        if self.seconds_until_rotation() == 0.0:
             self.close_segment()
 
     def seconds_until_rotation(self) -> float | None:
+        """How long until the open segment is due to close (None: no open segment)."""
         if self._fd is None:
             return None
-        return max(0.0, self.max_age - (time.monotonic() - self._opened_at))
+        now = self.clock()
+        due = min(self._opened_at + self.max_age, self._written_at + self.idle)
+        return max(0.0, due - now)
+
+    def open_age(self) -> float:
+        """Seconds since the open segment got its first batch (0 when none is open)."""
+        return 0.0 if self._fd is None else self.clock() - self._opened_at
 
     def close_segment(self) -> None:
         """Close the open segment: usage snapshot first, then the rename that makes it
@@ -190,7 +215,8 @@ class SegmentWriter:
             self.root / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, SEGMENT_MODE
         )
         fsync_dir(self.root)
-        self._name, self._size, self._opened_at = name, 0, time.monotonic()
+        self._name, self._size = name, 0
+        self._opened_at = self._written_at = self.clock()
 
     def _write_usage(self, through: str) -> None:
         today = dt.datetime.now(dt.UTC).date()
@@ -260,7 +286,7 @@ class GroupCommitter:
 
     async def _rotate(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
-            await loop.run_in_executor(self._executor, self.writer.rotate_if_old)
+            await loop.run_in_executor(self._executor, self.writer.rotate_if_due)
         except OSError as exc:
             self.failed = exc
 

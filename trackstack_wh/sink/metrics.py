@@ -57,6 +57,8 @@ class SinkMetrics:
              "Segments closed (ready for ingest).", writer.segments_closed),
             ("ts_sink_landing_open_segment_bytes", "gauge",
              "Size of the segment being written.", writer.open_bytes),
+            ("ts_sink_landing_open_segment_age_seconds", "gauge",
+             "Age of the segment being written (0 when none is open).", writer.open_age()),
             ("ts_sink_landing_pending_segments", "gauge",
              "Closed segments not yet picked up by ingest.", pending),
             ("ts_sink_landing_pending_bytes", "gauge",

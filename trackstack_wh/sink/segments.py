@@ -19,8 +19,10 @@ a client can never forge one.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,8 @@ LOADED_DIR = "loaded"
 TORN_DIR = "torn"
 USAGE_FILE = "_usage.json"
 LOCK_FILE = ".sink.lock"
+SEGMENT_STARTED = re.compile(r"seg-(\d{8}T\d{12})Z-")
+"""A segment's name starts with the UTC time its first batch was written."""
 
 
 def is_segment(path: Path) -> bool:
@@ -53,6 +57,62 @@ def closed_segments(root: Path) -> list[Path]:
 def open_segments(root: Path) -> list[Path]:
     """Segments a sink was writing (left behind if it was killed), oldest first."""
     return sorted(p for p in root.iterdir() if p.is_file() and p.name.endswith(OPEN_SUFFIX))
+
+
+def segment_started(path: Path) -> dt.datetime | None:
+    """When a segment got its first batch: from its name, else its file's modification
+    time (None if it has just been moved away, by ingest or the sink)."""
+    found = SEGMENT_STARTED.match(path.name)
+    if found is not None:
+        return dt.datetime.strptime(found[1], "%Y%m%dT%H%M%S%f").replace(tzinfo=dt.UTC)
+    try:
+        return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+    except FileNotFoundError:
+        return None
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Events held in a landing directory before ingest: segments still open (being
+    written, or left by a killed sink) and closed ones not yet loaded, with the age of
+    the oldest of each (seconds since its first batch; None when there is none)."""
+
+    open_segments: int = 0
+    oldest_open_seconds: float | None = None
+    closed_segments: int = 0
+    closed_bytes: int = 0
+    oldest_closed_seconds: float | None = None
+
+    @property
+    def oldest_seconds(self) -> float | None:
+        """The longest any landed event has waited for ingest."""
+        ages = [a for a in (self.oldest_open_seconds, self.oldest_closed_seconds) if a is not None]
+        return max(ages) if ages else None
+
+
+def backlog(root: Path, *, as_of: dt.datetime | None = None) -> Backlog:
+    """What waits in the landing directory ``root`` as of ``as_of`` (default now); an
+    absent directory holds nothing."""
+    if not root.is_dir():
+        return Backlog()
+    now = as_of or dt.datetime.now(dt.UTC)
+    waiting = open_segments(root)
+    closed = closed_segments(root)
+
+    def oldest(paths: list[Path]) -> float | None:
+        started = [t for t in map(segment_started, paths) if t is not None]
+        return max((now - t).total_seconds() for t in started) if started else None
+
+    return Backlog(
+        len(waiting), oldest(waiting), len(closed), sum(map(_size, closed)), oldest(closed)
+    )
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:  # loaded meanwhile
+        return 0
 
 
 def loaded_path(segment: Path) -> Path:
