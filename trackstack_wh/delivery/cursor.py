@@ -11,6 +11,7 @@ keeps in the backlog the rows it looked at that are still open; other runs only 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import duckdb
@@ -58,22 +59,37 @@ def written_through(conn: duckdb.DuckDBPyConnection, table: str) -> int | None:
 
 
 def advance(
-    conn: duckdb.DuckDBPyConnection, table: str, params: dict[str, Any], through: int | None
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    params: dict[str, Any],
+    through: int | None,
+    state: str,
+    started: dt.datetime,
 ) -> None:
     """After a full run of one scope: the rows it looked at (written up to ``through``)
-    that are still open become the backlog, and the cursor moves to ``through``."""
+    that are still open become the backlog, and the cursor moves to ``through``. Open:
+    no final outcome in the run's state snapshot ``state``, nor logged since the run
+    ``started`` (the log is read from there on only)."""
     if through is None:
         return
     scope = {k: params[k] for k in SCOPE}
     conn.execute(
         f"""create or replace temp table backlog_next as
 select p.event_id, p.event_seq from ({CANDIDATES.format(table=table)}) p
+left join {state} s using (event_id)
 where p.built_seq <= $through
+  and (s.outcome is null or s.outcome not in (select unnest($final::varchar[])))
   and not exists (
-      select 1 from delivery_log l where {IN_SCOPE.format(t="l")}
+      select 1 from delivery_log l where {IN_SCOPE.format(t="l")} and l.sent_at >= $started
         and l.event_id = p.event_id and l.outcome in (select unnest($final::varchar[]))
   )""",
-        {**scope, "cursor": params["cursor"], "through": through, "final": list(FINAL)},
+        {
+            **scope,
+            "cursor": params["cursor"],
+            "through": through,
+            "final": list(FINAL),
+            "started": started,
+        },  # fmt: skip
     )
     try:
         with transaction(conn):

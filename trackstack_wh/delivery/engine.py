@@ -25,10 +25,13 @@ from trackstack_wh.delivery.cursor import advance, read_cursor, written_through
 from trackstack_wh.delivery.http import Sender, TransportFailure
 from trackstack_wh.delivery.ledger import Answered, Ledger
 from trackstack_wh.delivery.outbox import (
+    STATE_PARAMS,
     Batch,
     LogWriter,
+    candidate_state_sql,
     carriers_delivered,
     pending_sql,
+    state_table,
     still_open,
     stream_pending,
 )
@@ -78,6 +81,7 @@ class DestinationPush:
         self.mask = options.mask
         self.report = DestinationReport(dest.name, self.mode, options.dry_run, target=self.target)
         self.usage_read = False
+        self.started = dt.datetime.now(dt.UTC)
         spec = payload_spec(dest)
         max_age = dest.max_event_age_days or spec.max_age_days
         self.min_event_ms = (
@@ -90,6 +94,7 @@ class DestinationPush:
 
     async def run(self) -> DestinationReport:
         started = time.perf_counter()
+        self.started = dt.datetime.now(dt.UTC)
         writer = LogWriter(
             self.conn,
             run_id=self.options.run_id,
@@ -112,6 +117,8 @@ class DestinationPush:
             self.report.errors.append(message)
         finally:
             writer.close()
+            for kind in kinds(self.dest):
+                self.conn.execute(f"drop table if exists {state_table(self.dest.name, kind)}")
         report = self.ledger.finish(time.perf_counter() - started)
         if self.options.progress:
             self.options.progress(report)
@@ -161,15 +168,22 @@ class DestinationPush:
         return params
 
     def _count_pending(self) -> int:
+        """Snapshot each kind's logged state (`state_table`) and count its pending rows."""
         table = existing_tables(self.conn).get(self.dest.name)
         if table is None:
             return 0
-        return sum(
+        pending = 0
+        for kind in kinds(self.dest):
+            params = self._params(kind)
+            state = state_table(self.dest.name, kind)
             self.conn.execute(
-                f"select count(*) from ({pending_sql(table, upsert=False)})", self._params(kind)
+                f"create or replace table {state} as {candidate_state_sql(table)}",
+                {k: v for k, v in params.items() if k in STATE_PARAMS},
+            )
+            pending += self.conn.execute(
+                f"select count(*) from ({pending_sql(table, upsert=False, state=state)})", params
             ).fetchall()[0][0]
-            for kind in kinds(self.dest)
-        )
+        return pending
 
     async def _push_kind(self, target: Target) -> None:
         table = existing_tables(self.conn).get(self.dest.name)
@@ -184,6 +198,7 @@ class DestinationPush:
         carriers: list[str] = []
         params = self._params(target.kind)
         through = written_through(self.conn, table)
+        state = state_table(self.dest.name, target.kind)
         for pending in stream_pending(
             self.conn,
             table,
@@ -191,6 +206,7 @@ class DestinationPush:
             kind=target.kind,
             upsert=target.endpoint.upsert,
             chunk=size,
+            state=state,
         ):
             if self.halted:
                 break
@@ -219,7 +235,7 @@ class DestinationPush:
             self._supersede(target.kind, Batch.concat(target.kind, waiting), carriers)
         if self._whole_run():
             self.ledger.writer.flush()
-            advance(self.conn, table, params, through)
+            advance(self.conn, table, params, through, state, self.started)
 
     def _whole_run(self) -> bool:
         """A run that looks at every pending row: it moves the push cursor."""

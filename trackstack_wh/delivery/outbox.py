@@ -126,12 +126,34 @@ failures are retried on request). A due retry is sent by any run, whatever its t
 window (a scheduled run pushes one day; yesterday's failures must not wait forever)."""
 
 
+CANDIDATE_ROWS = "event_id in (select event_id from candidates)"
+
 KEY_ROWS = """event_id in (select k.event_id from {table} k
     where k.request_kind = $kind and k.dedup_key in (select dedup_key from carriers))"""
 """The rows of the record keys a run sends (their states decide what is merged)."""
 
 
-def pending_sql(table: str, *, upsert: bool) -> str:
+def candidate_state_sql(table: str) -> str:
+    """The logged state of each candidate row of ``table`` (`CANDIDATES`): what a run
+    snapshots once per kind (`state_table`), so its count, its stream and its cursor
+    read the delivery log once."""
+    return f"""
+with candidates as ({CANDIDATES.format(table=table)})
+{state_sql(CANDIDATE_ROWS)}"""
+
+
+def state_table(destination: str, kind: str) -> str:
+    """Name of the table holding a run's state snapshot of one destination's kind (a
+    plain table, dropped when the destination's run ends: the rows are streamed on a
+    cursor of their own, which sees no temp table)."""
+    return f"push_state_{destination}_{kind}"
+
+
+STATE_PARAMS = ("destination", "kind", "mode", "target", "cursor")
+"""The parameters `candidate_state_sql` takes."""
+
+
+def pending_sql(table: str, *, upsert: bool, state: str | None = None) -> str:
     """Rows of one kind still to send (with their attempts so far), for ``table``.
 
     Upsert kinds (CRM records) are coalesced: per record key (``dedup_key``) only the
@@ -140,10 +162,11 @@ def pending_sql(table: str, *, upsert: bool) -> str:
     the platform rejected are left out, so one bad row never blocks its record); the
     key's other pending rows come back with ``carrier`` naming the row sent, after every
     row to send, so requests stay full. They are ``superseded`` once it is delivered.
+    ``state``: a relation with the rows' logged state (`state_table`), else the log is read.
     """
     select = f"""
 with candidates as ({CANDIDATES.format(table=table)}),
-state as ({state_sql("event_id in (select event_id from candidates)")}),
+state as ({f"from {state}" if state else state_sql(CANDIDATE_ROWS)}),
 pending as (
     select p.event_id, p.dedup_key, p.event_time, p.payload,
         coalesce(s.attempts, 0) as attempts, coalesce(s.failed_runs, 0) as failed_runs
@@ -257,11 +280,13 @@ def stream_pending(
     kind: str,
     upsert: bool,
     chunk: int,
+    state: str | None = None,
 ) -> Iterator[Pending]:
     """Slices of at most ``chunk`` pending rows; streamed, so memory stays flat."""
     cursor = conn.cursor()
     try:
-        reader = cursor.sql(pending_sql(table, upsert=upsert), params=params).to_arrow_reader(chunk)
+        query = pending_sql(table, upsert=upsert, state=state)
+        reader = cursor.sql(query, params=params).to_arrow_reader(chunk)
         for record_batch in reader:
             columns = {
                 name: record_batch.column(name).to_pylist() for name in record_batch.schema.names
