@@ -24,6 +24,7 @@ INTEGRATION_MODULES = frozenset({
     "test_api_versions",  # the CLI in subprocesses, the emulator
     "test_dagster_backfill",
     "test_dagster_defs",
+    "test_dagster_intraday",
     "test_dagster_pipeline",
     "test_dagster_sensors",
     "test_delivery",  # against the emulator process
@@ -33,6 +34,9 @@ INTEGRATION_MODULES = frozenset({
     "test_emulator",
     "test_ingest_kill",
     "test_receiver",
+    "test_run_command",  # ingest, build and push against the emulator process
+    "test_credentials_emulator",
+    "test_credentials_endpoints",
     "test_sink",
     "test_sink_kill",
     "test_sink_openapi",

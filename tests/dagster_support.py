@@ -11,6 +11,8 @@ import dagster as dg
 
 from dagster_defs.defs.capi import assets as capi_assets
 from dagster_defs.defs.ingest import assets as ingest_assets
+from dagster_defs.defs.intraday.assets import intraday_delivery
+from dagster_defs.defs.intraday.sensors import intraday_job
 from dagster_defs.defs.reports import assets as reports_assets
 from dagster_defs.defs.warehouse import assets as warehouse_assets
 from dagster_defs.lib.resources import (
@@ -67,7 +69,8 @@ def resources(
 
 
 def all_assets() -> list[dg.AssetsDefinition]:
-    """Every asset, unbound (the tests hand in their own resources)."""
+    """Every asset of the daily graph, unbound (the tests hand in their own resources);
+    ``intraday_delivery``, which pushes everything pending, is in ``intraday_job_def``."""
     return [
         ingest_assets.ingest,
         warehouse_assets.event_quality,
@@ -80,6 +83,15 @@ def all_assets() -> list[dg.AssetsDefinition]:
         reports_assets.reconciliation_daily,
         reports_assets.parquet_export,
     ]
+
+
+def intraday_job_def(res: dict[str, Any]) -> dg.JobDefinition:
+    """``intraday_job`` over its assets (ingest, quality, routing, intraday delivery)."""
+    assets = [ingest_assets.ingest, warehouse_assets.event_quality,
+              warehouse_assets.event_routes, intraday_delivery]  # fmt: skip
+    return dg.Definitions(assets=assets, jobs=[intraday_job], resources=res).resolve_job_def(
+        intraday_job.name
+    )
 
 
 def partitioned(assets: list[Any]) -> list[Any]:

@@ -46,12 +46,13 @@ def test_definitions_load_with_every_stage() -> None:
     expected = {
         "landed_batches", "events", "quarantine", "event_quality", "event_routes",
         "delivery_log", "funnel_daily", "quality_daily", "reconciliation_daily",
-        "parquet_export", "html_report",
+        "parquet_export", "html_report", "intraday_delivery",
         *PAYLOAD_TABLES.values(), *(f"delivery_{d}" for d in DESTINATIONS),
     }  # fmt: skip
     assert keys == expected
     for job in ("ingest_job", "payloads_job", "daily_job", "reconciliation_job", "html_report_job",
-                "crm_refund_churn_upload", *(f"push_{d}_job" for d in DESTINATIONS)):  # fmt: skip
+                "crm_refund_churn_upload", "intraday_job",
+                *(f"push_{d}_job" for d in DESTINATIONS)):  # fmt: skip
         assert loaded.resolve_job_def(job).name == job
     schedules = {s.name for s in loaded.schedules or []}
     assert {"ingest_schedule", "reconciliation_schedule", "crm_refund_churn_schedule",
@@ -59,8 +60,16 @@ def test_definitions_load_with_every_stage() -> None:
     assert {f"push_{d}_job_schedule" for d in DESTINATIONS} <= schedules
     assert "payloads_schedule" not in schedules  # payloads follow ingest instead
     sensors = {s.name: s for s in loaded.sensors or []}
-    assert set(sensors) == {"inbox_sensor", "landing_sensor", AUTOMATION_SENSOR}
-    assert sensors[AUTOMATION_SENSOR].default_status == dg.DefaultSensorStatus.RUNNING
+    assert set(sensors) == {"inbox_sensor", "landing_sensor", "intraday_sensor", AUTOMATION_SENSOR}
+    running = {n for n, s in sensors.items() if s.default_status == dg.DefaultSensorStatus.RUNNING}
+    assert running == {AUTOMATION_SENSOR, "intraday_sensor"}
+    # The intraday chain is one job: ingest, quality and routing, then build and push.
+    intraday = loaded.resolve_job_def("intraday_job")
+    assert {k.to_user_string() for k in intraday.asset_layer.selected_asset_keys} == {
+        "landed_batches", "events", "quarantine", "event_quality", "event_routes",
+        "intraday_delivery",
+    }  # fmt: skip
+    assert intraday.tags["trackstack/intraday"] == "true"
     checks = {f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys}
     assert {"events:schema", "landed_batches:accounting_adds_up", "quarantine:quarantine_rate",
             "reconciliation_daily:nothing_unaccounted", "capi_meta:conforms",

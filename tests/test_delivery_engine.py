@@ -93,6 +93,8 @@ class Platform:
         self.urls: list[httpx.URL] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":  # the credential check before the first row
+            return httpx.Response(200, json={"id": request.url.path.rsplit("/", 1)[-1]})
         rows = [row["event_id"] for row in orjson.loads(request.content)["data"]]
         self.requests.append(rows)
         self.urls.append(request.url)
@@ -344,3 +346,41 @@ def test_an_expired_token_halts_the_destination_and_masks_the_echoed_token(
     report = wh.push(as_of=AS_OF, delivery=FAST, transport=fixed.transport)
     assert report["meta"].delivered == N - 2
     assert sorted(e for rows in fixed.requests for e in rows) == sorted(set(EVENT_IDS) - set(first))
+
+
+class Checked(Platform):
+    """A scripted Meta whose credential check (the GET before the first row) gets
+    ``check``; the GETs are counted apart from the rows' requests."""
+
+    def __init__(self, check: httpx.Response) -> None:
+        super().__init__(accepted)
+        self.check, self.checks = check, 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            self.checks += 1
+            return self.check
+        return super().__call__(request)
+
+
+def test_a_destination_whose_credential_check_fails_sends_no_row(wh: tw.Warehouse) -> None:
+    expired = meta_error(401, 190, f"Error validating access token: Session has expired {TOKEN}")
+    expired_doc = orjson.loads(expired.content)
+    expired_doc["error"]["error_subcode"] = 463
+    platform = Checked(httpx.Response(401, json=expired_doc))
+    report = wh.push(as_of=AS_OF, delivery=FAST, transport=platform.transport)
+    meta = report["meta"]
+    assert platform.checks == 1 and platform.requests == []
+    assert meta.halted is not None and meta.halted.startswith("auth: credential check expired")
+    assert "fix: generate a new access token and set " + TOKEN_ENV in meta.halted
+    assert TOKEN not in meta.halted and not report.ok
+    assert (meta.pending, meta.not_sent, meta.requests) == (N, N, 0)
+    assert wh.sql("select count(*) as n from delivery_log")["n"][0] == 0  # all still pending
+
+    # A dry run sends nothing, the check included; a good token sends every row.
+    dry = Checked(httpx.Response(500))
+    assert wh.push(as_of=AS_OF, dry_run=True, transport=dry.transport)["meta"].dry_run_rows == N
+    assert dry.checks == 0
+    fixed = Checked(httpx.Response(200, json={"id": "100000000000001"}))
+    assert wh.push(as_of=AS_OF, delivery=FAST, transport=fixed.transport)["meta"].delivered == N
+    assert fixed.checks == 1 and fixed.urls[0].params["access_token"] == TOKEN

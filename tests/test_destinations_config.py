@@ -256,3 +256,86 @@ def test_routing_policy_allowlists_domains_and_mapping(wh: tw.Warehouse, tmp_pat
         "where event_id = 'later' and destination = 'meta'"
     )
     assert wh.sql(routed_later).rows() == [(None, "Lead")], "events loaded later are routed too"
+
+
+AUTH = """
+[destinations.linkedin]
+enabled = true
+auth = "oauth_refresh"
+
+[destinations.salesforce]
+enabled = true
+instance_url = "https://acme.my.salesforce.com"
+auth = "jwt_bearer"
+username = "integration@acme.example"
+client_id_env = "ACME_SF_CONSUMER_KEY"
+
+[destinations.google_ads]
+enabled = true
+customer_id = "123-456-7890"
+auth = "service_account"
+developer_token_env = "ACME_DEV_TOKEN"
+"""
+
+
+def test_auth_modes_read_their_own_variables_with_platform_defaults(tmp_path: Path) -> None:
+    config = load_config(_config(tmp_path, AUTH))
+    linkedin, salesforce, google = (config.destinations[n] for n in
+                                    ("linkedin", "salesforce", "google_ads"))  # fmt: skip
+    assert linkedin.credential_envs() == {
+        "client_id_env": "TRACKSTACK_LINKEDIN_CLIENT_ID",
+        "client_secret_env": "TRACKSTACK_LINKEDIN_CLIENT_SECRET",
+        "refresh_token_env": "TRACKSTACK_LINKEDIN_REFRESH_TOKEN",
+    }
+    assert salesforce.credential_envs() == {
+        "client_id_env": "ACME_SF_CONSUMER_KEY",
+        "private_key_env": "TRACKSTACK_SALESFORCE_PRIVATE_KEY_FILE",
+    }
+    assert sorted(google.secret_names()) == [
+        "ACME_DEV_TOKEN",
+        "TRACKSTACK_GOOGLE_SERVICE_ACCOUNT_FILE",
+    ]
+    # Credential settings never change what the payloads hold.
+    assert salesforce.account_settings() == {"instance_url": "https://acme.my.salesforce.com"}
+    assert config.destinations["meta"].auth == "static"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[destinations.meta]\nauth = "oauth_refresh"',
+         r"destinations\.meta\.auth = 'oauth_refresh'; allowed: \('static',\)"),
+        ('[destinations.salesforce]\nauth = "service_account"',
+         r"destinations\.salesforce\.auth = 'service_account'; allowed: "
+         r"\('static', 'oauth_refresh', 'jwt_bearer'\)"),
+        ('[destinations.linkedin]\ntoken_url = "ftp://x"',
+         r"destinations\.linkedin\.token_url = 'ftp://x' is not a http\(s\) URL"),
+        ('[destinations.hubspot]\nauth = "oauth_refresh"\nrefresh_token_env = "lower"',
+         r"destinations\.hubspot\.refresh_token_env"),
+    ],
+)  # fmt: skip
+def test_bad_auth_settings_name_the_file_the_key_and_what_is_allowed(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = _config(tmp_path, text)
+    with pytest.raises(ConfigError, match=rf"{tmp_path}.*{expected}"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[destinations.linkedin]\nauth = "oauth_refresh"\naccess_token_env = "T"',
+         r"destinations\.linkedin\.access_token_env is read only with auth = 'static'"),
+        ('[destinations.tiktok]\nclient_id_env = "T"',
+         r"destinations\.tiktok\.client_id_env is read only with auth = 'oauth_refresh' or "
+         r"'jwt_bearer'"),
+        ('[destinations.salesforce]\nauth = "jwt_bearer"',
+         r"destinations\.salesforce\.username is required with auth = 'jwt_bearer'"),
+    ],
+)  # fmt: skip
+def test_credential_settings_must_go_with_the_auth_mode(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError, match=rf"{tmp_path}.*{expected}"):
+        load_config(_config(tmp_path, text))

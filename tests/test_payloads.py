@@ -459,7 +459,10 @@ def test_a_warehouse_from_before_event_seq_is_numbered_and_rebuilt(
         assert wh.sql("select min(event_seq) from events where event_seq > 4").item() > 2**32
         wh.build_payloads(as_of=AS_OF)
         for table in PAYLOAD_TABLES.values():
-            query = f"select * exclude (event_seq, built_seq) from {table} order by event_id, request_kind"
+            query = (
+                f"select * exclude (event_seq, built_seq) from {table} "
+                "order by event_id, request_kind"
+            )
             assert wh.sql(query).equals(built.sql(query)), table
 
 
@@ -483,5 +486,8 @@ def test_an_undone_load_takes_the_payload_rows_built_from_it(
         assert wh.ingest(path).files[0].batch_id == batch  # numbered anew: a later event_seq
         wh.build_payloads(as_of=AS_OF)
         for table in PAYLOAD_TABLES.values():
-            query = f"select * exclude (event_seq, built_seq) from {table} order by event_id, request_kind"
+            query = (
+                f"select * exclude (event_seq, built_seq) from {table} "
+                "order by event_id, request_kind"
+            )
             assert wh.sql(query).equals(built.sql(query)), table

@@ -24,6 +24,7 @@ import polars as pl
 
 from trackstack_wh.cli_delivery import add_commands, parse_time
 from trackstack_wh.cli_report import add_report_command
+from trackstack_wh.cli_run import add_run_command
 from trackstack_wh.demo import print_json, print_summary, run_demo
 from trackstack_wh.enrich import phone_region_from_env
 from trackstack_wh.errors import TrackstackError, UsageError, exit_code
@@ -270,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     payloads.set_defaults(func=cmd_payloads)
     add_commands(sub)
     add_report_command(sub)
+    add_run_command(sub)
     serve = sub.add_parser("serve", help="serve the HTTP event sink (POST /events)")
     add_sink_arguments(serve)
     serve.set_defaults(func=cmd_serve)

@@ -1,4 +1,4 @@
-"""``trackstack-wh push``, ``reconcile`` and ``emulator``."""
+"""``trackstack-wh push``, ``reconcile``, ``check-credentials`` and ``emulator``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 import polars as pl
 
-from trackstack_wh.config import load_config
+from trackstack_wh.config import WorkspaceConfig, load_config
+from trackstack_wh.delivery.credentials import CredentialCheck, check_credentials
 from trackstack_wh.delivery.report import DestinationReport, PushReport
 from trackstack_wh.errors import UsageError
 from trackstack_wh.payloads import PAYLOAD_TABLES
@@ -117,6 +118,34 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _checks(config: WorkspaceConfig, names: list[str] | None) -> list[CredentialCheck]:
+    if names:
+        disabled = [n for n in names if not config.destinations[n].enabled]
+        if disabled:
+            raise UsageError(f"destination(s) {disabled} are not enabled in the workspace config")
+    return check_credentials(config, destinations=names or None)
+
+
+def cmd_check_credentials(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if args.emulator:
+        from trackstack_lab.emulator.process import emulated  # asked for: --emulator
+
+        with emulated(config, None) as pointed:
+            checks = _checks(pointed, args.destination)
+    else:
+        checks = _checks(config, args.destination)
+    failing = [c for c in checks if not c.ok]
+    if args.json:
+        doc = {"ok": not failing, "destinations": [c.to_dict() for c in checks]}
+        print(json.dumps(doc, indent=2))
+    else:
+        print(f"credentials: {len(checks) - len(failing)} ok, {len(failing)} failing")
+        for check in checks:
+            print("  " + str(check).replace("\n", "\n  "))
+    return 1 if failing else 0
+
+
 def cmd_emulator(args: argparse.Namespace) -> int:
     from trackstack_lab.emulator import serve
 
@@ -166,6 +195,23 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     rec.add_argument("--db", default=argparse.SUPPRESS, help="warehouse file")
     rec.add_argument("--json", action="store_true", help="machine-readable result")
     rec.set_defaults(func=cmd_reconcile)
+    check = sub.add_parser(
+        "check-credentials",
+        help="verify each enabled destination's credentials with one cheap authenticated call",
+    )
+    check.add_argument(
+        "--destination",
+        action="append",
+        choices=sorted(PAYLOAD_TABLES),
+        help="only this destination (repeatable; default: every enabled one)",
+    )
+    check.add_argument(
+        "--emulator",
+        action="store_true",
+        help="start the local platform emulator and check against it instead",
+    )
+    check.add_argument("--json", action="store_true", help="machine-readable results")
+    check.set_defaults(func=cmd_check_credentials)
     emu = sub.add_parser("emulator", help="serve the local ad-platform and CRM emulator")
     emu.add_argument("--host", default="127.0.0.1", help="address to listen on")
     emu.add_argument(

@@ -48,7 +48,9 @@ if TYPE_CHECKING:  # delivery pulls in httpx; imported when first used (faster s
     import httpx
 
     from trackstack_wh.delivery import DestinationReport, PushReport
+    from trackstack_wh.delivery.credentials import CredentialCheck
     from trackstack_wh.delivery.reconcile import Reconciliation
+    from trackstack_wh.operate import RunSummary
 
 log = logging.getLogger(__name__)
 PathLike = str | os.PathLike[str]
@@ -281,6 +283,41 @@ class Warehouse:
 
         with emulated(self.config, as_of) as pointed:
             return self._push(pointed, as_of=as_of, **options)
+
+    def run(
+        self,
+        *,
+        inbox: PathLike | None = None,
+        landing: PathLike | None = None,
+        dry_run: bool = False,
+        rebuild: bool = False,
+        emulator: bool = False,
+        as_of: dt.datetime | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> RunSummary:
+        """The whole chain once, each step only on what is new: ingest the ``inbox``
+        folder's files and the ``landing`` folder's closed segments (None: skipped),
+        refresh quality, build payloads, push every enabled destination's pending rows.
+        See ``trackstack_wh.operate.run_once``; ``trackstack-wh run`` prints its summary."""
+        from trackstack_wh.operate import run_once
+
+        return run_once(
+            self, inbox=inbox, landing=landing, dry_run=dry_run, rebuild=rebuild,
+            emulator=emulator, as_of=as_of, transport=transport,
+        )  # fmt: skip
+
+    def check_credentials(
+        self,
+        destinations: str | Iterable[str] | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> list[CredentialCheck]:
+        """Each enabled destination's credentials (or those named) tried with the
+        platform's cheapest authenticated call: ok, or which failure and its fix."""
+        from trackstack_wh.delivery.credentials import check_credentials
+
+        names = [destinations] if isinstance(destinations, str) else destinations
+        return check_credentials(self.config, transport, destinations=names)
 
     def retry_failed(
         self, destinations: str | Iterable[str] | None = None, **options: Any

@@ -27,15 +27,18 @@ from trackstack_lab.emulator.process import emulated, emulator_secrets
 from trackstack_wh.config import EMULATOR_TARGET, LIVE, WorkspaceConfig, load_config
 from trackstack_wh.errors import ConfigError
 from trackstack_wh.ingest.readers import is_event_file
+from trackstack_wh.operate import INBOX_ENV, LANDING_ENV, inbox_path, landing_path
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 """Every step that opens the DuckDB file runs in this pool (limit 1 in dagster.yaml)."""
 
 CLOCK_ENV = "TRACKSTACK_CLOCK"
-INBOX_ENV = "TRACKSTACK_INBOX"
-LANDING_ENV = "TRACKSTACK_LANDING"
 EXPORT_ENV = "TRACKSTACK_EXPORT"
 PLATFORMS_ENV = "TRACKSTACK_PLATFORMS"
+INTRADAY_MINUTES_ENV = "TRACKSTACK_INTRADAY_MINUTES"
+INTRADAY_LIVE_ENV = "TRACKSTACK_INTRADAY_LIVE"
+INTRADAY_MINUTES = 5.0
+"""Intraday delivery runs this often by default."""
 
 
 def _setting(value: str | None, variable: str) -> str | None:
@@ -110,13 +113,13 @@ class FoldersResource(dg.ConfigurableResource):
 
     inbox: str | None = Field(
         default=None,
-        description="Event files dropped here are ingested; the inbox sensor watches it "
-        "(None: $TRACKSTACK_INBOX at run time, else data/inbox).",
+        description=f"Event files dropped here are ingested; the inbox sensor watches it "
+        f"(None: ${INBOX_ENV} at run time, else data/inbox).",
     )
     landing: str | None = Field(
         default=None,
-        description="The HTTP sink's landing directory; closed segments are ingested "
-        "(None: $TRACKSTACK_LANDING at run time, else data/landing).",
+        description=f"The HTTP sink's landing directory; closed segments are ingested "
+        f"(None: ${LANDING_ENV} at run time, else data/landing).",
     )
     export: str | None = Field(
         default=None,
@@ -130,10 +133,10 @@ class FoldersResource(dg.ConfigurableResource):
     )
 
     def inbox_path(self) -> Path:
-        return _path(self.inbox, INBOX_ENV, "data/inbox")
+        return inbox_path(self.inbox)  # the library's rule, as ``trackstack-wh run``'s
 
     def landing_path(self) -> Path:
-        return _path(self.landing, LANDING_ENV, "data/landing")
+        return landing_path(self.landing)
 
     def export_path(self) -> Path:
         return _path(self.export, EXPORT_ENV, "data/export")
@@ -220,6 +223,15 @@ class PlatformsResource(dg.ConfigurableResource):
     def transport(self) -> httpx.AsyncBaseTransport | None:
         return None
 
+    def target_problem(self) -> str | None:
+        """Why no delivery could start (no target chosen, or not a valid one), else None."""
+        target = self.resolved_target()
+        if not target:
+            return f"no delivery target: {PLATFORMS_HELP}"
+        if target in (LIVE, "emulator") or target.startswith(("http://", "https://")):
+            return None
+        return f"platforms target {target!r} is not valid: {PLATFORMS_HELP}"
+
     def booked_as(self) -> str:
         """The delivery target this resource's pushes are logged under (``live`` when
         unset: nothing was sent, so reconciliation reports it)."""
@@ -248,3 +260,45 @@ class PlatformsResource(dg.ConfigurableResource):
             yield config.pointed_at(target).with_secrets(placeholders)
         else:
             raise dg.Failure(f"platforms target {target!r} is not valid: {PLATFORMS_HELP}")
+
+
+class IntradayResource(dg.ConfigurableResource):
+    """How often ``intraday_sensor`` starts ``intraday_job``, and whether it may do so on
+    its own when deliveries go to the platforms. Read when the sensor ticks, so a change
+    of the variable (or of the field in the UI's resource config) takes effect at the next
+    tick, without reloading the code location."""
+
+    interval_minutes: float | None = Field(
+        default=None,
+        description=f"Minutes between intraday runs (None: ${INTRADAY_MINUTES_ENV} at tick "
+        f"time, else {INTRADAY_MINUTES:g}). The sensor ticks every 30 s, the finest step.",
+    )
+    unattended_live: bool | None = Field(
+        default=None,
+        description="Let the sensor start runs that push to the live platforms (or a URL "
+        f"target) without anyone watching (None: ${INTRADAY_LIVE_ENV}=1 at tick time, else "
+        "no: only emulator runs start by themselves).",
+    )
+
+    def interval(self) -> dt.timedelta:
+        """The interval, read now; a value that is not a positive number fails the tick
+        with a message naming the variable."""
+        value: object = self.interval_minutes
+        if value is None:
+            value = os.environ.get(INTRADAY_MINUTES_ENV) or INTRADAY_MINUTES
+        try:
+            minutes = float(value)  # type: ignore[arg-type]
+        except ValueError:
+            minutes = -1.0
+        if not minutes > 0:
+            raise ValueError(
+                f"intraday interval {value!r} is not a positive number of minutes: set "
+                f"{INTRADAY_MINUTES_ENV} (or the intraday resource's interval_minutes), "
+                f"e.g. {INTRADAY_MINUTES:g}"
+            )
+        return dt.timedelta(minutes=minutes)
+
+    def live_allowed(self) -> bool:
+        if self.unattended_live is not None:
+            return self.unattended_live
+        return os.environ.get(INTRADAY_LIVE_ENV, "").strip().lower() in ("1", "true", "yes")

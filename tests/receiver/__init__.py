@@ -23,6 +23,14 @@ counted from 1 by every request that arrives, whatever it is answered):
    over the documented limit or another documented refusal (400), else the documented
    success (per-row errors inside it where the platform reports rows).
 
+Credential checks (each platform's cheap authenticated read: Meta ``GET
+/{version}/{pixel_id}``, Google ``requestStatus:retrieve`` and
+``customers:listAccessibleCustomers``, LinkedIn ``GET /rest/adAccountUsers``, TikTok
+``GET /open_api/{version}/user/info/``, Snapchat ``GET /v1/me``, Reddit ``GET
+/api/v3/me``, HubSpot ``GET /account-info/v3/details``, Salesforce ``GET .../limits``)
+skip steps 1-4 and take no request number: they are recorded, answered 401 in the
+platform's shape without a credential, else with the documented body.
+
 Elements count as received when the answer was a success (2xx, and TikTok ``code`` 0)
 and the request was not validate-only (Google ``validateOnly``, Snapchat ``/validate``);
 a fault answered with 2xx counts too (the request reached the platform, the answer was

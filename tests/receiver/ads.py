@@ -19,8 +19,13 @@ class Meta(Platform):
 
     def route(self, call: Call) -> str | None:
         s = call.segments()
+        if call.method == "GET" and len(s) == 2 and VERSION.fullmatch(s[0]):
+            return "whoami"  # GET /{version}/{pixel_id}?fields=id
         ok = call.method == "POST" and len(s) == 3 and s[2] == "events"
         return "events" if ok and VERSION.fullmatch(s[0]) else None
+
+    def whoami(self, call: Call) -> Answer:
+        return _json(200, {"id": call.segments()[1]})
 
     def credentials(self, call: Call, kind: str) -> dict[str, str | None]:
         form = call.doc if isinstance(call.doc, dict) else {}
@@ -60,8 +65,15 @@ class LinkedIn(Platform):
     batch_limits = {"conversionEvents": 5000}
 
     def route(self, call: Call) -> str | None:
+        if call.method == "GET" and call.segments() == ["rest", "adAccountUsers"]:
+            return "whoami"  # ?q=authenticatedUser: the member's ad account roles
         ok = call.method == "POST" and call.segments() == ["rest", "conversionEvents"]
         return "conversionEvents" if ok else None
+
+    def whoami(self, call: Call) -> Answer:
+        element = {"account": "urn:li:sponsoredAccount:507000001", "role": "ACCOUNT_MANAGER",
+                   "user": "urn:li:person:receiver"}  # fmt: skip
+        return _json(200, {"elements": [element], "paging": {"count": 10, "start": 0}})
 
     def version(self, call: Call) -> str | None:
         return call.header("linkedin-version")
@@ -119,14 +131,16 @@ class TikTok(Platform):
 
     def route(self, call: Call) -> str | None:
         s = call.segments()
-        ok = (
-            call.method == "POST"
-            and len(s) == 4
-            and s[0] == "open_api"
-            and VERSION.fullmatch(s[1])
-            and s[2:] == ["event", "track"]
-        )
+        api = len(s) == 4 and s[0] == "open_api" and VERSION.fullmatch(s[1]) is not None
+        if api and call.method == "GET" and s[2:] == ["user", "info"]:
+            return "whoami"
+        ok = call.method == "POST" and api and s[2:] == ["event", "track"]
         return "event/track" if ok else None
+
+    def whoami(self, call: Call) -> Answer:
+        data = {"core_user_id": "7000000000000000009", "display_name": "receiver"}
+        body = {"code": 0, "message": "OK", "request_id": uuid.uuid4().hex, "data": data}
+        return _json(200, body)
 
     def credentials(self, call: Call, kind: str) -> dict[str, str | None]:
         return {"Access-Token": call.header("access-token") or None}
@@ -172,6 +186,8 @@ class Snapchat(Platform):
 
     def route(self, call: Call) -> str | None:
         s = call.segments()
+        if call.method == "GET" and s == ["v1", "me"]:
+            return "whoami"  # the Marketing API's authenticated user (Bearer)
         if call.method != "POST" or len(s) < 3 or not VERSION.fullmatch(s[0]):
             return None
         if s[2:] == ["events"]:
@@ -179,7 +195,13 @@ class Snapchat(Platform):
         return "events/validate" if s[2:] == ["events", "validate"] else None
 
     def credentials(self, call: Call, kind: str) -> dict[str, str | None]:
+        if kind == "whoami":
+            return {"access_token": call.bearer()}
         return {"access_token": call.param("access_token") or None}
+
+    def whoami(self, call: Call) -> Answer:
+        me = {"id": str(uuid.uuid4()), "display_name": "receiver", "organization_id": "org"}
+        return _json(200, {"request_status": "SUCCESS", "request_id": uuid.uuid4().hex, "me": me})
 
     def error_doc(self, status: int, message: str, code: str | None) -> Any:
         return {
@@ -219,8 +241,13 @@ class Reddit(Platform):
     name = "reddit"
     batch_limits = {"conversion_events": 1000}
 
+    def whoami(self, call: Call) -> Answer:
+        return _json(200, {"data": {"id": "t2_receiver", "username": "receiver"}})
+
     def route(self, call: Call) -> str | None:
         s = call.segments()
+        if call.method == "GET" and len(s) == 3 and s[0] == "api" and s[2] == "me":
+            return "whoami"
         ok = (
             call.method == "POST"
             and len(s) == 5

@@ -51,6 +51,10 @@ class _Answering:
     def handle(self, call: Call) -> _Outcome:
         """Answer one request (see the package docstring for the order)."""
         started = time.perf_counter()
+        platform = self._platforms.get(call.destination)
+        kind = platform.route(call) if platform is not None else None
+        if platform is not None and kind in platform.check_kinds:
+            return self._check(platform, call, kind, started)
         seq, delay, drop, mine, everyone = self._take(call.destination)
         record = RecordedRequest(
             seq,
@@ -65,7 +69,6 @@ class _Answering:
         )
         if delay:
             self._closing.wait(delay)
-        platform = self._platforms.get(call.destination)
         if drop is not None and not drop.after_processing:
             record.fault = "drop"
             return self._finish(record, None, [], started)
@@ -209,6 +212,22 @@ class _Answering:
         if platform.validate_only(kind, call):
             written = [False] * len(written)
         return answer, written
+
+    def _check(self, platform: Platform, call: Call, kind: str, started: float) -> _Outcome:
+        """A credential check: no delay, fault or request number; recorded."""
+        record = RecordedRequest(0, call.destination, kind, call.method, call.path, call.query,
+                                 call.headers, b"", received_at=time.time())  # fmt: skip
+        record.version = platform.version(call)
+        missing = [n for n, v in platform.credentials(call, kind).items() if not v]
+        if missing:
+            answer = platform.auth_error(missing[0])
+        elif platform.name == "salesforce":
+            answer = self._platform_answer(platform, call, record)[0]
+        else:
+            answer = platform.whoami(call)
+        if platform.name == "salesforce":
+            answer = self._with_limit_info(answer)
+        return self._finish(record, answer, [], started)
 
     def _limits(self, usage: int) -> Answer:
         cap = self.salesforce_daily_max

@@ -29,10 +29,17 @@ class Platform:
 
     name = ""
     batch_limits: dict[str, int] = {}
+    check_kinds: frozenset[str] = frozenset({"whoami"})
+    """Kinds of the platform's cheap authenticated reads (credential checks): answered
+    at once, never by a fault (see ``answering``)."""
 
     def route(self, call: Call) -> str | None:
         """The request kind, or None for a path the platform does not serve."""
         raise NotImplementedError
+
+    def whoami(self, call: Call) -> Answer:
+        """The documented answer of the credential check (its credential is present)."""
+        return _json(200, {})
 
     def version(self, call: Call) -> str | None:
         return next((s for s in call.segments() if VERSION.fullmatch(s)), None)

@@ -21,6 +21,8 @@ class HubSpot(Platform):
 
     def route(self, call: Call) -> str | None:
         s = call.segments()
+        if call.method == "GET" and s == ["account-info", "v3", "details"]:
+            return "whoami"
         if call.method != "POST":
             return None
         if len(s) >= 3 and s[0] == "events" and s[2:] in (["send"], ["send", "batch"]):
@@ -45,6 +47,13 @@ class HubSpot(Platform):
             "Authentication credentials not found. This API supports OAuth 2.0 authentication."
         )
         return self.error(401, message, "INVALID_AUTHENTICATION")
+
+    def whoami(self, call: Call) -> Answer:
+        doc = {"portalId": 4455667, "accountType": "STANDARD", "timeZone": "US/Eastern",
+               "companyCurrency": "USD", "additionalCurrencies": [], "utcOffset": "-05:00",
+               "utcOffsetMilliseconds": -18_000_000, "uiDomain": "app.hubspot.com",
+               "dataHostingLocation": "na1"}  # fmt: skip
+        return _json(200, doc)
 
     def elements(self, kind: str, call: Call) -> list[Any] | None:
         if kind == "events" and isinstance(call.doc, dict) and "inputs" not in call.doc:
@@ -108,6 +117,7 @@ class Salesforce(Platform):
 
     name = "salesforce"
     batch_limits = {}
+    check_kinds = frozenset({"limits"})
 
     def route(self, call: Call) -> str | None:
         s = call.segments()

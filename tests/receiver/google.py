@@ -24,8 +24,14 @@ class Google(Platform):
         "uploadConversionAdjustments": "conversionAdjustments",
     }
 
+    check_kinds = frozenset({"requestStatus", "listAccessibleCustomers"})
+
     def route(self, call: Call) -> str | None:
         s = call.segments()
+        if call.method == "GET" and len(s) == 2 and VERSION.fullmatch(s[0]):
+            checks = {"requestStatus:retrieve": "requestStatus",
+                      "customers:listAccessibleCustomers": "listAccessibleCustomers"}  # fmt: skip
+            return checks.get(s[1])
         if call.method != "POST" or not s or not VERSION.fullmatch(s[0]):
             return None
         if s[1:] == ["events:ingest"]:
@@ -37,9 +43,15 @@ class Google(Platform):
 
     def credentials(self, call: Call, kind: str) -> dict[str, str | None]:
         found = {"access_token": call.bearer()}
-        if kind != "ingest":
+        if kind not in ("ingest", "requestStatus"):  # the Google Ads API needs one
             found["developer-token"] = call.header("developer-token") or None
         return found
+
+    def whoami(self, call: Call) -> Answer:
+        if call.segments()[1].startswith("requestStatus"):  # an unknown request ID
+            message = f"Request {call.param('requestId')!r} was not found."
+            return self.error(404, message, "NOT_FOUND")
+        return _json(200, {"resourceNames": ["customers/1234567890"]})
 
     def error_doc(self, status: int, message: str, code: str | None) -> Any:
         return {"error": {"code": status, "message": message, "status": code or "INVALID_ARGUMENT"}}

@@ -1,4 +1,5 @@
-"""The admin API under ``/_emulator``: health, stats, records, faults, reset and clock."""
+"""The admin API under ``/_emulator``: health, stats, records, faults, reset, clock and
+auth (issued-token counters; ``token_lifetime`` / ``revoked`` / ``wrong_scope`` switches)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,17 @@ def _clock(emulator: Emulator, body: dict[str, Any]) -> Reply:
     return Reply(200, {"ok": True, "clock": emulator.clock.iso()})
 
 
+def _auth(emulator: Emulator, body: dict[str, Any]) -> Reply:
+    state = emulator.states.get(str(body.get("destination", "")))
+    if state is None:
+        return _error(404, f"unknown destination {body.get('destination')!r}")
+    try:
+        state.tokens.configure(body)
+    except ValueError as exc:
+        return _error(400, str(exc))
+    return Reply(200, {"ok": True, **state.tokens.stats()})
+
+
 def _reset(emulator: Emulator) -> Reply:
     for state in emulator.states.values():
         state.reset()
@@ -75,14 +87,17 @@ def handle_admin(
             return Reply(200, {d: s.stats() for d, s in emulator.states.items()})
         if name == "records":
             return _records(emulator, query)
-    elif method == "POST" and name in ("faults", "reset", "clock"):
+        if name == "auth":
+            return Reply(200, {d: s.tokens.stats() for d, s in emulator.states.items()})
+    elif method == "POST" and name in ("faults", "reset", "clock", "auth"):
         if name == "reset":
             return _reset(emulator)
         parsed = _json_object(body)
         if parsed is None:
             return _error(400, "the body must be a JSON object")
-        return _faults(emulator, parsed) if name == "faults" else _clock(emulator, parsed)
-    known = {"health": "GET", "stats": "GET", "records": "GET"}
+        handler = {"faults": _faults, "clock": _clock, "auth": _auth}[name]
+        return handler(emulator, parsed)
+    known = {"health": "GET", "stats": "GET", "records": "GET", "auth": "GET, POST"}
     known.update(dict.fromkeys(("faults", "reset", "clock"), "POST"))
     if name in known:
         return Reply(405, {"ok": False, "error": "method not allowed"}, [("allow", known[name])])

@@ -1,10 +1,12 @@
 """The emulator as a plain ASGI application.
 
 ``/<destination>/...`` goes to that platform's routes, ``/_emulator/...`` to the admin
-API. Before a platform handler runs, the destination's next queued fault (if any)
-decides whether it runs at all (``429``, ``500``, ``503``, ``throttle``, ``auth``), runs
-later (``slow``), runs with some elements forced invalid (``reject``), or runs and then
-answers late (``timeout``) or not at all (``drop``).
+API. Token and credential-check routes answer at once (``auth``: no fault, not counted).
+Before a data route's handler runs, the destination's next queued fault (if any) decides
+whether it runs at all (``429``, ``500``, ``503``, ``throttle``, ``auth``), runs later
+(``slow``), runs with some elements forced invalid (``reject``), or runs and then answers
+late (``timeout``) or not at all (``drop``); an expired, revoked or under-scoped token
+gets the platform's refusal instead of the handler's answer.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from trackstack_lab.emulator.admin import PREFIX, handle_admin
+from trackstack_lab.emulator.auth import auth_routes, denial
 from trackstack_lab.emulator.platforms import PLATFORMS
 from trackstack_lab.emulator.state import Clock, DestinationState, Fault
 from trackstack_lab.emulator.wire import Call, Handler, Platform, Reply
@@ -26,6 +29,8 @@ log = logging.getLogger(__name__)
 NO_REJECTS: frozenset[int] = frozenset()
 NO_FAULT = Fault("none")
 REFUSING_FAULTS = frozenset({"429", "500", "503", "throttle", "auth"})
+ROUTES = {name: (*p.routes, *auth_routes(name)) for name, p in PLATFORMS.items()}
+"""Each platform's data routes, then its check and token routes."""
 
 
 class DroppedConnection(Exception):
@@ -110,7 +115,7 @@ class Emulator:
         if platform is None:
             await _respond(send, _not_found(method, path))
             return
-        for candidate in platform.routes:
+        for candidate in ROUTES[destination]:
             match = candidate.pattern.fullmatch("/" + rest)
             if match is not None:
                 break
@@ -126,6 +131,10 @@ class Emulator:
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         call = Call(destination, method, match, query, headers, body, 0.0, self.states[destination])
+        if not candidate.counted:  # the auth plane: no faults, not in the stats
+            call.now = self.clock.now()
+            await _respond(send, self._run(platform, handler, call))
+            return
         await self._dispatch(platform, handler, call, send)
 
     async def _dispatch(self, platform: Platform, handler: Handler, call: Call, send: Send) -> None:
@@ -139,7 +148,7 @@ class Emulator:
         else:
             call.now = self.clock.now()
             call.reject = fault.indices if fault.kind == "reject" else NO_REJECTS
-            reply = self._run(platform, handler, call)
+            reply = denial(call) or self._run(platform, handler, call)
         if reply.accepted:
             state.accepted_requests += 1
         else:

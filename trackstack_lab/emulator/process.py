@@ -5,10 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from trackstack_lab.emulator.keys import KEY_FILES
 from trackstack_lab.process import ServerError, ServerProcess
 from trackstack_wh.config import EMULATOR_TARGET, WorkspaceConfig
 
@@ -67,20 +70,38 @@ class EmulatorProcess(ServerProcess):
         value = now.isoformat() if isinstance(now, datetime) else now
         self._admin("POST", "clock", json={"now": value})
 
+    def set_auth(self, destination: str, **switches: Any) -> dict[str, Any]:
+        """Set a destination's ``token_lifetime`` (seconds), ``revoked`` or ``wrong_scope``
+        (until ``reset``); returns its auth counters."""
+        return self._admin("POST", "auth", json={"destination": destination, **switches})
 
-def emulator_secrets(config: WorkspaceConfig) -> dict[str, str]:
+    def auth_stats(self) -> dict[str, dict[str, Any]]:
+        """Per destination: tokens issued, grants refused, check calls and the switches."""
+        return self._admin("GET", "auth")
+
+
+def emulator_secrets(config: WorkspaceConfig, keys: Path | None = None) -> dict[str, str]:
     """A placeholder for every credential variable of the enabled destinations that is
-    unset (the emulator accepts any token); real ones are left alone."""
-    names = {n for d in config.enabled() for n in d.secret_names()}
-    return {n: EMULATOR_TOKEN for n in sorted(names) if not os.environ.get(n)}
+    unset (the emulator accepts any token); real ones are left alone. With ``keys`` (a
+    folder), a variable that names a key file gets a throwaway key written there."""
+    values: dict[str, str] = {}
+    for dest in config.enabled():
+        for key, name in dest.credential_envs().items():
+            if os.environ.get(name):
+                continue
+            values[name] = EMULATOR_TOKEN
+            if keys is not None and key in KEY_FILES:
+                values[name] = str(KEY_FILES[key](keys / f"{dest.name}-{key}"))
+    return dict(sorted(values.items()))
 
 
 @contextlib.contextmanager
 def emulated(config: WorkspaceConfig, clock: datetime | None) -> Iterator[WorkspaceConfig]:
     """Start the local platform emulator and point every destination at it (deliveries
-    booked under the ``emulator`` target), with placeholders for unset credentials. Real
-    credentials never leave this machine."""
-    with EmulatorProcess(clock=clock) as emulator:
+    booked under the ``emulator`` target, tokens fetched from its token endpoints), with
+    placeholders for unset credentials (throwaway keys for key files). Real credentials
+    never leave this machine."""
+    with EmulatorProcess(clock=clock) as emulator, tempfile.TemporaryDirectory() as keys:
         print(f"platform emulator: {emulator.base_url}", file=sys.stderr)
         pointed = config.pointed_at(emulator.base_url, target=EMULATOR_TARGET)
-        yield pointed.with_secrets(emulator_secrets(config))
+        yield pointed.with_secrets(emulator_secrets(config, Path(keys)))

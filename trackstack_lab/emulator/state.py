@@ -1,5 +1,5 @@
 """The emulator's mutable state: its clock, and per destination the recorded identities,
-the request counters and the queue of injected faults."""
+the request counters, the queue of injected faults and the issued tokens."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from trackstack_lab.emulator.tokens import TokenBook
 
 FAULT_KINDS = frozenset(
     {"429", "500", "503", "throttle", "timeout", "drop", "slow", "auth", "reject"}
@@ -97,6 +99,8 @@ class DestinationState:
         self.rejected_events = 0
         self.test_events = 0
         self.faults.clear()
+        self.tokens = TokenBook()
+        """Issued access tokens and the auth switches (``/_emulator/auth``)."""
 
     def record(self, identities: Iterable[str], *, test: bool = False) -> None:
         """Count accepted elements by their dedup identities."""

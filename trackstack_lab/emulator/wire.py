@@ -52,6 +52,9 @@ class Route:
 
     pattern: re.Pattern[str]
     handlers: dict[str, Handler]
+    counted: bool = True
+    """A data-plane route: takes queued faults and counts in the stats. Token and check
+    routes (the auth plane) do neither."""
 
 
 @dataclass(frozen=True)
@@ -68,9 +71,9 @@ class Platform:
     server_error: Callable[[int], Reply]
 
 
-def route(pattern: str, **handlers: Handler) -> Route:
+def route(pattern: str, *, counted: bool = True, **handlers: Handler) -> Route:
     """A route from a regex over the path below the prefix and handlers by method name."""
-    return Route(re.compile(pattern), {m.upper(): h for m, h in handlers.items()})
+    return Route(re.compile(pattern), {m.upper(): h for m, h in handlers.items()}, counted)
 
 
 def refused(status: int, body: Any, rejected_events: int = 0) -> Reply:

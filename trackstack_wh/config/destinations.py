@@ -27,6 +27,7 @@ from trackstack_wh.config.checks import (
     TIKTOK_PIXEL,
     IdFormat,
 )
+from trackstack_wh.errors import ConfigError
 
 LIVE = "live"
 """The delivery target of a config's own endpoints."""
@@ -45,6 +46,71 @@ CHOICES = "choices"
 """Field metadata: the values a setting may take."""
 
 GOOGLE_ADS_APIS = ("data_manager", "upload_click_conversions")
+
+STATIC = "static"
+OAUTH_REFRESH = "oauth_refresh"
+JWT_BEARER = "jwt_bearer"
+SERVICE_ACCOUNT = "service_account"
+AUTH_SETTING = "auth_setting"
+"""Field metadata: a credential setting (which ``auth`` mode reads it: ``AUTH_KEYS``);
+payloads never depend on it."""
+AUTH_KEYS: dict[str, tuple[str, ...]] = {
+    STATIC: ("access_token_env",),
+    OAUTH_REFRESH: ("client_id_env", "client_secret_env", "refresh_token_env", "token_url"),
+    JWT_BEARER: ("client_id_env", "private_key_env", "username", "login_url", "token_url"),
+    SERVICE_ACCOUNT: ("service_account_env", "token_url"),
+}
+"""The settings each ``auth`` mode reads (``developer_token_env`` and ``check_url`` go with
+every mode)."""
+DEFAULT_ENV_SUFFIX = {
+    "client_id_env": "CLIENT_ID",
+    "client_secret_env": "CLIENT_SECRET",
+    "refresh_token_env": "REFRESH_TOKEN",
+    "private_key_env": "PRIVATE_KEY_FILE",
+    "service_account_env": "SERVICE_ACCOUNT_FILE",
+}
+"""``TRACKSTACK_<PLATFORM>_<suffix>``: the variable a credential key names by default."""
+ENV_PREFIX = {
+    "meta": "TRACKSTACK_META",
+    "google_ads": "TRACKSTACK_GOOGLE",
+    "linkedin": "TRACKSTACK_LINKEDIN",
+    "tiktok": "TRACKSTACK_TIKTOK",
+    "snapchat": "TRACKSTACK_SNAPCHAT",
+    "reddit": "TRACKSTACK_REDDIT",
+    "hubspot": "TRACKSTACK_HUBSPOT",
+    "salesforce": "TRACKSTACK_SALESFORCE",
+}
+SALESFORCE_LOGIN = "https://login.salesforce.com"
+URL = IdFormat(
+    "http(s) URL",
+    r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[^\s?#]*)?",
+    "http:// or https://, a host, an optional port and path; no query or fragment",
+    "https://login.salesforce.com",
+)
+CHECK_URL = IdFormat(
+    "http(s) URL",
+    r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[^\s#]*)?",
+    "http:// or https://, a host, an optional port, path and query",
+    "https://api.linkedin.com/rest/adAccountUsers?q=authenticatedUser",
+)
+USERNAME = IdFormat(
+    "Salesforce username", r"[^@\s]+@[^@\s]+", "an e-mail-shaped user name",
+    "integration@acme.com",
+)  # fmt: skip
+
+
+def auth_choice(*modes: str) -> str:
+    """The ``auth`` setting of a destination that supports ``modes`` (the first is the
+    default)."""
+    return field(default=modes[0], metadata={CHOICES: modes, AUTH_SETTING: True})
+
+
+def auth_key(fmt: IdFormat | None = None) -> str:
+    """A credential setting (``""`` when not given: its default applies)."""
+    metadata: dict[str, object] = {AUTH_SETTING: True}
+    if fmt is not None:
+        metadata[FORMAT] = fmt
+    return field(default="", metadata=metadata)
 
 
 def account_id(fmt: IdFormat, *, required: bool = False) -> str:
@@ -81,8 +147,28 @@ class Destination:
     validate_only: bool = False
     max_event_age_days: float | None = None
     delivery: dict[str, float] = field(default_factory=dict)
-    access_token_env: str = ""
-    """The environment variable holding the API access token."""
+    access_token_env: str = field(default="", metadata={AUTH_SETTING: True})
+    """The environment variable holding the API access token (``auth = "static"``)."""
+    auth: str = auth_choice(STATIC)
+    """How the access token is had: ``static`` (``access_token_env``), ``oauth_refresh``
+    (renewed from a refresh token), ``jwt_bearer`` (Salesforce) or ``service_account``
+    (Google); the modes a destination supports are its field's ``CHOICES``."""
+    client_id_env: str = auth_key()
+    client_secret_env: str = auth_key()
+    refresh_token_env: str = auth_key()
+    private_key_env: str = auth_key()
+    """``jwt_bearer``: the variable naming the PEM file of the RSA private key."""
+    service_account_env: str = auth_key()
+    """``service_account``: the variable naming the service-account JSON key file."""
+    token_url: str = auth_key(URL)
+    """The token endpoint (default: the platform's, ``delivery.platform_auth``)."""
+    login_url: str = auth_key(URL)
+    """``jwt_bearer``: the JWT audience and login host (default ``SALESFORCE_LOGIN``)."""
+    username: str = auth_key(USERNAME)
+    """``jwt_bearer``: the Salesforce user the JWT asserts."""
+    check_url: str = auth_key(CHECK_URL)
+    """The credential check's GET URL (default: the platform's cheapest authenticated
+    call, ``delivery.platform_auth``)."""
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     """Credentials handed in by an orchestrator, by variable name; they win over the
     environment (``WorkspaceConfig.with_secrets``)."""
@@ -97,6 +183,8 @@ class Destination:
     def __post_init__(self) -> None:
         if type(self) is not Destination and DESTINATION_TYPES.get(self.name) is not type(self):
             raise ValueError(f"{type(self).__name__} cannot be named {self.name!r}")
+        if type(self) is not Destination:
+            check_auth(self)
 
     @classmethod
     def setting_fields(cls) -> list[Field[Any]]:
@@ -123,10 +211,23 @@ class Destination:
         return cls(**common)
 
     def credential_envs(self) -> dict[str, str]:
-        """Setting key -> the environment variable it names, for every credential this
-        destination's config names (``access_token_env``, ``developer_token_env``)."""
-        envs = {f.name: getattr(self, f.name) for f in fields(self) if f.name.endswith("_env")}
-        return {key: name for key, name in envs.items() if name}
+        """Setting key -> the environment variable it names, for every credential the
+        destination's ``auth`` mode reads: ``access_token_env`` (static, when named),
+        the mode's own keys (named, else ``TRACKSTACK_<PLATFORM>_<KEY>``) and
+        ``developer_token_env`` (when named)."""
+        own = AUTH_KEYS.get(self.auth, ())
+        envs: dict[str, str] = {}
+        for f in fields(self):
+            if not f.name.endswith("_env"):
+                continue
+            name = getattr(self, f.name)
+            if f.metadata.get(AUTH_SETTING) and f.name not in own:
+                continue
+            if not name and f.name in DEFAULT_ENV_SUFFIX:
+                name = f"{ENV_PREFIX.get(self.name, 'TRACKSTACK')}_{DEFAULT_ENV_SUFFIX[f.name]}"
+            if name:
+                envs[f.name] = name
+        return envs
 
     def secret(self, key: str = "access_token_env") -> str | None:
         """The credential named by ``key``: handed in, else from the environment (None
@@ -153,13 +254,35 @@ class Destination:
         for f in typed.setting_fields():
             value = getattr(typed, f.name)
             unset = f.default if isinstance(f.default, str) else {}
-            if not f.name.endswith("_env") and value != unset:
+            if f.name.endswith("_env") or f.metadata.get(AUTH_SETTING):
+                continue
+            if value != unset:
                 out[f.name] = value
         return out
 
 
-NOT_SETTINGS = frozenset(f.name for f in fields(Destination)) - {"access_token_env"}
+NOT_SETTINGS = frozenset(f.name for f in fields(Destination) if not f.metadata.get(AUTH_SETTING))
 """Fields of common keys or runtime state, not a destination's own settings."""
+
+
+def check_auth(dest: Destination) -> None:
+    """ConfigError when a credential setting does not go with the destination's ``auth``
+    mode, or a mode's required setting is missing."""
+    prefix = f"destinations.{dest.name}."
+    own = set(AUTH_KEYS.get(dest.auth, ()))
+    for key in sorted(k for keys in AUTH_KEYS.values() for k in keys):
+        if key in own or not getattr(dest, key):
+            continue
+        modes = [m for m, keys in AUTH_KEYS.items() if key in keys]
+        raise ConfigError(
+            f"{prefix}{key} is read only with auth = {' or '.join(map(repr, modes))}, but "
+            f"{prefix}auth = {dest.auth!r}; remove {key} or change auth"
+        )
+    if dest.auth == JWT_BEARER and not dest.username:
+        raise ConfigError(
+            f"{prefix}username is required with auth = 'jwt_bearer': the Salesforce user the "
+            f"JWT asserts (like {USERNAME.example!r})"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,6 +291,8 @@ class MetaDestination(Destination):
 
     name: str = "meta"
     pixel_id: str = account_id(META_PIXEL, required=True)
+    auth: str = auth_choice(STATIC)
+    """System-user tokens do not expire and Meta has no refresh grant: static only."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -182,6 +307,7 @@ class GoogleAdsDestination(Destination):
     conversion_actions: dict[str, str] = id_table(GOOGLE_ACTION)
     api: str = field(default="data_manager", metadata={CHOICES: GOOGLE_ADS_APIS})
     developer_token_env: str = ""
+    auth: str = auth_choice(STATIC, OAUTH_REFRESH, SERVICE_ACCOUNT)
 
     @property
     def classic(self) -> bool:
@@ -198,6 +324,7 @@ class LinkedInDestination(Destination):
 
     name: str = "linkedin"
     conversion_rules: dict[str, str] = id_table(LINKEDIN_RULE)
+    auth: str = auth_choice(STATIC, OAUTH_REFRESH)
 
     def event_ids(self) -> dict[str, str]:
         return dict(self.conversion_rules)
@@ -209,6 +336,8 @@ class TikTokDestination(Destination):
 
     name: str = "tiktok"
     pixel_code: str = account_id(TIKTOK_PIXEL, required=True)
+    auth: str = auth_choice(STATIC)
+    """Events API access tokens are long-term (no refresh grant): static only."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -217,6 +346,7 @@ class SnapchatDestination(Destination):
 
     name: str = "snapchat"
     pixel_id: str = account_id(SNAPCHAT_PIXEL, required=True)
+    auth: str = auth_choice(STATIC, OAUTH_REFRESH)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -225,6 +355,7 @@ class RedditDestination(Destination):
 
     name: str = "reddit"
     pixel_id: str = account_id(REDDIT_PIXEL, required=True)
+    auth: str = auth_choice(STATIC, OAUTH_REFRESH)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -238,6 +369,8 @@ class HubSpotDestination(Destination):
     refund_stage: str = "closedlost"
     pipeline: str = "default"
     churn_property: str = "trackstack_churned_at"
+    auth: str = auth_choice(STATIC, OAUTH_REFRESH)
+    """``static`` for a private app's token, ``oauth_refresh`` for a public app."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -252,6 +385,7 @@ class SalesforceDestination(Destination):
     refund_stage: str = "Closed Lost"
     currency_field: str = named("CurrencyIsoCode", SALESFORCE_CURRENCY_FIELD)
     """The Opportunity's currency field; ``""`` for a single-currency org."""
+    auth: str = auth_choice(STATIC, OAUTH_REFRESH, JWT_BEARER)
 
 
 DESTINATION_TYPES: dict[str, type[Destination]] = {

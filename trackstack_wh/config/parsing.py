@@ -85,19 +85,22 @@ def parse_destination(where: str, name: str, raw: Mapping[str, Any]) -> Destinat
         if enabled and f.metadata.get(REQUIRED) and not settings.get(key):
             raise ConfigError(f"{where}: {prefix}{key} is required when the destination is enabled")
     versions = parse_api_versions(where, name, raw.get("api_version"), raw.get("api_versions", {}))
-    return cls(
-        enabled=enabled,
-        api_version=raw.get("api_version"),
-        base_url=base_url,
-        events=events,
-        event_names=dict(mapping),
-        test_event_code=raw.get("test_event_code"),
-        validate_only=raw.get("validate_only", False),
-        max_event_age_days=age,
-        delivery=dict(delivery),
-        api_versions=versions,
-        **settings,
-    )
+    try:
+        return cls(
+            enabled=enabled,
+            api_version=raw.get("api_version"),
+            base_url=base_url,
+            events=events,
+            event_names=dict(mapping),
+            test_event_code=raw.get("test_event_code"),
+            validate_only=raw.get("validate_only", False),
+            max_event_age_days=age,
+            delivery=dict(delivery),
+            api_versions=versions,
+            **settings,
+        )
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from None
 
 
 def _key_type(f: Field[Any]) -> type:

@@ -18,6 +18,7 @@ import duckdb
 
 from trackstack_wh.db import transaction
 from trackstack_wh.delivery.outbox import CANDIDATES, FINAL, IN_SCOPE
+from trackstack_wh.delivery.plan import PushOptions
 
 CURSOR_DDL = """
 create table if not exists delivery_cursors (
@@ -106,3 +107,29 @@ where p.built_seq <= $through
             )
     finally:
         conn.execute("drop table if exists temp.backlog_next")
+
+
+def pending_params(
+    conn: duckdb.DuckDBPyConnection,
+    where: tuple[str, str, str, str],
+    options: PushOptions,
+    min_event_ms: float | None,
+) -> dict[str, object]:
+    """The parameters of the pending-row queries for ``where`` = (destination, request
+    kind, mode, target), the push cursor included."""
+    destination, kind, mode, target = where
+    since, until = options.since, options.until
+    params: dict[str, object] = {
+        "destination": destination,
+        "kind": kind,
+        "mode": mode,
+        "target": target,
+        "now_s": dt.datetime.now(dt.UTC).timestamp(),
+        "retry_failed": options.retry_failed,
+        "since_s": since.timestamp() if since else None,
+        "until_s": until.timestamp() if until else None,
+        "event_names": list(options.event_names) if options.event_names else None,
+        "min_event_ms": min_event_ms,
+    }
+    params["cursor"] = read_cursor(conn, params)
+    return params

@@ -21,7 +21,9 @@ import uuid
 import duckdb
 
 from trackstack_wh.config import Destination
-from trackstack_wh.delivery.cursor import advance, read_cursor, written_through
+from trackstack_wh.delivery.credentials import Credentials, verify
+from trackstack_wh.delivery.cursor import advance, pending_params, written_through
+from trackstack_wh.delivery.fixes import fix_for
 from trackstack_wh.delivery.http import Sender, TransportFailure
 from trackstack_wh.delivery.ledger import Answered, Ledger
 from trackstack_wh.delivery.outbox import (
@@ -35,20 +37,14 @@ from trackstack_wh.delivery.outbox import (
     still_open,
     stream_pending,
 )
-from trackstack_wh.delivery.plan import PushOptions, Target, kinds, missing_secrets, targets
-from trackstack_wh.delivery.quota import (
-    QUOTA_CODE,
-    ApiUsage,
-    limits_url,
-    over_share,
-    usage_from_headers,
-    usage_from_limits,
-)
+from trackstack_wh.delivery.plan import PushOptions, Target, kinds, targets
+from trackstack_wh.delivery.quota import OrgQuota, limits_url, usage_from_headers
 from trackstack_wh.delivery.ratelimit import TokenBucket, backoff_delay
 from trackstack_wh.delivery.report import DestinationReport
 from trackstack_wh.delivery.responses import parse_response
 from trackstack_wh.delivery.settings import DeliverySettings, sending_mode
 from trackstack_wh.delivery.taxonomy import (
+    AUTH,
     BATCH_REJECTED,
     CONFIG,
     HALTS_DESTINATION,
@@ -57,12 +53,11 @@ from trackstack_wh.delivery.taxonomy import (
     RETRIED,
     RETRYABLE,
 )
+from trackstack_wh.delivery.tokens import CredentialError
 from trackstack_wh.delivery.verdicts import MAX_MESSAGE, Failure, Verdict
 from trackstack_wh.payloads.inspect import existing_tables
 from trackstack_wh.payloads.registry import payload_spec
-from trackstack_wh.payloads.requests import (
-    request_body,
-)
+from trackstack_wh.payloads.requests import request_body
 from trackstack_wh.payloads.versions import sunset_problems
 
 
@@ -80,7 +75,7 @@ class DestinationPush:
         self.mode, self.target = sending_mode(dest), dest.target
         self.mask = options.mask
         self.report = DestinationReport(dest.name, self.mode, options.dry_run, target=self.target)
-        self.usage_read = False
+        self.quota = OrgQuota(self.report, settings.max_api_share)
         self.started = dt.datetime.now(dt.UTC)
         spec = payload_spec(dest)
         max_age = dest.max_event_age_days or spec.max_age_days
@@ -126,46 +121,50 @@ class DestinationPush:
 
     async def _push_all(self) -> None:
         self.bucket = TokenBucket(self.settings.requests_per_second)
+        credentials = Credentials(self.dest, self.mask, self.options.transport)
         self.sender = Sender(
             timeout=self.settings.timeout_seconds,
             concurrency=self.settings.concurrency,
             transport=self.options.transport,
+            auth=credentials.auth,
         )
         try:
-            for target in targets(self.dest):
-                await self._push_kind(target)
+            if self.options.dry_run or not self.report.pending or await self._credentials_ok():
+                for target in targets(self.dest):
+                    await self._push_kind(target)
         finally:
             await self.sender.aclose()
+            await credentials.aclose()
 
     def _refusal(self) -> Failure | None:
-        """Why nothing may be sent at all: missing credentials, a sunset API version."""
+        """Why nothing may be sent at all: a sunset API version."""
         sunset = sunset_problems(self.dest, self.options.as_of.date())
         if sunset:
             return Failure(CONFIG, "api_version_sunset", "; ".join(sunset))
-        missing = [] if self.options.dry_run else missing_secrets(self.dest)
-        if missing:
-            names = ", ".join(missing)
-            return Failure(
-                CONFIG, "missing_credentials", f"environment variable(s) {names} not set"
-            )
         return None
 
+    async def _credentials_ok(self) -> bool:
+        """The credential check before the first row (``credentials.verify``; skipped
+        when nothing is pending): a failed one halts the destination, every row left
+        pending. Salesforce's check reads the org's API usage (``/limits``)."""
+        s = self.settings
+        check = await verify(self.dest, self.sender, self.mask, retry_base=s.retry_base_seconds,
+                             retry_max=s.retry_max_seconds)  # fmt: skip
+        if not check.ok:
+            self.ledger.halt(check.failure())
+            return False
+        if self.dest.name == "salesforce" and check.answer is not None:
+            answer = check.answer
+            self._halt(self.quota.note_limits(answer.status, answer.headers, answer.content))
+        return not self.halted
+
+    def _halt(self, failure: Failure | None) -> None:
+        if failure is not None:
+            self.ledger.halt(failure)
+
     def _params(self, kind: str) -> dict[str, object]:
-        since = self.options.since
-        params: dict[str, object] = {
-            "destination": self.dest.name,
-            "kind": kind,
-            "mode": self.mode,
-            "target": self.target,
-            "now_s": dt.datetime.now(dt.UTC).timestamp(),
-            "retry_failed": self.options.retry_failed,
-            "since_s": since.timestamp() if since else None,
-            "until_s": self.options.until.timestamp() if self.options.until else None,
-            "event_names": list(self.options.event_names) if self.options.event_names else None,
-            "min_event_ms": self.min_event_ms,
-        }
-        params["cursor"] = read_cursor(self.conn, params)
-        return params
+        where = (self.dest.name, kind, self.mode, self.target)
+        return pending_params(self.conn, where, self.options, self.min_event_ms)
 
     def _count_pending(self) -> int:
         """Snapshot each kind's logged state (`state_table`) and count its pending rows."""
@@ -220,8 +219,8 @@ class DestinationPush:
             if self.options.dry_run:
                 self.ledger.dry_run(rows)
                 continue
-            if self.dest.name == "salesforce" and not self.usage_read:
-                self.usage_read = True
+            if self.dest.name == "salesforce" and not self.quota.read:
+                self.quota.read = True
                 await self._read_org_usage(target)
                 if self.halted:
                     break
@@ -263,19 +262,10 @@ class DestinationPush:
         await self.bucket.acquire()
         try:
             answer = await self.sender.send("GET", limits_url(target.url), target.headers, b"")
-        except TransportFailure:
+        except (TransportFailure, CredentialError):
             return
         self.report.requests += 1
-        usage = usage_from_limits(answer.content) if answer.status == 200 else None
-        self._note_usage(usage or usage_from_headers(answer.headers))
-
-    def _note_usage(self, usage: ApiUsage | None) -> None:
-        if usage is None:
-            return
-        self.report.api_usage = str(usage)
-        message = over_share(usage, self.settings.max_api_share)
-        if message:
-            self.ledger.halt(Failure(RATE_LIMITED, QUOTA_CODE, message))
+        self._halt(self.quota.note_limits(answer.status, answer.headers, answer.content))
 
     async def _guarded(self, target: Target, rows: Batch) -> None:
         try:
@@ -302,9 +292,13 @@ class DestinationPush:
             if self.options.progress:
                 self.options.progress(self.report)
             try:
-                answer = await self.sender.send(
-                    target.endpoint.method, target.url, target.headers, body
-                )
+                answer = await self.sender.send(target.endpoint.method, target.url, target.headers,
+                                                body, credential=target.endpoint.auth)  # fmt: skip
+            except CredentialError as exc:  # renewal refused: the rows were not taken
+                fix = fix_for(self.dest, exc.status)
+                message = f"token renewal {exc.status}: {exc.message}; fix: {fix}"
+                self.ledger.halt(Failure(AUTH, f"credentials_{exc.status}", message))
+                return
             except TransportFailure as exc:
                 failure = Failure(RETRYABLE, exc.code, exc.message)
                 answered = Answered(request_id, None, exc.latency_ms)
@@ -313,7 +307,7 @@ class DestinationPush:
                 rows = await self._request_failed(rows, failure, tries, answered)
                 continue
             if self.dest.name == "salesforce":
-                self._note_usage(usage_from_headers(answer.headers))
+                self._halt(self.quota.note(usage_from_headers(answer.headers)))
             verdict = parse_response(
                 self.dest.name,
                 target.kind,

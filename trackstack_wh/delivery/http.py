@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 import httpx
 
+from trackstack_wh.delivery.auth import CREDENTIAL
+from trackstack_wh.delivery.tokens import UNREACHABLE, CredentialError
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -29,7 +32,9 @@ class TransportFailure(Exception):
 
 
 class Sender:
-    """Sends prepared requests; one per destination so a slow one cannot take the pool."""
+    """Sends prepared requests; one per destination so a slow one cannot take the pool.
+    ``auth`` (``PlatformAuth``) puts the credential on each request; a token it cannot
+    get raises ``CredentialError`` (``TransportFailure`` when its endpoint is down)."""
 
     def __init__(
         self,
@@ -37,18 +42,37 @@ class Sender:
         timeout: float,
         concurrency: int,
         transport: httpx.AsyncBaseTransport | None = None,
+        auth: httpx.Auth | None = None,
     ) -> None:
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             transport=transport,
             follow_redirects=False,
+            auth=auth,
         )
 
-    async def send(self, method: str, url: str, headers: dict[str, str], content: bytes) -> Answer:
+    async def send(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        content: bytes,
+        *,
+        credential: str = "bearer",
+    ) -> Answer:
+        """One request; ``credential`` says where the token goes (``auth.CREDENTIAL``)."""
         started = time.perf_counter()
         try:
-            response = await self.client.request(method, url, headers=headers, content=content)
+            response = await self.client.request(
+                method, url, headers=headers, content=content, extensions={CREDENTIAL: credential}
+            )
+        except CredentialError as exc:
+            if exc.status != UNREACHABLE:
+                raise
+            raise TransportFailure(
+                "token_endpoint_unreachable", exc.message, _ms(started)
+            ) from None
         except httpx.TimeoutException as exc:
             raise TransportFailure("timeout", type(exc).__name__, _ms(started)) from None
         except httpx.DecodingError:

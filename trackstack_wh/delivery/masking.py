@@ -44,13 +44,20 @@ class Masker:
     """Call with a text: the same text with every form of the secrets replaced by ``***``."""
 
     def __init__(self, secrets: Iterable[str | None]) -> None:
-        self.secrets = sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH},
-                              key=len, reverse=True)  # fmt: skip
+        self._build({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH})
+
+    def _build(self, secrets: set[str]) -> None:
+        self.secrets = sorted(secrets, key=len, reverse=True)
         forms = sorted({f for s in self.secrets for f in _forms(s)}, key=len, reverse=True)
         self.forms = forms + [base64.b64encode(s.encode()).decode() for s in self.secrets]
         """Texts a stored value holding a secret contains (to find ones stored unmasked)."""
         self.pattern = re.compile("|".join(map(re.escape, forms))) if forms else None
         self.raw = [s.encode() for s in self.secrets]
+
+    def add(self, secret: str | None) -> None:
+        """Mask ``secret`` too from now on (an access token fetched during the run)."""
+        if secret and len(secret) >= MIN_SECRET_LENGTH and secret not in self.secrets:
+            self._build({*self.secrets, secret})
 
     def __bool__(self) -> bool:
         return bool(self.secrets)

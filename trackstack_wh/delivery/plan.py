@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -31,8 +31,9 @@ class PushOptions:
     """Where requests go (None: the network); tests and embedders inject one."""
     progress: Callable[[DestinationReport], None] | None = None
     """Called with the destination's running report after each answer and at the end."""
-    mask: Masker = Masker(())
-    """Masks every credential of the run (``run_masker``) in stored and printed text."""
+    mask: Masker = field(default_factory=lambda: Masker(()))
+    """Masks every credential of the run (``run_masker``, and the tokens fetched during
+    it) in stored and printed text."""
 
 
 @dataclass(frozen=True)
@@ -49,18 +50,19 @@ def kinds(dest: Destination) -> list[str]:
 
 
 def targets(dest: Destination) -> list[Target]:
-    """Each request kind's endpoint, URL and headers, credentials included."""
+    """Each request kind's endpoint, URL and headers: the developer token included, the
+    access token left to ``PlatformAuth`` (it may be renewed mid-run)."""
     out = []
     for kind in kinds(dest):
         endpoint = ENDPOINTS[(dest.name, kind)]
-        url = endpoint_url(endpoint, dest, reveal_secrets=True)
-        headers = endpoint_headers(endpoint, dest, reveal_secrets=True)
+        url = endpoint_url(endpoint, dest, reveal_secrets=True, credential=False)
+        headers = endpoint_headers(endpoint, dest, reveal_secrets=True, credential=False)
         out.append(Target(kind, endpoint, url, headers))
     return out
 
 
 def missing_secrets(dest: Destination) -> list[str]:
-    """Names of the credential variables the destination names but are unset."""
+    """Names of the credential variables the destination's auth mode reads but are unset."""
     return [name for key, name in dest.credential_envs().items() if not dest.secret(key)]
 
 

@@ -15,6 +15,10 @@ from dataclasses import dataclass
 
 import orjson
 
+from trackstack_wh.delivery.report import DestinationReport
+from trackstack_wh.delivery.taxonomy import RATE_LIMITED
+from trackstack_wh.delivery.verdicts import Failure
+
 USAGE_HEADER = re.compile(r"api-usage=(\d+)/(\d+)")
 QUOTA_CODE = "api_quota"
 
@@ -65,3 +69,30 @@ def over_share(usage: ApiUsage | None, share: float) -> str | None:
         f"org API usage {usage} reached the {share:.0%} this push may use "
         "(delivery.max_api_share); the remaining rows wait for a later run"
     )
+
+
+@dataclass
+class OrgQuota:
+    """One push's view of the org's usage: shown in the report, and the halt once
+    ``share`` of the allowance is used."""
+
+    report: DestinationReport
+    share: float
+    read: bool = False
+    """The usage was read before the first request (``/limits``)."""
+
+    def note(self, usage: ApiUsage | None) -> Failure | None:
+        """Record ``usage``; the halt failure when it reached the share."""
+        if usage is None:
+            return None
+        self.report.api_usage = str(usage)
+        message = over_share(usage, self.share)
+        return None if message is None else Failure(RATE_LIMITED, QUOTA_CODE, message)
+
+    def note_limits(
+        self, status: int, headers: Mapping[str, str], content: bytes
+    ) -> Failure | None:
+        """A ``/limits`` answer: its body's usage, else its usage header."""
+        usage = usage_from_limits(content) if status == 200 else None
+        self.read = self.read or usage is not None
+        return self.note(usage or usage_from_headers(headers))

@@ -206,8 +206,11 @@ def url_params(dest: Destination) -> dict[str, str]:
     return {}
 
 
-def endpoint_url(endpoint: Endpoint, dest: Destination, *, reveal_secrets: bool = False) -> str:
-    """The request URL for a destination (query-string tokens redacted unless revealed)."""
+def endpoint_url(
+    endpoint: Endpoint, dest: Destination, *, reveal_secrets: bool = False, credential: bool = True
+) -> str:
+    """The request URL for a destination (query-string tokens redacted unless revealed;
+    left out with ``credential=False``: the delivery engine's ``PlatformAuth`` adds it)."""
     params = url_params(dest)
     base = dest.base_url or endpoint.default_base or params.get("instance_url", "")
     url = endpoint.url.format(
@@ -217,22 +220,23 @@ def endpoint_url(endpoint: Endpoint, dest: Destination, *, reveal_secrets: bool 
     )
     if endpoint.destination == "snapchat" and dest.validate_only:
         url += "/validate"
-    if endpoint.auth == "query":
+    if endpoint.auth == "query" and credential:
         token = _secret(dest, "access_token_env", reveal_secrets)
         url += "?" + urlencode({"access_token": token})
     return url
 
 
 def endpoint_headers(
-    endpoint: Endpoint, dest: Destination, *, reveal_secrets: bool = False
+    endpoint: Endpoint, dest: Destination, *, reveal_secrets: bool = False, credential: bool = True
 ) -> dict[str, str]:
-    """Request headers, credentials redacted unless revealed."""
+    """Request headers, credentials redacted unless revealed (the access token left out
+    with ``credential=False``; the developer token stays)."""
     headers = {"Content-Type": "application/json", **endpoint.extra_headers}
     if endpoint.destination == "linkedin":
         headers["LinkedIn-Version"] = version_for(dest, endpoint.api)
-    if endpoint.auth == "bearer":
+    if credential and endpoint.auth == "bearer":
         headers["Authorization"] = "Bearer " + _secret(dest, "access_token_env", reveal_secrets)
-    elif endpoint.auth == "tiktok":
+    elif credential and endpoint.auth == "tiktok":
         headers["Access-Token"] = _secret(dest, "access_token_env", reveal_secrets)
     if endpoint.destination == "google_ads" and endpoint.kind != "event":
         headers["developer-token"] = _secret(dest, "developer_token_env", reveal_secrets)

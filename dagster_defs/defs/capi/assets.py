@@ -11,7 +11,8 @@ report), and ``delivery_log`` is a fan-in that still runs (``dagster_defs.lib.fa
 
 Payloads follow ingest: each payload asset's automation condition (``eager``) requests
 today's partition whenever ``event_routes`` or ``event_quality`` (refreshed by every
-ingest run) is updated, once that run has finished.
+ingest run) is updated, once that run has finished; updates by intraday runs (tagged
+``INTRADAY_TAG``) do not count, as those runs build every new event's rows themselves.
 """
 
 from collections.abc import Iterator
@@ -46,8 +47,22 @@ DELIVERY_GROUP = "capi_delivery"
 EVENT_FILTER_TAG = "trackstack/event_names"
 """A run tag (comma-separated canonical events) that limits every push in the run; it
 holds for partition ranges too, where per-partition run config does not apply."""
-PAYLOADS_FOLLOW_INGEST = dg.AutomationCondition.eager()
-"""Today's partition, requested after each update of the payloads' upstream assets."""
+INTRADAY_TAG = "trackstack/intraday"
+"""Set on every run of ``intraday_job``: it builds and pushes every new event itself, so
+its updates of event_quality / event_routes need no payload partition run after it."""
+_UPDATED_OUTSIDE_INTRADAY = dg.AutomationCondition.any_deps_match(
+    (
+        dg.AutomationCondition.newly_updated()
+        & ~dg.AutomationCondition.executed_with_root_target()
+        & ~dg.AutomationCondition.all_new_updates_have_run_tags(tag_keys={INTRADAY_TAG})
+    ).with_label("newly_updated_outside_intraday")
+    | dg.AutomationCondition.will_be_requested()
+).with_label("any_deps_updated_outside_intraday")
+PAYLOADS_FOLLOW_INGEST = dg.AutomationCondition.eager().replace(
+    "any_deps_updated", _UPDATED_OUTSIDE_INTRADAY
+)
+"""Today's partition, requested after each update of the payloads' upstream assets,
+except by intraday runs (which built the rows already)."""
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 
 

@@ -1,7 +1,9 @@
 """Jobs and schedules for payloads and delivery: a daily push per destination
 (yesterday's events) and the CRM upload of Refund, Chargeback and Churned. Today's
 payloads have no schedule: they follow each ingest through their automation condition
-(``capi/assets.py``); ``payloads_job`` builds chosen days by hand."""
+(``capi/assets.py``); ``payloads_job`` builds chosen days by hand. Within the day,
+``intraday_job`` builds and pushes new events every few minutes (``defs/intraday/``);
+the daily pushes then find those rows done and send only what is left (never twice)."""
 
 import dagster as dg
 

@@ -75,13 +75,13 @@ def invalid(problem: Problem, rejected: int = 0) -> Reply:
 
 
 def auth_error() -> Reply:
+    """A token Meta cannot parse (an expired one has ``error_subcode`` 463: ``auth``)."""
     return graph_error(
         401,
         {
-            "message": "Invalid OAuth access token.",
+            "message": "Invalid OAuth access token - Cannot parse access token",
             "type": "OAuthException",
             "code": 190,
-            "error_subcode": 463,
         },
     )
 

@@ -52,7 +52,7 @@ def failure(status: int, reason: str, explanation: str) -> Reply:
 
 
 def auth_error() -> Reply:
-    return failure(401, "UNAUTHORIZED", "The access token is invalid or has expired.")
+    return failure(401, "UNAUTHORIZED", "The access token is invalid.")
 
 
 def rate_limited() -> Reply:

@@ -1,0 +1,60 @@
+"""``PlatformAuth``: the ``httpx.Auth`` that puts a destination's credential on each
+request, and renews it once when the platform answers that it expired.
+
+Where the token goes is the request's ``credential`` extension (``CREDENTIAL``):
+``bearer`` (``Authorization: Bearer``), ``query`` (the ``access_token`` parameter:
+Meta, Snapchat's Conversions API) or ``tiktok`` (the ``Access-Token`` header). A 401 that
+reads as expired (or as an unrecognised token) makes a renewable source fetch a new
+token and the request go out once more; the engine only ever sees the second answer, so
+an expiry mid-run never costs a row. A static token is never renewed: its 401 reaches
+the engine, which halts the destination.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Generator
+
+import httpx
+
+from trackstack_wh.delivery.denials import INSUFFICIENT_SCOPE, REVOKED, credential_denial
+from trackstack_wh.delivery.tokens import TokenSource
+
+CREDENTIAL = "trackstack_credential"
+"""Request extension naming where the credential goes (default ``bearer``)."""
+
+
+class PlatformAuth(httpx.Auth):
+    """Sets the destination's current access token on every request it signs."""
+
+    def __init__(self, destination: str, source: TokenSource) -> None:
+        self.destination, self.source = destination, source
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
+        raise RuntimeError("PlatformAuth signs requests of an httpx.AsyncClient only")
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token = await self.source.token()
+        _place(request, token)
+        response = yield request
+        if self.source.renewable and response.status_code == 401:
+            await response.aread()
+            if self._expired(response):
+                _place(request, await self.source.renew(token))
+                yield request
+
+    def _expired(self, response: httpx.Response) -> bool:
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        denial = credential_denial(self.destination, 401, headers, response.content)
+        return denial not in (REVOKED, INSUFFICIENT_SCOPE)
+
+
+def _place(request: httpx.Request, token: str) -> None:
+    style = request.extensions.get(CREDENTIAL, "bearer")
+    if style == "query":
+        request.url = request.url.copy_set_param("access_token", token)
+    elif style == "tiktok":
+        request.headers["Access-Token"] = token
+    else:
+        request.headers["Authorization"] = f"Bearer {token}"
