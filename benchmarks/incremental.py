@@ -8,7 +8,9 @@ and taken through quality, payloads and a push to the local platform emulator, a
 running installation would be (not timed). Then a 10k-event increment (the next day's
 events, plus late copies of old purchases and resent eventIds, as real traffic has) goes
 through ingest, quality, payloads and push, each step timed on a freshly opened
-warehouse; the same increment through an empty warehouse is the yardstick. Goal (issue
+warehouse; the same increment through an empty warehouse is the yardstick. Each size
+runs ``--repeats`` rounds (default 3, both warehouses fresh each round) and reports each
+step's median. Goal (issue
 25): at most 2x the empty warehouse's time at 1M events and 3x at 10M. Results go to
 benchmarks/out/incremental.md (and .json).
 """
@@ -19,6 +21,7 @@ import argparse
 import datetime as dt
 import json
 import shutil
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -120,7 +123,14 @@ def run_steps(db: Path, data: Path, pointed: WorkspaceConfig, clock: dt.datetime
     return {"seconds": {k: round(v, 3) for k, v in seconds.items()}, "detail": detail}
 
 
-def bench(size: int, seed: int, increment: int, late: int, keep: bool = False) -> dict:
+def median_run(runs: list[dict]) -> dict:
+    """Per step, the median of ``runs``' seconds (the first run's detail)."""
+    seconds = {step: statistics.median(r["seconds"][step] for r in runs) for step in STEPS}
+    return {"seconds": seconds, "detail": runs[0]["detail"],
+            "each": [r["seconds"] for r in runs]}  # fmt: skip
+
+
+def bench(size: int, seed: int, increment: int, late: int, repeats: int, keep: bool) -> dict:
     clock = INCREMENT_DAY + dt.timedelta(days=1, hours=1)
     base_db, empty_db = OUT / f"incremental_{size}.duckdb", OUT / f"incremental_{size}_empty.duckdb"
     snapshot = OUT / f"incremental_{size}_base.duckdb"
@@ -136,16 +146,21 @@ def bench(size: int, seed: int, increment: int, late: int, keep: bool = False) -
             log(f"building the {size:,}-event warehouse (not timed)")
             setup = run_steps(base_db, data, config, clock)
             log(f"  set-up: {json.dumps(setup)}")
-            if keep:
-                shutil.copyfile(base_db, snapshot)
+            shutil.copyfile(base_db, snapshot)
         inc = increment_file(base_db, increment, seed + 1, late)
-        full = run_steps(base_db, inc, config, clock)
-        log(f"  increment on {size:,}: {json.dumps(full)}")
-        empty = run_steps(empty_db, inc, config, clock)
-        log(f"  increment on empty: {json.dumps(empty)}")
-    for path in () if keep else (base_db, empty_db, inc):
+        full_runs, empty_runs = [], []
+        for i in range(repeats):
+            if i:  # each round starts from the same built warehouse and an empty one
+                shutil.copyfile(snapshot, base_db)
+                empty_db.unlink()
+            full_runs.append(run_steps(base_db, inc, config, clock))
+            log(f"  increment on {size:,} ({i + 1}/{repeats}): {json.dumps(full_runs[-1])}")
+            empty_runs.append(run_steps(empty_db, inc, config, clock))
+            log(f"  increment on empty ({i + 1}/{repeats}): {json.dumps(empty_runs[-1])}")
+    for path in () if keep else (base_db, empty_db, inc, snapshot):
         path.unlink(missing_ok=True)
-    return {"size": size, "setup": setup, "full": full, "empty": empty}
+    return {"size": size, "setup": setup, "full": median_run(full_runs),
+            "empty": median_run(empty_runs)}  # fmt: skip
 
 
 def table(results: list[dict]) -> list[str]:
@@ -175,6 +190,9 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
+        "--repeats", type=int, default=3, help="rounds per size; each step's median is reported"
+    )
+    parser.add_argument(
         "--keep",
         action="store_true",
         help="keep the warehouses in out/, and the built one as a snapshot reused next time",
@@ -182,7 +200,9 @@ def main() -> None:
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     sizes = [int(s) for s in args.sizes.split(",")]
-    results = [bench(size, args.seed, args.increment, args.late, args.keep) for size in sizes]
+    results = [
+        bench(size, args.seed, args.increment, args.late, args.repeats, args.keep) for size in sizes
+    ]
     lines = table(results)
     (OUT / "incremental.json").write_text(json.dumps(results, indent=2, default=str))
     (OUT / "incremental.md").write_text("\n".join(lines) + "\n")

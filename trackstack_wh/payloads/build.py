@@ -313,7 +313,7 @@ def _build_destination(
         if incremental and last is not None and last.through_seq is not None:
             drops = [k.name for k in spec.kinds if k.drop_duplicates]
             rebuilt = changed.mark_duplicates(spec.table, dest.name, drops)
-            changed.prepare_rebuild(spec.table, dest.name)
+            changed.prepare_rebuild(spec.table, dest.name, any(k.joins for k in spec.kinds))
             rebuilt += increments.delete_rows_of(conn, spec.table, increments.REBUILD)
             lo = increments.lowest_seq(conn, increments.REBUILD)
             steps = [

@@ -61,6 +61,7 @@ def build_marks(conn: duckdb.DuckDBPyConnection) -> tuple[int | None, int]:
 
 
 REBUILD = "payload_rebuild"
+MARKED = "payload_marked"
 CHANGED_EVENTS = "payload_changed_events"
 CHANGED_IDENTITY = "payload_changed_identity"
 ROUTED_CHANGED = "routed_changed_in"
@@ -107,40 +108,56 @@ class ChangedEvents:
 
     def mark_duplicates(self, table: str, destination: str, kinds: list[str]) -> int:
         """Rows of ``kinds`` (those that drop duplicates) of changed events that this
-        destination now judges duplicates: marked in place. Returns how many."""
+        destination now judges duplicates: written again marked so (a new ``built_seq``),
+        the old rows deleted (by ``rowid``, read in the same transaction). Returns how many.
+
+        Not an UPDATE: DuckDB rewrites every row group an update touches at the next
+        checkpoint (payload column included), and late copies touch row groups all over
+        a big table (10M events: 5.5 s of checkpoint against 0.13 s this way)."""
+        conn = self.conn
         if not kinds:
             return 0
+        conn.execute(
+            f"""create or replace temp table {MARKED} as
+with changed_rows as materialized (
+    select rowid as row_ref, * exclude (built_seq) from {table}
+    where event_seq in (select event_seq from {CHANGED} where cause = 'dedup')
+      and request_kind in (select unnest($kinds::varchar[]))
+)
+select r.* exclude (status, duplicate_of, skip_reason, payload),
+    'duplicate' as status, d.duplicate_of, null::varchar as skip_reason, null::json as payload
+from changed_rows r
+join destination_dedup d on d.destination = $destination and d.event_id = r.event_id
+where r.status <> 'duplicate' or r.duplicate_of is distinct from d.duplicate_of""",
+            {"destination": destination, "kinds": kinds},
+        )
+        conn.execute(f"delete from {table} where rowid in (select row_ref from {MARKED})")
         return int(
-            self.conn.execute(
-                f"""update {table} p set status = 'duplicate', duplicate_of = d.duplicate_of,
-    skip_reason = null, payload = null
-from destination_dedup d
-where d.destination = $destination and d.event_id = p.event_id
-  and p.event_seq in (select event_seq from {CHANGED} where cause = 'dedup')
-  and p.request_kind in (select unnest($kinds::varchar[]))
-  and (p.status <> 'duplicate' or p.duplicate_of is distinct from d.duplicate_of)""",
-                {"destination": destination, "kinds": kinds},
+            conn.execute(
+                f"insert into {table} by name select * exclude (row_ref) from {MARKED}"
             ).fetchall()[0][0]
         )
 
-    def prepare_rebuild(self, table: str, destination: str) -> int:
+    def prepare_rebuild(self, table: str, destination: str, refunds: bool) -> int:
         """Temp table `REBUILD` (``event_id, event_seq``): the refunds among the changed
-        events, and changed events whose rows here say duplicate while this destination
-        no longer judges them so; their events copied aside. Returns how many."""
+        events when this destination's rows read other events of their transaction
+        (``refunds``: Google's adjustment points at the original conversion), and changed
+        events whose rows here say duplicate while this destination no longer judges them
+        so; their events copied aside. Returns how many."""
         conn = self.conn
         conn.execute(
             f"""create or replace temp table {REBUILD} as
-select event_id, event_seq from {CHANGED} where cause = 'refund'
+select event_id, event_seq from {CHANGED} where cause = 'refund' and $refunds
 union
 select p.event_id, p.event_seq from {table} p
 where p.event_seq in (select event_seq from {CHANGED} where cause = 'dedup')
   and p.status = 'duplicate'
   and not exists (select 1 from destination_dedup d
                   where d.event_id = p.event_id and d.destination = $destination)""",
-            {"destination": destination},
+            {"destination": destination, "refunds": refunds},
         )
         seqs = frozenset(r[0] for r in conn.execute(f"select event_seq from {REBUILD}").fetchall())
-        if seqs != self.copied:
+        if seqs and seqs != self.copied:
             for copy, source in ((CHANGED_EVENTS, "events"), (CHANGED_IDENTITY, "event_identity")):
                 conn.execute(
                     f"create or replace temp table {copy} as from {source} "
@@ -151,7 +168,7 @@ where p.event_seq in (select event_seq from {CHANGED} where cause = 'dedup')
         return len(seqs)
 
     def drop(self) -> None:
-        for table in (CHANGED, REBUILD, CHANGED_EVENTS, CHANGED_IDENTITY):
+        for table in (CHANGED, REBUILD, MARKED, CHANGED_EVENTS, CHANGED_IDENTITY):
             self.conn.execute(f"drop table if exists temp.{table}")
         self.conn.execute(f"drop macro table if exists temp.{ROUTED_CHANGED}")
 
