@@ -26,10 +26,10 @@ from trackstack_wh.delivery.cursor import advance, pending_params, written_throu
 from trackstack_wh.delivery.fixes import fix_for
 from trackstack_wh.delivery.http import Sender, TransportFailure
 from trackstack_wh.delivery.ledger import Answered, Ledger
+from trackstack_wh.delivery.logwriter import LogWriter
 from trackstack_wh.delivery.outbox import (
     STATE_PARAMS,
     Batch,
-    LogWriter,
     candidate_state_sql,
     carriers_delivered,
     pending_sql,

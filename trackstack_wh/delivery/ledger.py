@@ -8,7 +8,8 @@ import datetime as dt
 from collections import Counter
 from typing import NamedTuple
 
-from trackstack_wh.delivery.outbox import Batch, LogWriter, Pending
+from trackstack_wh.delivery.logwriter import LogWriter
+from trackstack_wh.delivery.outbox import Batch, Pending
 from trackstack_wh.delivery.report import DestinationReport
 from trackstack_wh.delivery.settings import DeliverySettings, next_run_retry
 from trackstack_wh.delivery.taxonomy import SUPERSEDED, TOO_OLD
