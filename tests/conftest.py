@@ -10,6 +10,7 @@ included, off the repository's own data/warehouse.duckdb.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 from collections.abc import Iterator
@@ -18,7 +19,8 @@ from pathlib import Path
 import pytest
 
 import trackstack_wh as tw
-from tests.helpers import ROOT, run_in_terminal
+from tests.helpers import ROOT, run_in_terminal, samples_with_payloads
+from trackstack_lab.emulator import EmulatorProcess
 
 INTEGRATION_MODULES = frozenset({
     "test_api_versions",  # the CLI in subprocesses, the emulator
@@ -115,6 +117,21 @@ def _isolated_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def wh(tmp_path: Path) -> Iterator[tw.Warehouse]:
     with tw.connect(tmp_path / "wh.duckdb") as warehouse:
         yield warehouse
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dt.datetime]:
+    """The committed samples ingested, with payloads built at the samples' clock: (the
+    warehouse file, that clock). Tests copy the file before changing it."""
+    db = tmp_path_factory.mktemp("source") / "source.duckdb"
+    return db, samples_with_payloads(db)
+
+
+@pytest.fixture(scope="module")
+def emulator(source: tuple[Path, dt.datetime]) -> Iterator[EmulatorProcess]:
+    """A platform emulator process at the samples' clock (modules may define their own)."""
+    with EmulatorProcess(clock=source[1]) as emu:
+        yield emu
 
 
 @pytest.fixture(scope="session")

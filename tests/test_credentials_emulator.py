@@ -12,14 +12,12 @@ import json
 import logging
 import shutil
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
 import trackstack_wh as tw
-from tests.helpers import samples_with_payloads
 from tests.receiver import Receiver
 from trackstack_lab.emulator import EmulatorProcess
 from trackstack_lab.emulator.keys import write_private_key, write_service_account
@@ -36,18 +34,6 @@ OAUTH = {
     "google_ads": 'auth = "service_account"',
 }
 """``[destinations.<name>]`` lines of the renewing destinations (``{emu}``: emulator URL)."""
-
-
-@pytest.fixture(scope="module")
-def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dt.datetime]:
-    db = tmp_path_factory.mktemp("credentials") / "source.duckdb"
-    return db, samples_with_payloads(db)
-
-
-@pytest.fixture(scope="module")
-def emulator(source: tuple[Path, dt.datetime]) -> Iterator[EmulatorProcess]:
-    with EmulatorProcess(clock=source[1]) as emu:
-        yield emu
 
 
 @pytest.fixture

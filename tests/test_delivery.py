@@ -15,7 +15,6 @@ import polars as pl
 import pytest
 
 import trackstack_wh as tw
-from tests.helpers import samples_with_payloads
 from trackstack_lab.emulator import EmulatorProcess, dedup_identity
 from trackstack_wh.config import load_config
 from trackstack_wh.delivery.ratelimit import TokenBucket, backoff_delay
@@ -27,19 +26,6 @@ TOKEN = "tok-5ecret-value-xyz"
 FAST = {"retry_base_seconds": 0.01, "retry_max_seconds": 0.05, "timeout_seconds": 1.0,
         "requests_per_second": 1000}  # fmt: skip
 DESTINATIONS = sorted(PAYLOAD_TABLES)
-
-
-@pytest.fixture(scope="module")
-def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dt.datetime]:
-    """The committed samples ingested, with payloads built at the samples' clock."""
-    db = tmp_path_factory.mktemp("delivery") / "source.duckdb"
-    return db, samples_with_payloads(db)
-
-
-@pytest.fixture(scope="module")
-def emulator(source: tuple[Path, dt.datetime]) -> Iterator[EmulatorProcess]:
-    with EmulatorProcess(clock=source[1]) as emu:
-        yield emu
 
 
 @pytest.fixture

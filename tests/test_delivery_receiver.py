@@ -22,7 +22,6 @@ import polars as pl
 import pytest
 
 import trackstack_wh as tw
-from tests.helpers import samples_with_payloads
 from tests.receiver import Receiver
 from trackstack_wh.cli import main
 from trackstack_wh.config import load_config
@@ -47,12 +46,6 @@ def receiver_config(receiver: Receiver, path: Path, extra: str = "") -> Path:
         text = text.replace(header, f'{header}base_url = "{receiver.base_for(name)}"\n', 1)
     path.write_text(text + extra)
     return path
-
-
-@pytest.fixture(scope="module")
-def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dt.datetime]:
-    db = tmp_path_factory.mktemp("receiver") / "source.duckdb"
-    return db, samples_with_payloads(db)
 
 
 @pytest.fixture
