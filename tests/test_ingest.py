@@ -561,3 +561,37 @@ def test_timestamps_beyond_python_years_are_quarantined_not_crashing(
     report = wh.ingest(write_lines(tmp_path / "years.ndjson", [json.dumps(good), json.dumps(bad)]))
     assert report.files[0].rows_valid == 1
     assert report.files[0].quarantine_reasons == {"ts_out_of_range": 1}
+
+
+def test_click_ids_only_in_the_url_are_extracted_and_explicit_fields_win(
+    wh: tw.Warehouse, tmp_path: Path
+) -> None:
+    base = {"event": "PageView", "ts": 1_760_000_000_000}
+    records = [
+        {**base, "eventId": "url", "pageUrl": "https://app.example.com/?utm_source=a"
+         "&gclid=Cj0K%2DabC&fbclid=IwAR1&ttclid=E.C.P.x#pricing"},
+        {**base, "eventId": "explicit", "gclid": "given", "pageUrl": "https://a.example.com/"
+         "?gclid=from-url&li_fat_id=li1", "userData": {"ttclid": "nested"}},
+        {**base, "eventId": "referrer", "pageUrl": "https://a.example.com/landing",
+         "referrer": "https://go.example.com/?ScCid=sc1&rdt_cid=r1&msclkid=m1&twclid=t1"
+         "&gbraid=g1&wbraid=w1"},
+        {**base, "eventId": "alias", "pageUrl": "https://a.example.com/?sc_click_id=sc2"
+         "&xgclid=no&gclid=&fbc=fb.1.1.x&_fbp=fb.1.2.y"},
+    ]  # fmt: skip
+    path = tmp_path / "clicks.ndjson"
+    write_lines(path, [json.dumps(r) for r in records])
+    wh.ingest(path)
+    got = {
+        row["event_id"]: {k: v for k, v in row.items() if v is not None and k != "event_id"}
+        for row in wh.sql(
+            "select event_id, fbclid, fbc, fbp, gclid, gbraid, wbraid, li_fat_id, ttclid, "
+            "sc_cid, rdt_cid, msclkid, twclid from events"
+        ).iter_rows(named=True)
+    }
+    assert got == {
+        "url": {"gclid": "Cj0K-abC", "fbclid": "IwAR1", "ttclid": "E.C.P.x"},
+        "explicit": {"gclid": "given", "ttclid": "nested", "li_fat_id": "li1"},
+        "referrer": {"sc_cid": "sc1", "rdt_cid": "r1", "msclkid": "m1", "twclid": "t1",
+                     "gbraid": "g1", "wbraid": "w1"},
+        "alias": {"sc_cid": "sc2"},  # cookies and empty or look-alike parameters: nothing
+    }  # fmt: skip

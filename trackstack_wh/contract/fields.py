@@ -173,7 +173,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     _f("li_fat_id", "li_fat_id", S, G.CLICK_ID, "LinkedIn first-party ad tracking ID"),
     _f("ttclid", "ttclid", S, G.CLICK_ID, "TikTok click ID"),
     _f("ttp", "ttp", S, G.CLICK_ID, "TikTok _ttp cookie"),
-    _f("ScCid", "sc_cid", S, G.CLICK_ID, "Snapchat click ID"),
+    _f("ScCid", "sc_cid", S, G.CLICK_ID, "Snapchat click ID", "sc_click_id"),
     _f("rdt_cid", "rdt_cid", S, G.CLICK_ID, "Reddit click ID"),
     _f("msclkid", "msclkid", S, G.CLICK_ID, "Microsoft click ID"),
     _f("twclid", "twclid", S, G.CLICK_ID, "X click ID"),
@@ -195,6 +195,23 @@ NESTED_OBJECTS: tuple[str, ...] = ("userData", "customData", "event_data")
 """Nested objects whose keys are read as fields (nested SDK shape and seed 002 shape)."""
 
 CLICK_ID_FIELDS: tuple[FieldSpec, ...] = tuple(f for f in FIELDS if f.group is Group.CLICK_ID)
+
+URL_CLICK_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "fbclid": ("fbclid",),
+    "gclid": ("gclid",),
+    "gbraid": ("gbraid",),
+    "wbraid": ("wbraid",),
+    "li_fat_id": ("li_fat_id",),
+    "ttclid": ("ttclid",),
+    "ScCid": ("ScCid", "sc_click_id"),
+    "rdt_cid": ("rdt_cid",),
+    "msclkid": ("msclkid",),
+    "twclid": ("twclid",),
+}
+"""Click-ID fields an ad platform appends to the landing page URL, with their query
+parameters: at ingest, a field the record does not carry is read from ``pageUrl``, then
+from ``referrer`` (the event's time is the click time). The cookies (``fbc``, ``fbp``,
+``ttp``) never come from a URL."""
 
 
 def known_top_level_keys() -> frozenset[str]:
