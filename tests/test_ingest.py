@@ -595,3 +595,51 @@ def test_click_ids_only_in_the_url_are_extracted_and_explicit_fields_win(
                      "gbraid": "g1", "wbraid": "w1"},
         "alias": {"sc_cid": "sc2"},  # cookies and empty or look-alike parameters: nothing
     }  # fmt: skip
+
+
+def test_identify_records_land_in_identities_with_accounting_reasons_and_dedup(
+    wh: tw.Warehouse, tmp_path: Path
+) -> None:
+    ts = 1_760_000_000_000
+    records = [
+        {"type": "identify", "userId": "u1", "anonymousId": "a1", "ts": ts, "messageId": "m1",
+         "traits": {"email": "Ann@Acme.test", "firstName": "Ann", "seats": 12,
+                    "address": {"city": "Berlin"}}},
+        {"type": "identify", "userId": "u1", "traits": {"email": "ann@acme.test"}, "ts": ts,
+         "messageId": "m1"},  # the same messageId again: a duplicate
+        {"type": "IDENTIFY", "anonymousId": "a2", "sessionId": "s2"},  # links only, no traits
+        {"projectKey": "pk_demo", "userId": "u4", "user_traits": {"company": "Acme"},
+         "timestamp": "2026-10-01T00:00:00Z"},  # the seed 002 shape
+        {"type": "identify", "traits": {"email": "x@acme.test"}},
+        {"type": "identify", "userId": "u5", "traits": ["email"], "ts": "soon"},
+        {"type": "identify", "userId": "u6", "traits": {}, "ts": 946_000_000},
+        {"event": "SignUp", "eventId": "e1", "ts": ts, "email": "ann@acme.test",
+         "externalId": "u1"},
+    ]  # fmt: skip
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps({"events": records}))  # an edge body: identify inside a batch
+    [f] = wh.ingest(path).files
+    assert (f.rows_in, f.rows_valid, f.rows_identify) == (8, 4, 3)
+    assert (f.rows_quarantined, f.rows_duplicate) == (3, 1) and f.balanced
+    assert quarantined(wh) == {5: "identify_without_person", 6: "invalid_type:traits",
+                               7: "ts_out_of_range"}  # fmt: skip
+    [reasons] = wh.sql("select reasons from quarantine where line_no = 6")["reasons"].to_list()
+    assert reasons == ["invalid_type:traits", "invalid_type:ts"]
+    assert wh.sql("select event_id from duplicates")["event_id"].to_list() == ["m1"]
+    rows = wh.sql(
+        "select line_no, person_key, person_key_kind, trait, value from identities "
+        "order by line_no, trait"
+    ).rows()
+    assert rows == [
+        (1, "u1", "user_id", "address", '{"city":"Berlin"}'),
+        (1, "u1", "user_id", "email", "Ann@Acme.test"),
+        (1, "u1", "user_id", "firstName", "Ann"),
+        (1, "u1", "user_id", "seats", "12"),
+        (3, "a2", "anonymous_id", None, None),
+        (4, "u4", "user_id", "company", "Acme"),
+    ]
+    assert wh.sql("select event_id from events")["event_id"].to_list() == ["e1"]
+    first = wh.sql("select first_seen, records from identity_traits where trait = 'company'")
+    assert first.row(0) == (dt.datetime(2026, 10, 1, tzinfo=dt.UTC), 1)
+    assert wh.ingest(path).files[0].status == "already_ingested"
+    assert wh.sql("select count(*) as n from identities")["n"][0] == len(rows)

@@ -60,7 +60,8 @@ def _assert_accounted(report: tw.IngestReport, wh: tw.Warehouse) -> None:
         return
     assert f.balanced
     counts = wh.sql(
-        "select (select count(*) from events)::bigint e, "
+        "select ((select count(*) from events) "
+        "+ (select count(distinct line_no) from identities))::bigint e, "
         "(select count(*) from quarantine)::bigint q, "
         "(select count(*) from duplicates)::bigint d"
     ).row(0)

@@ -371,3 +371,27 @@ def test_command_line_serve_and_ingest_landing(
     assert cli.main(args) == 0
     assert orjson.loads(capsys.readouterr().out)["totals"]["rows_in"] == 0
     assert cli.main(["--db", db, "ingest"]) == 2
+
+
+def test_identify_records_are_accepted_alone_and_in_batches_and_land_in_identities(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path / "sink.toml")
+    identify = {"type": "identify", "userId": "u-1", "anonymousId": "anon-1", "messageId": "id-1",
+                "traits": {"email": "ann@acme.test", "company": "Acme"}}  # fmt: skip
+    with SinkProcess(tmp_path / "landing", config, env=KEY_ENV) as sink:
+        alone = post(sink.client, identify, server_headers())
+        assert alone.status_code == 202 and alone.json()["accepted"] == 1
+        mixed = post(sink.client, {"events": [*events(1, prefix="ev"), identify]}, server_headers())
+        assert mixed.status_code == 202 and mixed.json()["accepted"] == 2
+        neither = post(sink.client, {"userId": "u-2"}, server_headers())
+        assert neither.status_code == 400 and "identify" in neither.json()["message"]
+    with tw.connect(tmp_path / "wh.duckdb", config=config) as wh:
+        report = wh.ingest_landing(tmp_path / "landing")
+        assert report.totals() == {"rows_in": 3, "rows_valid": 2, "rows_quarantined": 0,
+                                   "rows_duplicate": 1}  # fmt: skip
+        assert sum(f.rows_identify for f in report.files) == 1
+        assert wh.sql("select count(*) as n from events")["n"][0] == 1
+        traits = wh.sql("select person_key, trait, value, project_id from identities order by 2")
+        assert traits.rows() == [("u-1", "company", "Acme", "acme"),
+                                 ("u-1", "email", "ann@acme.test", "acme")]  # fmt: skip

@@ -39,7 +39,9 @@ with chosen as (
 ),
 stored as (
     select c.batch_id,
-        (select count(*) from events e where e.batch_id = c.batch_id) as events,
+        (select count(*) from events e where e.batch_id = c.batch_id)
+            + (select count(distinct i.line_no) from identities i where i.batch_id = c.batch_id)
+            as events,
         (select count(*) from quarantine q where q.batch_id = c.batch_id) as quarantined,
         (select count(*) from duplicates d where d.batch_id = c.batch_id) as duplicates
     from chosen c

@@ -65,6 +65,11 @@ QUARANTINE_REASONS: tuple[Reason, ...] = (
         "send amounts as non-negative numbers; a refund is a Refund event with a positive value",
     ),
     Reason(
+        "identify_without_person",
+        "an identify record names nobody: no userId (or externalId), anonymousId or sessionId",
+        "send the signed-in user's userId, or the anonymousId of a visitor not signed in",
+    ),
+    Reason(
         "ts_out_of_range",
         "the timestamp is before 2000 or more than a day in the future",
         "send ts as epoch seconds, epoch milliseconds or ISO-8601 with an offset",

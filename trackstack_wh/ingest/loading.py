@@ -16,7 +16,7 @@ import duckdb
 from trackstack_wh.db import transaction
 from trackstack_wh.payloads.inspect import existing_tables
 
-LOADED_TABLES = ("events", "quarantine", "duplicates")
+LOADED_TABLES = ("events", "identities", "quarantine", "duplicates")
 
 
 def start_load(conn: duckdb.DuckDBPyConnection, batch_id: str, source: str, sha: str) -> None:

@@ -81,7 +81,7 @@ def _number(i: int) -> str:
     return f"d{i}"
 
 
-def _converted(i: int, field: FieldSpec) -> str:
+def converted_sql(i: int, field: FieldSpec) -> str:
     """The field's warehouse value from its text ``t{i}`` (and number ``d{i}``)."""
     t, d = _text(i), _number(i)
     if field.kind is Kind.STRING:
@@ -209,7 +209,7 @@ def staged_sql(names: tuple[str, ...] | None = None, only_kept: bool = False) ->
     )  # fmt: skip
     urls = [_text(i) for i, f in fields if f.name in URL_FIELDS]
     converted = ",\n        ".join(
-        f"{_from_url(_converted(i, f), f, urls)} as {q(f.column)}" for i, f in fields
+        f"{_from_url(converted_sql(i, f), f, urls)} as {q(f.column)}" for i, f in fields
     )
     type_errors = ", ".join(
         [

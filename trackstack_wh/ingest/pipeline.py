@@ -32,6 +32,8 @@ from trackstack_wh.contract import QUARANTINE_REASONS
 from trackstack_wh.db import transaction
 from trackstack_wh.errors import UnreadableFileError
 from trackstack_wh.ingest.ahead import ChunksAhead
+from trackstack_wh.ingest.identify import INSERT_SQL as INSERT_IDENTITIES_SQL
+from trackstack_wh.ingest.identify import IS_IDENTIFY, STAGED_SQL, validate_identities
 from trackstack_wh.ingest.loading import discard_load, finish_load, start_load
 from trackstack_wh.ingest.normalize import (
     OBJECT_FROM_KEYS_MACRO,
@@ -56,6 +58,14 @@ from (
     from edge_headers
 )
 """
+PRIOR_EVENTS = """
+select e.event_id, e.batch_id as prior_batch_id, e.line_no as prior_line_no
+from events e semi join chunk_ids using (event_id)"""
+PRIOR_IDENTIFIES = """
+select identify_id as event_id, arg_min(batch_id, received_at) as prior_batch_id,
+    arg_min(line_no, received_at) as prior_line_no
+from identities where identify_id in (select event_id from chunk_ids)
+group by identify_id"""
 HASH_BLOCK = 8 << 20
 SEQ_BASE_SQL = "select nextval('ingest_batch_seq') << 32"
 """The batch's ``event_seq`` base: events number in load order (payload builds cut
@@ -114,6 +124,7 @@ def ingest_file(
         dict(batch.warnings),
         None,
         time.perf_counter() - started,
+        rows_identify=batch.rows_identify,
     )
 
 
@@ -128,6 +139,7 @@ class _Batch:
         self.source = source
         self.received_at = received_at
         self.rows_in = self.rows_valid = self.rows_quarantined = self.rows_duplicate = 0
+        self.rows_identify = 0
         self.blank_lines = 0
         self.reasons: Counter[str] = Counter()
         self.warnings: Counter[str] = Counter()
@@ -150,7 +162,10 @@ class _Batch:
                 self.count_warnings()
                 self.write_edge_batches()
                 conn.execute(
-                    "insert into ingest_batches values (?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?)",
+                    "insert into ingest_batches (batch_id, source_uri, content_sha256, "
+                    "file_format, received_at, ingested_at, rows_in, rows_valid, "
+                    "rows_quarantined, rows_duplicate, blank_lines, rows_identify) "
+                    "values (?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?)",
                     [
                         self.batch_id,
                         self.source,
@@ -162,6 +177,7 @@ class _Batch:
                         self.rows_quarantined,
                         self.rows_duplicate,
                         self.blank_lines,
+                        self.rows_identify,
                     ],
                 )
                 finish_load(conn, self.batch_id)
@@ -180,6 +196,9 @@ class _Batch:
         if b"edge_batches" in metadata:
             self.edge_headers += orjson.loads(metadata[b"edge_batches"])
         self.rows_in += chunk.num_rows
+        if chunk.num_rows == 0:
+            return
+        chunk = self._load_identities(chunk)
         if chunk.num_rows == 0:
             return
         with _registered(conn, "chunk", chunk):
@@ -213,6 +232,34 @@ class _Batch:
         self._write_duplicates(duplicates)
         self.rows_valid += keep.height
 
+    def _load_identities(self, chunk: pa.Table) -> pa.Table:
+        """Load the chunk's identify records (``trackstack_wh.ingest.identify``) and
+        return its other records."""
+        conn = self.conn
+        with _registered(conn, "chunk", chunk):
+            lines = conn.sql(f"select line_no from chunk where {IS_IDENTIFY}").fetchnumpy()
+        if len(lines["line_no"]) == 0:
+            return chunk
+        marked = np.isin(chunk["line_no"].to_numpy(), lines["line_no"])
+        identify, others = chunk.filter(pa.array(marked)), chunk.filter(pa.array(~marked))
+        with _registered(conn, "chunk", identify), _registered(conn, "identify_chunk", identify):
+            staged = conn.sql(STAGED_SQL).pl()
+            rejected = validate_identities(staged, self.received_at)
+            valid = staged.join(rejected, on="line_no", how="anti")
+            ids = valid.select("line_no", event_id="identify_id")
+            duplicates, keep = self._split_duplicates(ids, PRIOR_IDENTIFIES)
+            self._write_quarantine(rejected)
+            kept = valid.join(keep.select("line_no"), on="line_no", how="semi")
+            with _registered(conn, "kept_identities", kept):
+                conn.execute(
+                    INSERT_IDENTITIES_SQL,
+                    {"received_at": self.received_at, "batch_id": self.batch_id},
+                )
+        self._write_duplicates(duplicates)
+        self.rows_valid += kept.height
+        self.rows_identify += kept.height
+        return others
+
     def count_warnings(self) -> None:
         """Tally the warnings of the batch's loaded rows (once, after its last chunk)."""
         rows = self.conn.execute(
@@ -230,18 +277,18 @@ class _Batch:
         with _registered(self.conn, "edge_headers", headers):
             self.conn.execute(EDGE_BATCHES_SQL, {"batch_id": self.batch_id, "segment": self.source})
 
-    def _split_duplicates(self, valid: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Duplicates of an earlier line of this batch or of an event already loaded."""
+    def _split_duplicates(
+        self, valid: pl.DataFrame, prior_sql: str = PRIOR_EVENTS
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Duplicates of an earlier line of this batch or of a record already loaded
+        (``prior_sql``: the loaded copies of the IDs in ``chunk_ids``)."""
         first_here = valid.with_columns(
             first_line_no=pl.col("line_no").min().over("event_id"),
             first_batch_id=pl.lit(self.batch_id),
         )
         ids = first_here.filter(pl.col("line_no") == pl.col("first_line_no")).select("event_id")
         with _registered(self.conn, "chunk_ids", ids):
-            earlier = self.conn.sql(
-                "select e.event_id, e.batch_id as prior_batch_id, e.line_no as prior_line_no "
-                "from events e semi join chunk_ids using (event_id)"
-            ).pl()
+            earlier = self.conn.sql(prior_sql).pl()
         marked = first_here.join(earlier, on="event_id", how="left").with_columns(
             first_batch_id=pl.coalesce("prior_batch_id", "first_batch_id"),
             first_line_no=pl.coalesce("prior_line_no", "first_line_no"),

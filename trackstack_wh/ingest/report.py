@@ -25,6 +25,8 @@ class FileReport:
     warnings: dict[str, int] = field(default_factory=dict)
     error: str | None = None
     seconds: float = 0.0
+    rows_identify: int = 0
+    """Identify records among ``rows_valid`` (in ``identities``, not ``events``)."""
 
     @property
     def balanced(self) -> bool:
@@ -40,7 +42,8 @@ class FileReport:
             f"{k} {v}" for k, v in sorted(self.quarantine_reasons.items(), key=lambda kv: -kv[1])
         )
         return (
-            f"{self.path}: {self.rows_in} in = {self.rows_valid} loaded + "
+            f"{self.path}: {self.rows_in} in = {self.rows_valid} loaded"
+            f"{f' ({self.rows_identify} identify)' if self.rows_identify else ''} + "
             f"{self.rows_quarantined} quarantined + {self.rows_duplicate} duplicate"
             f"{f' (quarantine: {reasons})' if reasons else ''} [{self.seconds:.2f}s]"
         )

@@ -16,6 +16,8 @@ import msgspec
 
 SINGLE_EVENT_KEYS = frozenset({"event", "event_name"})
 """A body object without ``events`` is one event when it has one of these keys."""
+IDENTIFY_KEYS = frozenset({"traits", "user_traits"})
+"""...or one identify record when it has one of these, or ``"type": "identify"``."""
 
 _TOP = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _LIST = msgspec.json.Decoder(list[msgspec.Raw])
@@ -63,6 +65,13 @@ def _invalid(exc: msgspec.DecodeError, body: bytes) -> InvalidJson:
     return InvalidJson(f"the body is not valid JSON: {text}", body, position)
 
 
+def _is_identify(top: dict[str, msgspec.Raw]) -> bool:
+    if not IDENTIFY_KEYS.isdisjoint(top):
+        return True
+    kind = _ANY.decode(top["type"]) if "type" in top else None
+    return isinstance(kind, str) and kind.strip().lower() == "identify"
+
+
 def parse_body(body: bytes) -> Parsed:
     """Raw events of ``{"events": [...]}``, ``[...]`` or one event object; raises
     ``InvalidJson`` or ``BodyError``."""
@@ -91,11 +100,12 @@ def parse_body(body: bytes) -> Parsed:
         raise BodyError("invalid_body", f"unexpected body: {exc}") from None
     except msgspec.DecodeError as exc:
         raise _invalid(exc, body) from None
-    if SINGLE_EVENT_KEYS.isdisjoint(top):
+    if SINGLE_EVENT_KEYS.isdisjoint(top) and not _is_identify(top):
         raise BodyError(
             "invalid_body",
             'the body has no "events" array and is not an event (no "event" or '
-            '"event_name"); send {"events": [...]}',
+            '"event_name") nor an identify record (no "type": "identify" or "traits"); '
+            'send {"events": [...]}',
         )
     single = {k: _ANY.decode(v) for k, v in top.items()}
     return Parsed(flat, [msgspec.Raw(flat)], None, single)

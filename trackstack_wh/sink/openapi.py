@@ -22,9 +22,16 @@ _ERROR = {
 _EVENT = {
     "type": "object",
     "description": "A TrackStack event: flat, nested (userData / customData) or seed 002 "
-    "(event_name / event_data / projectKey). Fields are checked by ingest, not here: an "
-    "event with a wrong or missing field is landed and quarantined with its reason.",
-    "anyOf": [{"required": ["event"]}, {"required": ["event_name"]}],
+    '(event_name / event_data / projectKey), or an identify record ({"type": '
+    '"identify", "userId", "anonymousId", "traits": {...}}). Fields are checked '
+    "by ingest, not here: a record with a wrong or missing field is landed and quarantined "
+    "with its reason.",
+    "anyOf": [
+        {"required": ["event"]},
+        {"required": ["event_name"]},
+        {"required": ["type"], "properties": {"type": {"const": "identify"}}},
+        {"required": ["traits"]},
+    ],
     "properties": {
         name: {"description": text}
         for name, text in {
