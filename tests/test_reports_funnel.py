@@ -224,3 +224,26 @@ def test_window_period_and_by_are_checked(hand_wh: tw.Warehouse) -> None:
         hand_wh.funnel("fortnight")
     with pytest.raises(ValueError, match="by='country'"):
         hand_wh.funnel(by="country")
+
+
+def test_people_come_from_identify_records_and_a_shared_session_links_nobody(
+    tmp_path: Path,
+) -> None:
+    records = [
+        # a shared device: two people sign up in one session; its page view is nobody's
+        _e("s1", "PageView", "02T09:00", sessionId="shared", pageUrl="https://x.example/"),
+        _e("s2", "SignUp", "02T09:10", sessionId="shared", **ALICE, externalId="u_alice"),
+        _e("s3", "SignUp", "02T09:20", sessionId="shared", **BOB),
+        # an identify record names the visitor of session "solo" and links an email
+        _e("v1", "PageView", "02T10:00", sessionId="solo", pageUrl="https://x.example/"),
+        {"type": "identify", "userId": "u_vic", "sessionId": "solo",
+         "traits": {"email": "Vic@V.example"}, "ts": "2026-03-02T10:05:00Z"},
+        _e("v2", "DemoBooked", "03T10:00", email="vic@v.example"),
+    ]  # fmt: skip
+    src = tmp_path / "people.ndjson"
+    src.write_bytes(b"\n".join(orjson.dumps(e) for e in records) + b"\n")
+    (tmp_path / "empty.toml").write_text("")
+    with tw.connect(tmp_path / "wh.duckdb", config=tmp_path / "empty.toml") as wh:
+        wh.ingest(src)
+        people = dict(wh.sql("select event_id, person from event_people").rows())
+    assert people == {"s1": None, "s2": "u_alice", "s3": "u_bob", "v1": "u_vic", "v2": "u_vic"}

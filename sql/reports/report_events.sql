@@ -1,5 +1,5 @@
 -- Funnel events of the window with their person (the event_people view of
--- sql/ddl/006_people.sql), company, acquisition channel and value in major currency
+-- sql/ddl/007_people.sql), company, acquisition channel and value in major currency
 -- units ($value_unit says what `value` holds). Materialized as the temp table
 -- report_events by trackstack_wh.reports.funnel.
 with window_events as (
