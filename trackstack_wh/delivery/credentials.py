@@ -16,8 +16,7 @@ from typing import Any
 
 import httpx
 
-from trackstack_wh.config import Destination, GoogleAdsDestination, WorkspaceConfig
-from trackstack_wh.config.apis import version_for
+from trackstack_wh.config import Destination, WorkspaceConfig
 from trackstack_wh.config.destinations import STATIC
 from trackstack_wh.delivery.auth import PlatformAuth
 from trackstack_wh.delivery.denials import (
@@ -38,7 +37,7 @@ from trackstack_wh.delivery.taxonomy import AUTH, CONFIG, RETRYABLE
 from trackstack_wh.delivery.tokens import MISSING, UNREACHABLE, CredentialError, token_source
 from trackstack_wh.delivery.verdicts import Failure, body_text
 from trackstack_wh.errors import ConfigError
-from trackstack_wh.payloads.google_ads import customer_id
+from trackstack_wh.payloads.requests import platform_headers
 
 OK = "ok"
 STATUSES = (OK, MISSING, EXPIRED, REVOKED, INSUFFICIENT_SCOPE, UNREACHABLE, INVALID)
@@ -109,15 +108,9 @@ def _result(dest: Destination, status: str, message: str, **extra: Any) -> Crede
 
 
 def _headers(dest: Destination, call: CheckCall) -> dict[str, str]:
-    headers = dict(call.headers)
-    if dest.name == "linkedin":
-        headers["LinkedIn-Version"] = version_for(dest, "linkedin")
-    if call.developer_token:
-        headers["developer-token"] = dest.secret("developer_token_env") or ""
-        login = GoogleAdsDestination.of(dest).login_customer_id
-        if login:
-            headers["login-customer-id"] = customer_id(login)
-    return headers
+    return dict(call.headers) | platform_headers(
+        dest, developer_token=call.developer_token, reveal_secrets=True
+    )
 
 
 def _read(dest: Destination, call: CheckCall, answer: Answer, mask: Masker) -> CredentialCheck:

@@ -45,9 +45,8 @@ import uuid
 from dataclasses import dataclass, field
 
 from trackstack_wh.config import LIVE, Destination, GoogleAdsDestination
-from trackstack_wh.config.apis import version_for
 from trackstack_wh.config.destinations import SALESFORCE_LOGIN
-from trackstack_wh.payloads.requests import url_params
+from trackstack_wh.payloads.requests import platform_url
 
 DATA_MANAGER_SCOPE = "https://www.googleapis.com/auth/datamanager"
 ADWORDS_SCOPE = "https://www.googleapis.com/auth/adwords"
@@ -172,11 +171,6 @@ def check_url(dest: Destination) -> str:
     if dest.check_url:
         return dest.check_url
     call = check_call(dest)
-    params = url_params(dest)
-    base = dest.base_url or call.default_base or params.get("instance_url", "")
-    return call.url.format(
-        base=base.rstrip("/"),
-        version=version_for(dest, call.api) if call.api else "",
-        request_id=uuid.uuid4().hex,
-        **params,
+    return platform_url(
+        call.url, dest, default_base=call.default_base, api=call.api, request_id=uuid.uuid4().hex
     )

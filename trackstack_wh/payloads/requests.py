@@ -206,18 +206,42 @@ def url_params(dest: Destination) -> dict[str, str]:
     return {}
 
 
+def platform_url(
+    template: str, dest: Destination, *, default_base: str = "", api: str = "", **extra: str
+) -> str:
+    """``template`` filled for a destination: ``{base}`` (its ``base_url``, else
+    ``default_base``, else the Salesforce instance), ``{version}`` of ``api``, the account
+    settings (`url_params`) and ``extra``."""
+    params = url_params(dest)
+    base = dest.base_url or default_base or params.get("instance_url", "")
+    return template.format(
+        base=base.rstrip("/"), version=version_for(dest, api) if api else "", **params, **extra
+    )
+
+
+def platform_headers(
+    dest: Destination, *, developer_token: bool, reveal_secrets: bool
+) -> dict[str, str]:
+    """The headers a platform wants on every call besides the access token: LinkedIn's
+    version, and with ``developer_token`` Google Ads' developer token (redacted unless
+    revealed) and login customer."""
+    headers: dict[str, str] = {}
+    if dest.name == "linkedin":
+        headers["LinkedIn-Version"] = version_for(dest, "linkedin")
+    if developer_token:
+        headers["developer-token"] = _secret(dest, "developer_token_env", reveal_secrets)
+        login = GoogleAdsDestination.of(dest).login_customer_id
+        if login:
+            headers["login-customer-id"] = customer_id(login)
+    return headers
+
+
 def endpoint_url(
     endpoint: Endpoint, dest: Destination, *, reveal_secrets: bool = False, credential: bool = True
 ) -> str:
     """The request URL for a destination (query-string tokens redacted unless revealed;
     left out with ``credential=False``: the delivery engine's ``PlatformAuth`` adds it)."""
-    params = url_params(dest)
-    base = dest.base_url or endpoint.default_base or params.get("instance_url", "")
-    url = endpoint.url.format(
-        base=base.rstrip("/"),
-        version=version_for(dest, endpoint.api) if endpoint.api else "",
-        **params,
-    )
+    url = platform_url(endpoint.url, dest, default_base=endpoint.default_base, api=endpoint.api)
     if endpoint.destination == "snapchat" and dest.validate_only:
         url += "/validate"
     if endpoint.auth == "query" and credential:
@@ -232,18 +256,14 @@ def endpoint_headers(
     """Request headers, credentials redacted unless revealed (the access token left out
     with ``credential=False``; the developer token stays)."""
     headers = {"Content-Type": "application/json", **endpoint.extra_headers}
-    if endpoint.destination == "linkedin":
-        headers["LinkedIn-Version"] = version_for(dest, endpoint.api)
     if credential and endpoint.auth == "bearer":
         headers["Authorization"] = "Bearer " + _secret(dest, "access_token_env", reveal_secrets)
     elif credential and endpoint.auth == "tiktok":
         headers["Access-Token"] = _secret(dest, "access_token_env", reveal_secrets)
-    if endpoint.destination == "google_ads" and endpoint.kind != "event":
-        headers["developer-token"] = _secret(dest, "developer_token_env", reveal_secrets)
-        login = GoogleAdsDestination.of(dest).login_customer_id
-        if login:
-            headers["login-customer-id"] = customer_id(login)
-    return headers
+    developer_token = endpoint.destination == "google_ads" and endpoint.kind != "event"
+    return headers | platform_headers(
+        dest, developer_token=developer_token, reveal_secrets=reveal_secrets
+    )
 
 
 def _secret(dest: Destination, key: str, reveal: bool) -> str:
