@@ -33,20 +33,28 @@ specs = [
 ]
 
 
+def _warning(
+    check: str, label: str, problems: dict[str, str], table: pl.DataFrame
+) -> dg.AssetCheckResult:
+    """A WARN check: passed without ``problems`` (under ``label``), one table row per
+    destination."""
+    return dg.AssetCheckResult(
+        check_name=check,
+        asset_key=ASSET,
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={label: json_value(problems), "destinations": markdown_table(table, rows=20)},
+    )
+
+
 def credentials_result(checks: list[CredentialCheck]) -> dg.AssetCheckResult:
     failed = {c.destination: f"{c.status}: {c.fix or c.message}" for c in checks if not c.ok}
     table = pl.DataFrame(
         [{"destination": c.destination, "status": c.status, "auth": c.auth,
           "message": c.message, "fix": c.fix} for c in checks],
-        schema={k: pl.String for k in ("destination", "status", "auth", "message", "fix")},
+        schema=dict.fromkeys(("destination", "status", "auth", "message", "fix"), pl.String),
     )  # fmt: skip
-    return dg.AssetCheckResult(
-        check_name=CREDENTIALS,
-        asset_key=ASSET,
-        passed=not failed,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"failed": json_value(failed), "destinations": markdown_table(table, rows=20)},
-    )
+    return _warning(CREDENTIALS, "failed", failed, table)
 
 
 def freshness_result(verdicts: list[FreshnessVerdict]) -> dg.AssetCheckResult:
@@ -57,10 +65,4 @@ def freshness_result(verdicts: list[FreshnessVerdict]) -> dg.AssetCheckResult:
         schema={"destination": pl.String, "status": pl.String, "warn_after_s": pl.Float64,
                 "explanation": pl.String},
     )  # fmt: skip
-    return dg.AssetCheckResult(
-        check_name=FRESHNESS,
-        asset_key=ASSET,
-        passed=not stale,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"stale": json_value(stale), "destinations": markdown_table(table, rows=20)},
-    )
+    return _warning(FRESHNESS, "stale", stale, table)
