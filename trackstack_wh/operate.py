@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trackstack_wh.enrich import QualityRun
-from trackstack_wh.ingest.files import expand_paths
+from trackstack_wh.ingest.files import PathLike, expand_paths
 from trackstack_wh.ingest.report import FileReport, IngestReport
 from trackstack_wh.operate_text import summary_lines
 from trackstack_wh.payloads import BuildResult
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from trackstack_wh.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
-PathLike = str | os.PathLike[str]
 
 INBOX_ENV = "TRACKSTACK_INBOX"
 LANDING_ENV = "TRACKSTACK_LANDING"

@@ -23,7 +23,7 @@ from trackstack_wh.enrich import (
     staleness,
 )
 from trackstack_wh.errors import StaleDataError, UsageError
-from trackstack_wh.ingest.files import load_files, load_segments
+from trackstack_wh.ingest.files import PathLike, load_files, load_segments
 from trackstack_wh.ingest.loading import discard_interrupted_loads
 from trackstack_wh.ingest.report import IngestReport
 from trackstack_wh.payloads import PAYLOAD_TABLES, BuildResult, build_payloads
@@ -43,7 +43,7 @@ from trackstack_wh.sink.segments import (
     DEFAULT_LANDING,
 )
 from trackstack_wh.timewindow import TimeWindow
-from trackstack_wh.warehouse_delivery import DeliveryMethods, PathLike
+from trackstack_wh.warehouse_delivery import DeliveryMethods
 
 if TYPE_CHECKING:  # delivery pulls in httpx; imported when first used (faster start-up)
     import httpx

@@ -4,7 +4,6 @@ credential checks, the delivery log and reconciliation."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +19,6 @@ if TYPE_CHECKING:  # delivery pulls in httpx; imported when first used (faster s
     from trackstack_wh.delivery import DestinationReport, PushReport
     from trackstack_wh.delivery.credentials import CredentialCheck
     from trackstack_wh.delivery.reconcile import Reconciliation
-
-PathLike = str | os.PathLike[str]
 
 
 class DeliveryMethods:
