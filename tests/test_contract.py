@@ -11,6 +11,7 @@ from trackstack_wh.contract import (
     is_extension_name,
 )
 from trackstack_wh.contract.ddl import events_ddl
+from trackstack_wh.people import people_ddl
 from trackstack_wh.sql import load
 
 
@@ -109,4 +110,10 @@ def test_extension_names_must_be_pascal_case() -> None:
 def test_committed_events_ddl_matches_the_contract() -> None:
     assert load("ddl/002_events") == events_ddl(), (
         "regenerate: python -m trackstack_wh.contract.ddl > sql/ddl/002_events.sql"
+    )
+
+
+def test_committed_people_ddl_matches_the_person_graph_rules() -> None:
+    assert load("ddl/007_people") == people_ddl(), (
+        "regenerate: python -m trackstack_wh.people > sql/ddl/007_people.sql"
     )

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from trackstack_wh.config.stitching import StitchSettings
 from trackstack_wh.contract import Family
 from trackstack_wh.db import has_table, transaction
 from trackstack_wh.dedup import (
@@ -33,12 +34,20 @@ from trackstack_wh.dedup import (
     update_destination_dedup,
 )
 from trackstack_wh.identity import RULES_VERSION, append_identity, build_identity
-from trackstack_wh.quality import build_event_quality, rejudge_uniqueness, score_new_events
+from trackstack_wh.people import build_person_rows, update_person_rows
+from trackstack_wh.quality import (
+    build_event_quality,
+    rejudge_uniqueness,
+    rescore_stitched,
+    score_new_events,
+)
+from trackstack_wh.stitch import CHANGED as STITCH_CHANGED
+from trackstack_wh.stitch import hash_identify_records, update_event_stitch
 
-TABLES_VERSION = 3
+TABLES_VERSION = 4
 """Bumped when the derived tables' columns change (2: ``event_seq``; 3: ``event_seq`` in
-``event_quality``), so the next refresh rebuilds them even when the events did not
-change."""
+``event_quality``; 4: the person graph, stitched keys and ``score_stitched``), so the
+next refresh rebuilds them even when the events did not change."""
 
 PHONE_REGION_ENV = "TRACKSTACK_PHONE_REGION"
 DEFAULT_PHONE_REGION = "US"
@@ -90,7 +99,11 @@ class QualityRun:
     scored: int = 0
 
 
-def _settings(phone_region: str | None, windows: Mapping[str, dt.timedelta | None]) -> str:
+def _settings(
+    phone_region: str | None,
+    windows: Mapping[str, dt.timedelta | None],
+    stitching: StitchSettings,
+) -> str:
     rules = {
         r.destination: None if r.window is None else r.window.total_seconds()
         for r in dedup_rules(windows)
@@ -101,6 +114,7 @@ def _settings(phone_region: str | None, windows: Mapping[str, dt.timedelta | Non
             "windows": rules,
             "rules": RULES_VERSION,
             "tables": TABLES_VERSION,
+            "stitching": stitching.fingerprint(),
         },
         sort_keys=True,
     )
@@ -108,11 +122,12 @@ def _settings(phone_region: str | None, windows: Mapping[str, dt.timedelta | Non
 
 @dataclass(frozen=True)
 class QualitySettings:
-    """What the derived tables were built with: the default phone region and the
-    per-destination dedup windows (None: no time limit)."""
+    """What the derived tables were built with: the default phone region, the
+    per-destination dedup windows (None: no time limit) and the stitching settings."""
 
     phone_region: str | None
     windows: Mapping[str, dt.timedelta | None]
+    stitching: StitchSettings = StitchSettings()
 
 
 def recorded_settings(conn: duckdb.DuckDBPyConnection) -> QualitySettings | None:
@@ -127,7 +142,12 @@ def recorded_settings(conn: duckdb.DuckDBPyConnection) -> QualitySettings | None
         name: None if seconds is None else dt.timedelta(seconds=seconds)
         for name, seconds in recorded["windows"].items()
     }
-    return QualitySettings(recorded["phone_region"], windows)
+    stitching = recorded.get("stitching")
+    return QualitySettings(
+        recorded["phone_region"],
+        windows,
+        StitchSettings(**stitching) if stitching else StitchSettings(),
+    )
 
 
 def _current_state(conn: duckdb.DuckDBPyConnection) -> tuple[int, int, int | None]:
@@ -163,6 +183,7 @@ def refresh_quality(
     *,
     phone_region: str | None,
     windows: Mapping[str, dt.timedelta | None] | None = None,
+    stitching: StitchSettings | None = None,
     force: bool = False,
 ) -> QualityRun:
     """Bring the derived tables up to date when events or settings changed since the
@@ -170,7 +191,8 @@ def refresh_quality(
     full."""
     started = time.perf_counter()
     conn.execute(RUNS_DDL)
-    settings = _settings(phone_region, windows or {})
+    stitching = stitching or StitchSettings()
+    settings = _settings(phone_region, windows or {}, stitching)
     state = _current_state(conn)
     last = conn.execute(
         "select events, batches, last_ingested_us, settings, through_seq from quality_runs "
@@ -186,14 +208,16 @@ def refresh_quality(
         ][0]
         try:
             if through is None:
-                mode, scored = "full", _rebuild(conn, phone_region, windows)
+                mode, scored = "full", _rebuild(conn, phone_region, windows, stitching)
             else:
-                mode, scored = "incremental", _increment(conn, phone_region, windows, through)
+                mode = "incremental"
+                scored = _increment(conn, phone_region, windows, stitching, through)
             conn.execute(
                 "insert into quality_changes select ?, event_id, event_seq, 'dedup' "
                 "from quality_changed union all "
-                "select ?, event_id, event_seq, 'refund' from quality_refunds",
-                [run_seq, run_seq],
+                "select ?, event_id, event_seq, 'refund' from quality_refunds union all "
+                "select ?, event_id, event_seq, 'stitch' from quality_stitched",
+                [run_seq, run_seq, run_seq],
             )
         finally:
             for table in _TEMP_TABLES:
@@ -209,8 +233,10 @@ def refresh_quality(
 
 
 _TEMP_TABLES = ("quality_new", "quality_new_identity", "quality_changed", "quality_changed_old",
-                "quality_refunds", "dedup_before")  # fmt: skip
-_DERIVED = ("event_identity", "destination_dedup", "event_quality", "match_key_patterns")
+                "quality_refunds", "quality_stitched", "dedup_before", "people_touched",
+                STITCH_CHANGED)  # fmt: skip
+_DERIVED = ("event_identity", "destination_dedup", "event_quality", "match_key_patterns",
+            "person_rows", "identify_identity", "event_stitch")  # fmt: skip
 
 
 def _increment_base(
@@ -233,13 +259,24 @@ def _rebuild(
     conn: duckdb.DuckDBPyConnection,
     phone_region: str | None,
     windows: Mapping[str, dt.timedelta | None] | None,
+    stitching: StitchSettings,
 ) -> int:
     """Every derived table from all events; the dedup decisions that changed against
-    the previous ones go to temp table ``quality_changed``."""
+    the previous ones go to temp table ``quality_changed``, the events whose stitched
+    keys changed to ``quality_stitched``."""
     had_dedup = has_table(conn, "destination_dedup")
+    had_stitch = has_table(conn, "event_stitch")
     if had_dedup:
         conn.execute("create or replace temp table dedup_before as from destination_dedup")
     build_identity(conn, phone_region)
+    hash_identify_records(conn, phone_region, full=True)
+    build_person_rows(conn)
+    update_event_stitch(conn, stitching, full=True)
+    conn.execute(
+        "create or replace temp table quality_stitched as "
+        f"select event_id, event_seq from {STITCH_CHANGED} where $had",
+        {"had": had_stitch},
+    )
     build_destination_dedup(conn, windows)
     build_event_quality(conn)
     if had_dedup:
@@ -260,14 +297,24 @@ def _increment(
     conn: duckdb.DuckDBPyConnection,
     phone_region: str | None,
     windows: Mapping[str, dt.timedelta | None] | None,
+    stitching: StitchSettings,
     through: int,
 ) -> int:
-    """The events above ``through``: identity rows, the dedup decisions of the
+    """The events above ``through``: identity rows, the persons and stitched keys of the
+    people they (or new identify records) touch, the dedup decisions of the
     transactions they carry, and the scores of every event whose inputs changed."""
     conn.execute(
         "create or replace temp table quality_new as from events where event_seq > ?", [through]
     )
     append_identity(conn, phone_region, "quality_new")
+    hash_identify_records(conn, phone_region, full=False)
+    update_person_rows(conn, through)
+    update_event_stitch(conn, stitching, full=False)
+    conn.execute(
+        "create or replace temp table quality_stitched as "
+        f"select event_id, event_seq from {STITCH_CHANGED} where event_seq <= ?",
+        [through],
+    )
     update_destination_dedup(conn, "quality_new", "quality_changed", windows)
     conn.execute(
         "create or replace temp table quality_new_identity as from event_identity "
@@ -281,8 +328,10 @@ def _increment(
         [through],
     )
     rejudge_uniqueness(conn, "quality_changed_old")
+    rescore_stitched(conn, "quality_stitched")
     scored = conn.execute(
         "select (select count(*) from quality_new) + (select count(*) from quality_changed_old)"
+        " + (select count(*) from quality_stitched)"
     ).fetchall()[0][0]
     conn.execute(
         f"create or replace temp table quality_refunds as {REFUNDS_OF}"

@@ -24,6 +24,7 @@ from trackstack_wh.errors import UsageError
 from trackstack_wh.identity.rules import PLATFORMS, Key
 from trackstack_wh.identity.sql import PLAIN_KEYS
 from trackstack_wh.sql import lit
+from trackstack_wh.stitch import CLICK_COLUMNS
 
 LOW_QUALITY_BELOW = 4.0
 """Events scoring under this get the ``low_quality`` warning."""
@@ -94,10 +95,34 @@ def _match_keys_sql() -> str:
     return "{" + ", ".join(per_platform) + "}"
 
 
+STITCHED_CLICK = " or ".join(f"s.{c} is not null" for c in ("fbc", *CLICK_COLUMNS))
+STITCH_GAIN = f"""(
+    case when components.email = 0 and s.email_sha256 is not null
+        then {COMPONENT_POINTS["email"]} else 0 end
+    + case when components.phone = 0 and s.phone_e164_sha256 is not null
+        then {COMPONENT_POINTS["phone"]} else 0 end
+    + case when components.click_id = 0 and ({STITCHED_CLICK})
+        then {COMPONENT_POINTS["click_id"]} else 0 end
+    + case when components.external_id = 0 and s.external_id_sha256 is not null
+        then {COMPONENT_POINTS["external_id"]} else 0 end
+    + case when components.ip_user_agent = 0 and s.client_ip is not null
+        and s.user_agent is not null then {COMPONENT_POINTS["ip_user_agent"]} else 0 end
+    + case when components.name_location = 0 and s.first_name_sha256 is not null
+        and s.last_name_sha256 is not null
+        and (s.zip_sha256 is not null or s.city_sha256 is not null)
+        and s.country_sha256 is not null then {COMPONENT_POINTS["name_location"]} else 0 end
+)"""
+"""Points an event's score gains from the keys stitched into it (``s``: its
+``event_stitch`` row), component by component."""
+
+
 @cache
-def quality_sql(events: str = "events", identity: str = "event_identity") -> str:
+def quality_sql(
+    events: str = "events", identity: str = "event_identity", stitch: str = "event_stitch"
+) -> str:
     """SELECT of one ``event_quality`` row per row of ``events`` (a relation with the
-    columns of ``events``), from its rows in ``identity`` and ``destination_dedup``."""
+    columns of ``events``), from its rows in ``identity``, ``destination_dedup`` and
+    ``stitch`` (``score_stitched``: the score with the stitched keys counted)."""
     p = COMPONENT_POINTS
     any_click = " or ".join(f"e.{c} is not null" for c in _CLICK_COLUMNS)
     components = {
@@ -174,8 +199,12 @@ select event_id, event_name, stage,
             lambda w: w is not null
         ) || coalesce(identity_issues, []) || coalesce(dedup_reasons, [])
     )) as warnings,
-    event_seq
-from scored"""
+    event_seq,
+    round({score} + {STITCH_GAIN}, 2) as score_stitched
+from scored q
+left join (
+    select * exclude (event_id, event_seq, person), event_id as stitched_event_id from {stitch}
+) s on s.stitched_event_id = q.event_id"""
 
 
 def build_event_quality(conn: duckdb.DuckDBPyConnection) -> None:
@@ -199,7 +228,10 @@ def build_event_quality(conn: duckdb.DuckDBPyConnection) -> None:
 def score_new_events(conn: duckdb.DuckDBPyConnection, events: str, identity: str) -> None:
     """Score the new events of relation ``events`` from their rows in relation
     ``identity``; patterns not seen before join ``match_key_patterns``."""
-    conn.execute(f"create or replace temp table scored_new as {quality_sql(events, identity)}")
+    stitch = f"event_stitch where event_seq in (select event_seq from {events})"
+    conn.execute(
+        f"create or replace temp table scored_new as {quality_sql(events, identity, stitch)}"
+    )
     try:
         conn.execute("insert into event_quality from scored_new")
         conn.execute(
@@ -220,12 +252,14 @@ def rejudge_uniqueness(conn: duckdb.DuckDBPyConnection, changed: str) -> None:
         for name in COMPONENT_POINTS
     )
     new_score = "round(q.score - q.components.unique + n.new_unique, 2)"
+    new_stitched = "round(q.score_stitched - q.components.unique + n.new_unique, 2)"
     reasons = ", ".join(lit(r) for r in DEDUP_REASONS)
     conn.execute(
         f"""
 update event_quality q set
     components = struct_pack({fields}),
     score = {new_score},
+    score_stitched = {new_stitched},
     warnings = list_sort(list_distinct(
         list_filter(q.warnings, lambda w: w <> 'low_quality' and w not in ({reasons}))
         || case when {new_score} < {LOW_QUALITY_BELOW} then ['low_quality'] else [] end
@@ -241,6 +275,23 @@ from (
     ) d using (event_id)
 ) n
 where q.event_seq = n.event_seq and q.event_id = n.event_id"""
+    )
+
+
+def rescore_stitched(conn: duckdb.DuckDBPyConnection, changed: str) -> None:
+    """The scored events of relation ``changed`` (``event_id, event_seq``) whose stitched
+    keys changed: ``score_stitched`` follows their ``event_stitch`` row now."""
+    conn.execute(
+        f"""
+update event_quality q set score_stitched = n.score_stitched
+from (
+    select q.event_id, round(q.score + {STITCH_GAIN}, 2) as score_stitched
+    from (select * from event_quality
+          where event_seq in (select event_seq from {changed})) q
+    left join (select * from event_stitch
+               where event_seq in (select event_seq from {changed})) s using (event_id)
+) n
+where q.event_id = n.event_id and q.event_seq in (select event_seq from {changed})"""
     )
 
 

@@ -132,7 +132,8 @@ class Warehouse(DeliveryMethods):
         dedup_windows: Mapping[str, dt.timedelta | None] | None = None,
         force: bool = False,
     ) -> QualityRun:
-        """Rebuild identity hashes, per-destination dedup and quality scores if stale.
+        """Rebuild identity hashes, the person graph and stitched keys
+        (``[stitching]``), per-destination dedup and quality scores if stale.
 
         ``phone_region``: country assumed for phones without a country code (default
         $TRACKSTACK_PHONE_REGION, else US; None reads their digits as international).
@@ -146,7 +147,13 @@ class Warehouse(DeliveryMethods):
         )
         if region is not None and not isinstance(region, str):
             raise UsageError(f"phone_region must be an ISO country code or None, not {region!r}")
-        return refresh_quality(self.conn, phone_region=region, windows=dedup_windows, force=force)
+        return refresh_quality(
+            self.conn,
+            phone_region=region,
+            windows=dedup_windows,
+            stitching=self.config.stitching,
+            force=force,
+        )
 
     def quality(self, limit: int | None = None) -> pl.DataFrame:
         """Per-event quality: score, components, match keys per destination, warnings
@@ -332,9 +339,14 @@ class Warehouse(DeliveryMethods):
 
     def _refresh_with_recorded_settings(self) -> QualitySettings:
         settings = recorded_settings(self.conn) or QualitySettings(
-            phone_region_from_env(self.config.phone_region), {}
+            phone_region_from_env(self.config.phone_region), {}, self.config.stitching
         )
-        refresh_quality(self.conn, phone_region=settings.phone_region, windows=settings.windows)
+        refresh_quality(
+            self.conn,
+            phone_region=settings.phone_region,
+            windows=settings.windows,
+            stitching=settings.stitching,
+        )
         return settings
 
     def close(self) -> None:

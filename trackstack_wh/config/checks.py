@@ -102,7 +102,8 @@ def only_keys(where: str, prefix: str, raw: Mapping[str, Any], allowed: KeyTypes
             )
         expected = allowed[key]
         # TOML booleans are ints to isinstance; a number key never takes true/false.
-        if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
+        takes_bool = bool in (expected if isinstance(expected, tuple) else (expected,))
+        if not isinstance(value, expected) or (isinstance(value, bool) and not takes_bool):
             names = expected.__name__ if isinstance(expected, type) else str(expected)
             raise ConfigError(f"{where}: {prefix}{key} must be {names}, got {type(value).__name__}")
 

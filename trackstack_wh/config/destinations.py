@@ -27,6 +27,7 @@ from trackstack_wh.config.checks import (
     TIKTOK_PIXEL,
     IdFormat,
 )
+from trackstack_wh.config.stitching import STITCH_CLASSES
 from trackstack_wh.errors import ConfigError
 
 LIVE = "live"
@@ -146,6 +147,10 @@ class Destination:
     test_event_code: str | None = None
     validate_only: bool = False
     max_event_age_days: float | None = None
+    stitching: tuple[str, ...] | None = None
+    """What the destination takes from the event's person when the event lacks it
+    (``config.stitching.STITCH_CLASSES``); None: the default (every class for an ad
+    platform, none for a CRM), `stitch_classes`."""
     delivery: dict[str, float] = field(default_factory=dict)
     access_token_env: str = field(default="", metadata={AUTH_SETTING: True})
     """The environment variable holding the API access token (``auth = "static"``)."""
@@ -240,6 +245,12 @@ class Destination:
     def secret_names(self) -> list[str]:
         """The environment-variable names of this destination's credentials."""
         return list(self.credential_envs().values())
+
+    def stitch_classes(self) -> tuple[str, ...]:
+        """The stitching classes this destination takes."""
+        if self.stitching is not None:
+            return self.stitching
+        return STITCH_CLASSES if self.name in AD_DESTINATIONS else ()
 
     def event_ids(self) -> dict[str, str]:
         """Canonical event -> the configured conversion action / rule ID (Google Ads and

@@ -12,11 +12,13 @@ from trackstack_wh.config.apis import parse_api_versions
 from trackstack_wh.config.checks import IdFormat, KeyTypes, env_name, only_keys, strings
 from trackstack_wh.config.destinations import (
     CHOICES,
+    CRM_DESTINATIONS,
     DESTINATION_TYPES,
     FORMAT,
     REQUIRED,
     Destination,
 )
+from trackstack_wh.config.stitching import parse_destination_stitching
 from trackstack_wh.contract import EVENTS_BY_NAME, is_extension_name
 from trackstack_wh.errors import ConfigError
 
@@ -30,6 +32,7 @@ COMMON_KEYS: KeyTypes = {
     "test_event_code": str,
     "validate_only": bool,
     "max_event_age_days": (int, float),
+    "stitching": (bool, list),
     "delivery": dict,
 }
 """Keys every destination accepts besides its own settings."""
@@ -72,6 +75,11 @@ def parse_destination(where: str, name: str, raw: Mapping[str, Any]) -> Destinat
     age = raw.get("max_event_age_days")
     if age is not None and (isinstance(age, bool) or age <= 0):
         raise ConfigError(f"{where}: {prefix}max_event_age_days must be a positive number of days")
+    stitching = None
+    if "stitching" in raw:
+        stitching = parse_destination_stitching(
+            where, prefix + "stitching", raw["stitching"], crm=name in CRM_DESTINATIONS
+        )
     delivery = raw.get("delivery", {})
     only_keys(where, prefix + "delivery.", delivery, DELIVERY_KEYS)
     for key, value in delivery.items():
@@ -95,6 +103,7 @@ def parse_destination(where: str, name: str, raw: Mapping[str, Any]) -> Destinat
             test_event_code=raw.get("test_event_code"),
             validate_only=raw.get("validate_only", False),
             max_event_age_days=age,
+            stitching=stitching,
             delivery=dict(delivery),
             api_versions=versions,
             **settings,

@@ -22,6 +22,7 @@ from trackstack_wh.config.destinations import DESTINATIONS, LIVE, Destination
 from trackstack_wh.config.freshness import FreshnessThresholds, parse_freshness
 from trackstack_wh.config.parsing import parse_destination
 from trackstack_wh.config.sink import Project, SinkSettings, parse_projects, parse_sink
+from trackstack_wh.config.stitching import StitchSettings, parse_stitching
 from trackstack_wh.contract import CURRENCY_CODES
 from trackstack_wh.errors import ConfigError
 
@@ -34,6 +35,7 @@ SECTIONS: KeyTypes = {
     "sink": dict,
     "projects": dict,
     "freshness": dict,
+    "stitching": dict,
 }
 WORKSPACE_KEYS: KeyTypes = {
     "allowed_domains": list,
@@ -59,6 +61,8 @@ class WorkspaceConfig:
     skipped as ``missing_currency`` where a destination needs a currency)."""
     freshness: FreshnessThresholds = field(default_factory=FreshnessThresholds)
     """``[freshness]``: when a destination's deliveries count as stale."""
+    stitching: StitchSettings = field(default_factory=StitchSettings)
+    """``[stitching]``: windows and attribution of keys borrowed from a person's events."""
 
     def enabled(self) -> list[Destination]:
         """The enabled destinations, in ``DESTINATIONS`` order."""
@@ -156,4 +160,5 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Workspace
         parse_projects(where, data.get("projects", {}), allowed),
         default_currency=currency,
         freshness=parse_freshness(where, data.get("freshness", {})),
+        stitching=parse_stitching(where, data.get("stitching", {})),
     )

@@ -207,14 +207,17 @@ def build_identity(
     )
 
 
-def append_identity(conn: duckdb.DuckDBPyConnection, phone_region: str | None, source: str) -> None:
-    """Add the identity rows of the events of relation ``source`` (new events, loaded
-    after the others, so ``event_identity`` stays in ``event_seq`` order)."""
+def append_identity(
+    conn: duckdb.DuckDBPyConnection,
+    phone_region: str | None,
+    source: str,
+    target: str = "event_identity",
+) -> None:
+    """Add the identity rows of the events of relation ``source`` to ``target`` (new
+    events, loaded after the others, so ``event_identity`` stays in ``event_seq`` order)."""
     refresh_phone_numbers(conn, phone_region, source=source)
     _lookup_tables(conn)
-    conn.execute(
-        f"insert into event_identity {identity_sql(source)}", {"region": phone_region or ""}
-    )
+    conn.execute(f"insert into {target} {identity_sql(source)}", {"region": phone_region or ""})
 
 
 def _lookup_tables(conn: duckdb.DuckDBPyConnection) -> None:

@@ -30,7 +30,7 @@ from trackstack_wh.db import create_currency_table, has_table, transaction
 from trackstack_wh.destinations.routing import build_event_routes, in_part
 from trackstack_wh.errors import UsageError
 from trackstack_wh.identity.rules import RULES_VERSION
-from trackstack_wh.payloads import increments
+from trackstack_wh.payloads import increments, stitched
 from trackstack_wh.payloads.registry import payload_spec
 from trackstack_wh.payloads.spec import (
     AD_GATES,
@@ -42,7 +42,7 @@ from trackstack_wh.payloads.spec import (
 from trackstack_wh.sql import lit
 from trackstack_wh.timewindow import TimeWindow, in_window, window_params
 
-PAYLOAD_VERSION = "2026-11-v3"
+PAYLOAD_VERSION = "2026-12-v4"
 """Bumped when a builder's output changes, so existing rows are rebuilt."""
 
 TABLE_DDL = """
@@ -66,6 +66,7 @@ create table if not exists {table} (
 );
 alter table {table} add column if not exists event_seq bigint;
 alter table {table} add column if not exists built_seq bigint default nextval('payload_built_seq');
+alter table {table} add column if not exists key_sources json;
 """
 """One destination's payload table. The IDs and the JSON are stored with ZSTD: FSST and
 dictionary analysis of a million distinct strings cost twice the time and give a file
@@ -97,16 +98,16 @@ where {in_window("ts")}"""
 
 SOURCE_SQL = f"""
 with src as (
-    select e.* exclude (reason, destination, currency), d.duplicate_of,
+    select e.* exclude (reason, destination, currency, {", ".join(stitched.EVENT_COLUMNS)}),
+        d.duplicate_of,
         {CURRENCY_OR_DEFAULT} as currency,
-        i.* exclude (event_id, event_seq, city_compact, state, zip, country, identity_issues,
-            rules_version),
-        i.city_compact as n_city_compact, i.state as n_state, i.zip as n_zip,
-        i.country as n_country,
+        {stitched.source_columns()},
+        {{key_sources}} as key_sources,
         cx.exponent, {major_units("e.value")} as value_major,
         to_timestamp($as_of_s) as as_of
     from {{routed}}($part_lo, $part_hi, $from_s, $to_s) e
     left join ({{identity}}) i on i.event_id = e.event_id
+    left join (from event_stitch where {in_part()}) s on s.event_id = e.event_id
     left join destination_dedup d on d.event_id = e.event_id and d.destination = $destination
     left join currency_exponents cx on cx.code = {CURRENCY_OR_DEFAULT}
     where e.destination = $destination and e.reason is null and {{unbuilt}}
@@ -145,7 +146,8 @@ select event_id, $destination as destination, {lit(kind.name)} as request_kind,
     ts as event_time, status, case when status = 'skipped' then skip_reason end as skip_reason,
     {duplicate_of} as duplicate_of, {warning_list}::varchar[] as warnings,
     case when status = 'ready' then ({kind.payload})::json end as payload,
-    $settings_hash as settings_hash, as_of as built_at, event_seq
+    $settings_hash as settings_hash, as_of as built_at, event_seq,
+    case when status = 'ready' then key_sources end as key_sources
 from (
     select *, case when {duplicate_of} is not null then 'duplicate'
         when skip_reason is not null then 'skipped' else 'ready' end as status
@@ -164,7 +166,12 @@ def payload_sql(spec: PayloadSpec, *, kept_identities: bool = False, changed: bo
     if changed:  # their rows were deleted first
         identity = f"from {increments.CHANGED_IDENTITY} where {in_part()}"
         routed, unbuilt = increments.ROUTED_CHANGED, "true"
-    source = SOURCE_SQL.format(identity=identity, routed=routed, unbuilt=unbuilt)
+    source = SOURCE_SQL.format(
+        identity=identity,
+        routed=routed,
+        unbuilt=unbuilt,
+        key_sources=stitched.key_sources(spec.destination),
+    )
     return f"insert into {spec.table} by name\n{source}\n{selects}"
 
 
@@ -178,6 +185,7 @@ def settings_hash(dest: Destination, config: WorkspaceConfig, phone_region: str 
         "value_unit": config.value_unit,
         "default_currency": config.default_currency,
         "phone_region": phone_region,
+        "stitching": dest.stitch_classes(),
         "rules": RULES_VERSION,
         "payloads": PAYLOAD_VERSION,
     }
@@ -300,6 +308,7 @@ def _build_destination(
         "max_age_s": None if max_age is None else float(max_age) * 86400,
         "future_s": spec.future_seconds,
         "settings_hash": digest,
+        **stitched.stitch_params(dest),
         **window_params(window),
         **spec.params,
     }
@@ -313,7 +322,12 @@ def _build_destination(
         if incremental and last is not None and last.through_seq is not None:
             drops = [k.name for k in spec.kinds if k.drop_duplicates]
             rebuilt = changed.mark_duplicates(spec.table, dest.name, drops)
-            changed.prepare_rebuild(spec.table, dest.name, any(k.joins for k in spec.kinds))
+            changed.prepare_rebuild(
+                spec.table,
+                dest.name,
+                refunds=any(k.joins for k in spec.kinds),
+                stitches=bool(dest.stitch_classes()),
+            )
             rebuilt += increments.delete_rows_of(conn, spec.table, increments.REBUILD)
             lo = increments.lowest_seq(conn, increments.REBUILD)
             steps = [

@@ -12,18 +12,16 @@ transaction ID) or restates it to the remaining value after a partial refund.
 from __future__ import annotations
 
 from trackstack_wh.config import Destination, GoogleAdsDestination
+from trackstack_wh.consent import AD_PERSONALIZATION, AD_USER_DATA, consent_status
 from trackstack_wh.contract import REFUND_EVENTS, REVENUE_EVENTS
 from trackstack_wh.payloads.jsonsql import const, items, obj, val
 from trackstack_wh.payloads.spec import (
-    AD_PERSONALIZATION,
-    AD_USER_DATA,
     CURRENCY,
     GOOGLE_DATETIME,
     IS_WEB,
     ISO_UTC,
     PayloadKind,
     PayloadSpec,
-    consent_status,
     in_events,
     major_units,
     present,

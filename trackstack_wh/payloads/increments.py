@@ -1,5 +1,6 @@
 """What a payload build has to look at: the events loaded since the destination's last
-build, and the old events whose dedup decision changed since (``quality_changes``).
+build, and the old events whose dedup decision or stitched keys changed since
+(``quality_changes``).
 
 ``payload_builds`` records, per destination, the settings the rows were built under, the
 highest ``event_seq`` a whole-warehouse build covered and the quality run it had seen.
@@ -138,23 +139,27 @@ where r.status <> 'duplicate' or r.duplicate_of is distinct from d.duplicate_of"
             ).fetchall()[0][0]
         )
 
-    def prepare_rebuild(self, table: str, destination: str, refunds: bool) -> int:
+    def prepare_rebuild(self, table: str, destination: str, refunds: bool, stitches: bool) -> int:
         """Temp table `REBUILD` (``event_id, event_seq``): the refunds among the changed
         events when this destination's rows read other events of their transaction
-        (``refunds``: Google's adjustment points at the original conversion), and changed
-        events whose rows here say duplicate while this destination no longer judges them
-        so; their events copied aside. Returns how many."""
+        (``refunds``: Google's adjustment points at the original conversion), the events
+        whose stitched keys changed when the destination takes stitched keys
+        (``stitches``), and changed events whose rows here say duplicate while this
+        destination no longer judges them so; their events copied aside. Returns how
+        many."""
         conn = self.conn
         conn.execute(
             f"""create or replace temp table {REBUILD} as
 select event_id, event_seq from {CHANGED} where cause = 'refund' and $refunds
+union
+select event_id, event_seq from {CHANGED} where cause = 'stitch' and $stitches
 union
 select p.event_id, p.event_seq from {table} p
 where p.event_seq in (select event_seq from {CHANGED} where cause = 'dedup')
   and p.status = 'duplicate'
   and not exists (select 1 from destination_dedup d
                   where d.event_id = p.event_id and d.destination = $destination)""",
-            {"destination": destination, "refunds": refunds},
+            {"destination": destination, "refunds": refunds, "stitches": stitches},
         )
         seqs = frozenset(r[0] for r in conn.execute(f"select event_seq from {REBUILD}").fetchall())
         if seqs and seqs != self.copied:

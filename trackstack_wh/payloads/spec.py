@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from trackstack_wh.consent import CONSENT_DENIED
 from trackstack_wh.contract import REFUND_EVENTS, REVENUE_EVENTS
 from trackstack_wh.identity.rules import PLATFORMS, Key
 from trackstack_wh.payloads.jsonsql import Member, one_item, val
@@ -126,24 +127,6 @@ def major_units(column: str) -> str:
 def in_events(names: tuple[str, ...]) -> str:
     """SQL: the row's event is one of ``names`` (constants of the contract)."""
     return f"event_name in ({', '.join(lit(n) for n in names)})"
-
-
-def consent_status(keys: tuple[str, ...], granted: str, denied: str) -> str:
-    """The event's consent answer for one purpose as a platform's enum value (or NULL)."""
-    answer = "lower(coalesce(" + ", ".join(f"consent->>{lit(k)}" for k in keys) + "))"
-    return (
-        f"case when {answer} in ('granted', 'true', 'yes', '1') then {lit(granted)} "
-        f"when {answer} in ('denied', 'false', 'no', '0') then {lit(denied)} end"
-    )
-
-
-AD_USER_DATA = ("ad_user_data", "adUserData")
-AD_PERSONALIZATION = ("ad_personalization", "adPersonalization")
-CONSENT_DENIED = (
-    f"coalesce({consent_status(AD_USER_DATA + ('marketing',), 'granted', 'denied')} = 'denied', "
-    "false)"
-)
-"""The event's consent object refuses ad use of the user's data."""
 
 
 AGE_GATES: tuple[Gate, ...] = (

@@ -1,0 +1,83 @@
+"""The ``src`` columns a payload reads, with the keys stitched from the event's person.
+
+Each identity and browser/click column is the event's own value, else (when the
+destination takes that class, parameters ``$stitch_pii``, ``$stitch_browser``,
+``$stitch_clicks``) its ``event_stitch`` value (``s``). ``key_sources`` records, for each
+key group the destination matches on, whether the event carried it (``{"from": "self"}``)
+or where it was stitched from (``{"from": "event"|"identify", "id", "at"}``).
+"""
+
+from __future__ import annotations
+
+from trackstack_wh.config import Destination
+from trackstack_wh.identity.rules import HASHED_KEYS, KEY_SOURCE, PLATFORMS, Key
+from trackstack_wh.identity.sql import PLAIN_KEYS
+from trackstack_wh.sql import lit
+from trackstack_wh.stitch import BROWSER_COLUMNS, CLICK_GROUPS, GROUP_CLASS, GROUPS, PII_GROUPS
+
+EVENT_COLUMNS = tuple(
+    c for c in BROWSER_COLUMNS + tuple(c for _, cs in CLICK_GROUPS.values() for c in cs)
+    if not c.endswith("_sha256")
+)  # fmt: skip
+"""``events`` columns a stitched value can stand in for (``e.* exclude`` them)."""
+
+
+def _class_of_column(column: str) -> str:
+    group = next(g for g, columns in GROUPS.items() if column in columns)
+    return GROUP_CLASS[group]
+
+
+def _stitched(own: str, column: str) -> str:
+    return f"coalesce({own}, case when $stitch_{_class_of_column(column)} then s.{column} end)"
+
+
+def source_columns() -> str:
+    """The identity columns (``<key>_sha256``, plain ``n_<key>``) and the event columns of
+    `EVENT_COLUMNS`, each the event's own value else the stitched one."""
+    columns = [f"{_stitched(f'i.{k}_sha256', f'{k}_sha256')} as {k}_sha256" for k in HASHED_KEYS]
+    columns += [f"{_stitched(f'i.{k}', str(k))} as n_{k}" for k in PLAIN_KEYS]
+    columns += [f"{_stitched(f'e.{c}', c)} as {c}" for c in EVENT_COLUMNS]
+    return ",\n        ".join(columns)
+
+
+def _own(group: str) -> str:
+    """SQL: the event itself carries the group."""
+    if group in PII_GROUPS:
+        owned = [f"i.{c}" for c in PII_GROUPS[group]]
+    else:
+        owned = [f"e.{c}" for c in GROUPS[group] if not c.endswith("_sha256")]
+        if group == "fbc":
+            owned.append("e.fbclid")
+    return " or ".join(f"{c} is not null" for c in owned)
+
+
+def key_groups(destination: str) -> tuple[str, ...]:
+    """The key groups a destination matches on (none for a CRM)."""
+    platform = PLATFORMS.get(destination)
+    if platform is None:
+        return ()
+    groups = {KEY_SOURCE[m.key] for m in platform.keys if m.key is not Key.CLIENT_IP}
+    browser = platform.uses_ip_and_user_agent or any(m.key is Key.CLIENT_IP for m in platform.keys)
+    if browser or {"fbp", "ttp"} & set(platform.click_ids):
+        groups.add("browser")
+    groups |= {g for g, (owner, _) in CLICK_GROUPS.items() if owner == destination}
+    return tuple(g for g in GROUPS if g in groups)
+
+
+def key_sources(destination: str) -> str:
+    """SQL: the ``key_sources`` JSON of a destination's row (NULL for a CRM)."""
+    entries = [
+        f"{{'k': {lit(g)}, 'v': case when {_own(g)} then '{{\"from\": \"self\"}}'::json "
+        f"when $stitch_{GROUP_CLASS[g]} then s.sources -> {lit(g)} end}}"
+        for g in key_groups(destination)
+    ]
+    if not entries:
+        return "null::json"
+    listed = ", ".join(entries)
+    return f"to_json(map_from_entries(list_filter([{listed}], lambda x: x.v is not null)))"
+
+
+def stitch_params(dest: Destination) -> dict[str, bool]:
+    """``$stitch_<class>``: whether the destination takes each class."""
+    chosen = dest.stitch_classes()
+    return {f"stitch_{c}": c in chosen for c in ("pii", "browser", "clicks")}
