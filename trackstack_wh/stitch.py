@@ -2,8 +2,8 @@
 
 For every event of a known person (`trackstack_wh.people`) whose own consent, and the
 person's latest answer before it, allow ad use (a person who denied it at sign-up gets
-nothing stitched until they grant it), each key group the event lacks is taken from the person's latest row at or before
-it that has the group and whose consent allows ad use:
+nothing stitched until they grant it), each key group the event lacks is taken from the
+person's latest row at or before it that has the group and whose consent allows ad use:
 
 - identity traits (one group per source field: email, phone, names, address parts,
   gender, birth date, external ID), from identify records and earlier events, hashed by
