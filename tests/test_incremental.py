@@ -63,6 +63,9 @@ DERIVED = {
     "destination_dedup": "event_id, destination",
     "event_quality": "event_id",
     "match_key_patterns": "key_pattern",
+    "person_rows": "row_kind, row_id",
+    "event_stitch": "event_id",
+    "identify_identity": "event_id",
     **{table: "event_id, request_kind" for table in PAYLOAD_TABLES.values()},
 }
 

@@ -125,8 +125,9 @@ with changed_rows as materialized (
     where event_seq in (select event_seq from {CHANGED} where cause = 'dedup')
       and request_kind in (select unnest($kinds::varchar[]))
 )
-select r.* exclude (status, duplicate_of, skip_reason, payload),
-    'duplicate' as status, d.duplicate_of, null::varchar as skip_reason, null::json as payload
+select r.* exclude (status, duplicate_of, skip_reason, payload, key_sources),
+    'duplicate' as status, d.duplicate_of, null::varchar as skip_reason, null::json as payload,
+    null::json as key_sources
 from changed_rows r
 join destination_dedup d on d.destination = $destination and d.event_id = r.event_id
 where r.status <> 'duplicate' or r.duplicate_of is distinct from d.duplicate_of""",
