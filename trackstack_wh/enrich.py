@@ -34,6 +34,7 @@ from trackstack_wh.dedup import (
     update_destination_dedup,
 )
 from trackstack_wh.identity import RULES_VERSION, append_identity, build_identity
+from trackstack_wh.people import TOUCHED as PEOPLE_TOUCHED
 from trackstack_wh.people import build_person_rows, update_person_rows
 from trackstack_wh.quality import (
     build_event_quality,
@@ -142,12 +143,10 @@ def recorded_settings(conn: duckdb.DuckDBPyConnection) -> QualitySettings | None
         name: None if seconds is None else dt.timedelta(seconds=seconds)
         for name, seconds in recorded["windows"].items()
     }
-    stitching = recorded.get("stitching")
-    return QualitySettings(
-        recorded["phone_region"],
-        windows,
-        StitchSettings(**stitching) if stitching else StitchSettings(),
-    )
+    stitching = recorded.get("stitching") or {}
+    if "events" in stitching:
+        stitching["events"] = tuple(stitching["events"])
+    return QualitySettings(recorded["phone_region"], windows, StitchSettings(**stitching))
 
 
 def _current_state(conn: duckdb.DuckDBPyConnection) -> tuple[int, int, int | None]:
@@ -270,7 +269,7 @@ def _rebuild(
         conn.execute("create or replace temp table dedup_before as from destination_dedup")
     build_identity(conn, phone_region)
     hash_identify_records(conn, phone_region, full=True)
-    build_person_rows(conn)
+    build_person_rows(conn, enabled=stitching.enabled)
     update_event_stitch(conn, stitching, full=True)
     conn.execute(
         "create or replace temp table quality_stitched as "
@@ -308,7 +307,10 @@ def _increment(
     )
     append_identity(conn, phone_region, "quality_new")
     hash_identify_records(conn, phone_region, full=False)
-    update_person_rows(conn, through)
+    if stitching.enabled:
+        update_person_rows(conn, through)
+    else:
+        conn.execute(f"create or replace temp table {PEOPLE_TOUCHED} (person varchar)")
     update_event_stitch(conn, stitching, full=False)
     conn.execute(
         "create or replace temp table quality_stitched as "

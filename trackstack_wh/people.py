@@ -83,9 +83,11 @@ def people_ddl() -> str:
     return header + PERSON_INPUTS.strip() + ";\n\n" + EVENT_PEOPLE.strip() + ";\n"
 
 
-def build_person_rows(conn: duckdb.DuckDBPyConnection) -> None:
-    """``person_rows`` from every row; every person counts as touched."""
-    conn.execute(f"create or replace table person_rows as {PEOPLE_SQL.format(scope='true')}")
+def build_person_rows(conn: duckdb.DuckDBPyConnection, *, enabled: bool = True) -> None:
+    """``person_rows`` from every row (empty when stitching is not ``enabled``); every
+    person counts as touched."""
+    scope = "true" if enabled else "false"
+    conn.execute(f"create or replace table person_rows as {PEOPLE_SQL.format(scope=scope)}")
     conn.execute(
         f"create or replace temp table {TOUCHED} as "
         "select distinct person from person_rows where person is not null"

@@ -24,7 +24,6 @@ from trackstack_wh.errors import UsageError
 from trackstack_wh.identity.rules import PLATFORMS, Key
 from trackstack_wh.identity.sql import PLAIN_KEYS
 from trackstack_wh.sql import lit
-from trackstack_wh.stitch import CLICK_COLUMNS
 
 LOW_QUALITY_BELOW = 4.0
 """Events scoring under this get the ``low_quality`` warning."""
@@ -95,34 +94,13 @@ def _match_keys_sql() -> str:
     return "{" + ", ".join(per_platform) + "}"
 
 
-STITCHED_CLICK = " or ".join(f"s.{c} is not null" for c in ("fbc", *CLICK_COLUMNS))
-STITCH_GAIN = f"""(
-    case when components.email = 0 and s.email_sha256 is not null
-        then {COMPONENT_POINTS["email"]} else 0 end
-    + case when components.phone = 0 and s.phone_e164_sha256 is not null
-        then {COMPONENT_POINTS["phone"]} else 0 end
-    + case when components.click_id = 0 and ({STITCHED_CLICK})
-        then {COMPONENT_POINTS["click_id"]} else 0 end
-    + case when components.external_id = 0 and s.external_id_sha256 is not null
-        then {COMPONENT_POINTS["external_id"]} else 0 end
-    + case when components.ip_user_agent = 0 and s.client_ip is not null
-        and s.user_agent is not null then {COMPONENT_POINTS["ip_user_agent"]} else 0 end
-    + case when components.name_location = 0 and s.first_name_sha256 is not null
-        and s.last_name_sha256 is not null
-        and (s.zip_sha256 is not null or s.city_sha256 is not null)
-        and s.country_sha256 is not null then {COMPONENT_POINTS["name_location"]} else 0 end
-)"""
-"""Points an event's score gains from the keys stitched into it (``s``: its
-``event_stitch`` row), component by component."""
-
-
 @cache
 def quality_sql(
     events: str = "events", identity: str = "event_identity", stitch: str = "event_stitch"
 ) -> str:
     """SELECT of one ``event_quality`` row per row of ``events`` (a relation with the
     columns of ``events``), from its rows in ``identity``, ``destination_dedup`` and
-    ``stitch`` (``score_stitched``: the score with the stitched keys counted)."""
+    ``stitch`` (``score_stitched``: the score plus the points its stitched keys add)."""
     p = COMPONENT_POINTS
     any_click = " or ".join(f"e.{c} is not null" for c in _CLICK_COLUMNS)
     components = {
@@ -200,10 +178,10 @@ select event_id, event_name, stage,
         ) || coalesce(identity_issues, []) || coalesce(dedup_reasons, [])
     )) as warnings,
     event_seq,
-    round({score} + {STITCH_GAIN}, 2) as score_stitched
+    round({score} + coalesce(s.score_gain, 0), 2) as score_stitched
 from scored q
 left join (
-    select * exclude (event_id, event_seq, person), event_id as stitched_event_id from {stitch}
+    select event_id as stitched_event_id, score_gain from {stitch}
 ) s on s.stitched_event_id = q.event_id"""
 
 
@@ -285,7 +263,7 @@ def rescore_stitched(conn: duckdb.DuckDBPyConnection, changed: str) -> None:
         f"""
 update event_quality q set score_stitched = n.score_stitched
 from (
-    select q.event_id, round(q.score + {STITCH_GAIN}, 2) as score_stitched
+    select q.event_id, round(q.score + coalesce(s.score_gain, 0), 2) as score_stitched
     from (select * from event_quality
           where event_seq in (select event_seq from {changed})) q
     left join (select * from event_stitch

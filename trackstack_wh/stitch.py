@@ -27,12 +27,13 @@ from __future__ import annotations
 import duckdb
 
 from trackstack_wh.config.stitching import StitchSettings
-from trackstack_wh.consent import AD_USER_DATA, CONSENT_DENIED, consent_status
-from trackstack_wh.contract import FIELDS, Group
+from trackstack_wh.consent import AD_USER_DATA, consent_status
+from trackstack_wh.contract import CLICK_ID_FIELDS, FIELDS, Group
 from trackstack_wh.db import has_table
 from trackstack_wh.identity.rules import HASHED_KEYS, KEY_SOURCE, Key
 from trackstack_wh.identity.sql import PLAIN_KEYS, SOURCES, append_identity, build_identity
 from trackstack_wh.people import TOUCHED
+from trackstack_wh.quality import COMPONENT_POINTS
 from trackstack_wh.sql import lit
 
 
@@ -42,10 +43,22 @@ def _identity_columns(source: str) -> tuple[str, ...]:
     return tuple(hashed + [str(k) for k in keys if k in PLAIN_KEYS])
 
 
-PII_GROUPS: dict[str, tuple[str, ...]] = {
-    source: _identity_columns(source) for source in SOURCES if source != "client_ip"
+PII_SOURCES: dict[str, tuple[str, ...]] = {
+    "email": ("email",),
+    "phone": ("phone",),
+    "name": ("first_name", "last_name"),
+    "address": ("city", "state", "zip", "country"),
+    "demographics": ("gender", "date_of_birth"),
+    "external_id": ("external_id",),
 }
-"""Identity group (the source field) -> its ``event_identity`` columns."""
+"""Identity group -> the source fields it takes together, from one row (a name or an
+address is never assembled from two rows)."""
+PII_GROUPS: dict[str, tuple[str, ...]] = {
+    group: tuple(c for source in sources for c in _identity_columns(source))
+    for group, sources in PII_SOURCES.items()
+}
+"""Identity group -> its ``event_identity`` columns."""
+GROUP_OF_SOURCE = {source: g for g, sources in PII_SOURCES.items() for source in sources}
 
 BROWSER_COLUMNS = ("user_agent", "client_ip", *_identity_columns("client_ip"), "fbp", "ttp")
 
@@ -87,7 +100,8 @@ create table if not exists event_stitch (
     event_seq bigint not null,
     person varchar not null,
     {", ".join(f"{c} varchar" for c in STITCH_COLUMNS)},
-    sources json not null
+    sources json not null,
+    score_gain double not null
 )
 """
 
@@ -143,105 +157,222 @@ FBC_OF_ROW = (
 
 PII_COLUMNS = tuple(c for columns in PII_GROUPS.values() for c in columns)
 CLICK_COLUMNS = tuple(c for _, columns in CLICK_GROUPS.values() for c in columns if c != "fbc")
-_PII = ", ".join(f"i.{c}" for c in PII_COLUMNS)
-_EVENT_ONLY = ", ".join(f"null::varchar as {c}" for c in STITCH_COLUMNS if c not in PII_COLUMNS)
+IP_HASHES = _identity_columns("client_ip")
 
-INPUT_SQL = f"""
-create or replace temp table stitch_input as
-select p.person, 1 as kind_rank, 'event' as row_kind, p.row_id, p.row_seq, p.ts,
-    not {CONSENT_DENIED} as donor_ok, {CONSENT_ANSWER} as consent_answer,
-    {_PII}, e.user_agent, e.client_ip, {", ".join(f"i.{c}" for c in BROWSER_COLUMNS[2:-2])},
-    e.fbp, e.ttp, {FBC_OF_ROW} as fbc, {", ".join(f"e.{c}" for c in CLICK_COLUMNS)}
-from person_rows p
-join events e on e.event_seq = p.row_seq
-join event_identity i on i.event_seq = p.row_seq
-where p.row_kind = 'event' and p.person in (select person from {TOUCHED})
-union all by name
-select p.person, 0 as kind_rank, 'identify' as row_kind, p.row_id, p.row_seq, p.ts,
-    not {CONSENT_DENIED} as donor_ok, {CONSENT_ANSWER} as consent_answer, {_PII}, {_EVENT_ONLY}
-from person_rows p
-join identify_identity i on i.event_id = p.row_id
-join (select identify_id, any_value(consent) as consent from identities group by identify_id) c
-    on c.identify_id = p.row_id
-where p.row_kind = 'identify' and p.person in (select person from {TOUCHED})
+
+def _source(column: str, identify: bool = False) -> str:
+    """Where a stitchable column comes from in a row's tables: ``i`` (its identity row:
+    ``event_identity``, or ``identify_identity`` when ``identify``) or ``e`` (``events``);
+    NULL for browser and click columns of an identify record."""
+    if column in PII_COLUMNS or column in IP_HASHES:
+        return f"i.{column}"
+    if identify:
+        return "null::varchar"
+    return FBC_OF_ROW if column == "fbc" else f"e.{column}"
+
+
+def _has(group: str, identify: bool = False) -> str:
+    columns = [_source(c, identify) for c in GROUPS[group]]
+    return "(" + " or ".join(f"{c} is not null" for c in columns) + ")"
+
+
+OWN_CLICK = " or ".join(f"e.{f.column} is not null" for f in CLICK_ID_FIELDS)
+OWN_NAME_LOCATION = (
+    "(i.first_name_sha256 is not null and i.last_name_sha256 is not null "
+    "and (i.zip_sha256 is not null or i.city_sha256 is not null) "
+    "and i.country_sha256 is not null)"
+)
+"""The quality score's click and name-with-location components, on the event itself."""
+
+SCORE_GAIN = f"""(
+    case when g_email is not null then {COMPONENT_POINTS["email"]} else 0 end
+    + case when g_phone is not null then {COMPONENT_POINTS["phone"]} else 0 end
+    + case when g_external_id is not null then {COMPONENT_POINTS["external_id"]} else 0 end
+    + case when not own_click and ({" or ".join(f"g_{g} is not null" for g in CLICK_GROUPS)})
+        then {COMPONENT_POINTS["click_id"]} else 0 end
+    + case when g_browser.client_ip is not null and g_browser.user_agent is not null
+        then {COMPONENT_POINTS["ip_user_agent"]} else 0 end
+    + case when not own_name_location and (has_name or g_name is not null)
+        and (has_address or g_address is not null) then {COMPONENT_POINTS["name_location"]}
+        else 0 end
+)"""
+"""Points the quality score gains from the stitched keys: a group is stitched only when the
+event lacks it, so its component was 0 (clicks and name-with-location judged together
+with what the event has)."""
+
+IS_TARGET = "list_contains($events, e.event_name) or list_contains($events, '*')"
+"""The event may borrow keys (``[stitching] events``, parameter ``$events``)."""
+
+ORDER_KEY = (
+    "(epoch_us(ts)::hugeint << 64) + (kind_rank::hugeint << 63) "
+    "+ coalesce(row_seq, hash(row_id) >> 1)::hugeint"
+)
+"""One number per row in the person's order: time, identify records before events at the
+same instant, then load order (an identify record's ID hash): unique, so every run picks
+the same donor."""
+
+_IDENTIFY_CONSENT = (
+    "join (select identify_id, any_value(consent) as consent from identities "
+    "group by identify_id) c on c.identify_id = p.row_id"
+)
+
+TARGET_PEOPLE_SQL = f"""
+create or replace temp table stitch_people as
+select distinct p.person
+from person_rows p join events e on e.event_seq = p.row_seq
+where p.row_kind = 'event' and p.person in (select person from {TOUCHED}) and ({IS_TARGET})
 """
-"""The rows of the touched persons with everything they could lend (``donor_ok``: their
-consent allows ad use; ``consent_answer``: what they said about it, if anything)."""
+"""The touched persons with an event that may borrow keys (only their rows are read)."""
 
-ROW_ORDER = "partition by person order by ts, kind_rank, row_seq, row_id"
+ROWS_SQL = f"""
+create or replace temp table stitch_rows as
+select *, {ORDER_KEY} as ord from (
+    select p.person, 1 as kind_rank, 'event' as row_kind, p.row_id, p.row_seq, p.ts,
+        {CONSENT_ANSWER} as consent_answer, {OWN_CLICK} as own_click, {IS_TARGET} as is_target,
+        {OWN_NAME_LOCATION} as own_name_location,
+        {", ".join(f"{_has(g)} as has_{g}" for g in GROUPS)}
+    from person_rows p
+    join events e on e.event_seq = p.row_seq
+    join event_identity i on i.event_seq = p.row_seq
+    where p.row_kind = 'event' and p.person in (select person from stitch_people)
+    union all
+    select p.person, 0 as kind_rank, 'identify' as row_kind, p.row_id, p.row_seq, p.ts,
+        {CONSENT_ANSWER} as consent_answer, false as own_click, false as is_target,
+        false as own_name_location,
+        {", ".join(f"{_has(g, identify=True)} as has_{g}" for g in GROUPS)}
+    from person_rows p
+    join identify_identity i on i.event_id = p.row_id
+    {_IDENTIFY_CONSENT}
+    where p.row_kind = 'identify' and p.person in (select person from stitch_people)
+)
+"""
+"""The rows of the touched persons, narrow: their order (``ord``), what they said about
+ad use (``consent_answer``) and which key groups they carry (``has_<group>``)."""
+
+DONOR_OK = "consent_answer is distinct from 'denied'"
+FRAME = "over (partition by person order by ord rows between unbounded preceding and current row)"
 
 
-def _group_window(group: str, settings: StitchSettings) -> tuple[str, str | None]:
-    """(window expression for the group's latest donor, its age limit in days)."""
-    columns = GROUPS[group]
-    has = " or ".join(f"{c} is not null" for c in columns)
-    fields = ", ".join(f"{lit(c)}: {c}" for c in columns)
-    donor = (
-        f"case when donor_ok and ({has}) then "
-        f"{{'kind': row_kind, 'id': row_id, 'at': ts, {fields}}} end"
-    )
-    frame = f"over ({ROW_ORDER} rows between unbounded preceding and current row)"
+def _max_age_days(group: str, settings: StitchSettings) -> float | None:
     if group == "browser":
-        return f"last_value({donor} ignore nulls) {frame}", str(settings.browser_window_days)
+        return settings.browser_window_days
     if group in CLICK_GROUPS:
-        days = settings.click_window_days[CLICK_GROUPS[group][0]]
-        if settings.click_attribution == "first":
-            seconds = int(days * 86400)
-            frame = (
-                "over (partition by person order by ts "
-                f"range between interval {seconds} second preceding and current row)"
-            )
-            return f"first_value({donor} ignore nulls) {frame}", str(days)
-        return f"last_value({donor} ignore nulls) {frame}", str(days)
-    return f"last_value({donor} ignore nulls) {frame}", None
+        return settings.click_window_days[CLICK_GROUPS[group][0]]
+    return None
 
 
-def stitch_sql(settings: StitchSettings) -> str:
-    """SELECT of the ``event_stitch`` rows of the events in ``stitch_input``."""
-    windows, kept, sources = [], [], []
-    for group, columns in GROUPS.items():
-        expression, days = _group_window(group, settings)
-        windows.append(f"{expression} as d_{group}")
-        own_missing = " and ".join(f"{c} is null" for c in columns)
-        age = "" if days is None else f" and d_{group}.at >= ts - to_seconds({days} * 86400)"
-        kept.append(
-            f"case when {own_missing} and d_{group}.id is distinct from row_id{age} "
-            f"then d_{group} end as s_{group}"
+def _donor(group: str, settings: StitchSettings) -> str:
+    """Window expression: the ``stitch_rows`` rowid of the group's donor for each row
+    (the latest row at or before it with the group and consent; first-click attribution:
+    the first such click within the platform's window)."""
+    donor = f"case when has_{group} and {DONOR_OK} then rowid end"
+    if group in CLICK_GROUPS and settings.click_attribution == "first":
+        seconds = int((_max_age_days(group, settings) or 0) * 86400)
+        return (
+            f"first_value({donor} ignore nulls) over (partition by person order by ts "
+            f"range between interval {seconds} second preceding and current row)"
         )
-        sources.append(
-            f"{{'k': {lit(group)}, 'v': case when s_{group} is not null then "
-            f"{{'from': s_{group}.kind, 'id': s_{group}.id, 'at': s_{group}.at}} end}}"
-        )
-    values = ", ".join(f"s_{g}.{c} as {c}" for g, columns in GROUPS.items() for c in columns)
-    any_kept = " or ".join(f"s_{g} is not null" for g in GROUPS)
-    return f"""
-select row_id as event_id, row_seq as event_seq, person, {values},
-    to_json(map_from_entries(list_filter([{", ".join(sources)}], lambda x: x.v is not null)))
-        as sources
+    return f"last_value({donor} ignore nulls) {FRAME}"
+
+
+DONORS_SQL_TEMPLATE = """
+create or replace temp table stitch_targets as
+select person, ts, row_id, row_seq, own_click, own_name_location, has_name, has_address,
+    {lacking}
 from (
-    select row_id, row_seq, person, {", ".join(kept)}
-    from (
-        select *, {", ".join(windows)},
-            last_value(consent_answer ignore nulls) over ({ROW_ORDER}
-                rows between unbounded preceding and current row) as person_consent
-        from stitch_input
+    select *, {donors}, last_value(consent_answer ignore nulls) {frame} as person_consent
+    from stitch_rows
+)
+where is_target and person_consent is distinct from 'denied'
+"""
+
+
+def _values(identify: bool) -> str:
+    return ", ".join(f"{_source(c, identify)} as {c}" for c in STITCH_COLUMNS)
+
+
+VALUES_SQL = f"""
+create or replace temp table stitch_values as
+with used as (
+    select rowid as idx, row_kind, row_id, row_seq, ts from stitch_rows
+    where rowid in (select unnest([{", ".join(f"d_{g}" for g in GROUPS)}])
+                    from stitch_targets)
+)
+select u.idx, u.row_kind as donor_kind, u.row_id as donor_id, u.ts as donor_at,
+    {_values(False)}
+from used u
+join events e on e.event_seq = u.row_seq
+join event_identity i on i.event_seq = u.row_seq
+where u.row_kind = 'event'
+union all
+select u.idx, u.row_kind, u.row_id, u.ts, {_values(True)}
+from used u
+join identify_identity i on i.event_id = u.row_id
+where u.row_kind = 'identify'
+"""
+"""The values of the rows that lend something (each read once)."""
+
+
+def stitch_sql(settings: StitchSettings) -> tuple[list[str], str]:
+    """The statements that prepare, and the SELECT of, the new ``event_stitch`` rows of
+    the touched persons' events: one narrow window pass finds each event's donor row per
+    key group, the donors' values are read once and joined back per group."""
+    donors = ", ".join(f"{_donor(g, settings)} as d_{g}" for g in GROUPS)
+    lacking = ", ".join(f"case when not has_{g} then d_{g} end as d_{g}" for g in GROUPS)
+    targets = DONORS_SQL_TEMPLATE.format(lacking=lacking, donors=donors, frame=FRAME)
+    joins, kept = [], []
+    for g, columns in GROUPS.items():
+        fields = ", ".join(f"{lit(c)}: {c}" for c in columns)
+        joins.append(
+            f"left join (select idx, {{'kind': donor_kind, 'id': donor_id, 'at': donor_at, "
+            f"{fields}}} as v "
+            f"from stitch_values where idx in (select d_{g} from stitch_targets)) j_{g} "
+            f"on j_{g}.idx = t.d_{g}"
+        )
+        days = _max_age_days(g, settings)
+        age = "" if days is None else f" and j_{g}.v.at >= t.ts - to_seconds({days} * 86400)"
+        kept.append(f"case when j_{g}.v is not null{age} then j_{g}.v end as g_{g}")
+    values = ", ".join(f"g_{g}.{c} as {c}" for g, columns in GROUPS.items() for c in columns)
+    sources = ", ".join(
+        f"{{'k': {lit(g)}, 'v': case when g_{g} is not null then "
+        f"{{'from': g_{g}.kind, 'id': g_{g}.id, 'at': g_{g}.at}} end}}"
+        for g in GROUPS
     )
-    where row_kind = 'event' and donor_ok and person_consent is distinct from 'denied'
+    any_kept = " or ".join(f"g_{g} is not null" for g in GROUPS)
+    final = f"""
+select row_id as event_id, row_seq as event_seq, person, {values},
+    to_json(map_from_entries(list_filter([{sources}], lambda x: x.v is not null))) as sources,
+    {SCORE_GAIN} as score_gain
+from (
+    select t.row_id, t.row_seq, t.person, t.own_click, t.own_name_location, t.has_name,
+        t.has_address, {", ".join(kept)}
+    from stitch_targets t
+    {chr(10).join(joins)}
 )
 where {any_kept}"""
+    return [TARGET_PEOPLE_SQL, ROWS_SQL, targets, VALUES_SQL], final
 
 
 def update_event_stitch(
     conn: duckdb.DuckDBPyConnection, settings: StitchSettings, *, full: bool
 ) -> None:
     """Rebuild the ``event_stitch`` rows of the touched persons' events (every event when
-    ``full``); temp table `CHANGED` lists the events whose row appeared, changed or went."""
+    ``full``); temp table `CHANGED` lists the events whose row appeared, changed or went
+    (after a full build over an empty table: none, there was nothing to change)."""
     conn.execute(STITCH_DDL)
-    conn.execute(INPUT_SQL)
-    conn.execute(f"create or replace temp table stitch_new as {stitch_sql(settings)}")
-    scope = "true" if full else f"person in (select person from {TOUCHED})"
-    conn.execute(
-        f"""
+    prepare, rows = stitch_sql(settings)
+    for statement in prepare:
+        conn.execute(
+            statement, {"events": list(settings.events)} if "$events" in statement else None
+        )
+    if full and not conn.execute("select count(*) from event_stitch").fetchall()[0][0]:
+        conn.execute(f"create or replace temp table {CHANGED} (event_id varchar, event_seq bigint)")
+        conn.execute(f"insert into event_stitch {rows}")
+    else:
+        conn.execute(f"create or replace temp table stitch_new as {rows}")
+        scope = "true" if full else f"person in (select person from {TOUCHED})"
+        conn.execute(
+            f"""
 create or replace temp table {CHANGED} as
 select event_id, event_seq from (
     (from stitch_new except from event_stitch where {scope})
@@ -249,11 +380,13 @@ select event_id, event_seq from (
     (from event_stitch where {scope} except from stitch_new)
 )
 group by all"""
-    )
-    conn.execute(f"delete from event_stitch where event_seq in (select event_seq from {CHANGED})")
-    conn.execute(
-        f"insert into event_stitch from stitch_new "
-        f"where event_seq in (select event_seq from {CHANGED})"
-    )
-    for table in ("stitch_input", "stitch_new"):
+        )
+        conn.execute(
+            f"delete from event_stitch where event_seq in (select event_seq from {CHANGED})"
+        )
+        conn.execute(
+            f"insert into event_stitch from stitch_new "
+            f"where event_seq in (select event_seq from {CHANGED})"
+        )
+    for table in ("stitch_people", "stitch_rows", "stitch_targets", "stitch_values", "stitch_new"):
         conn.execute(f"drop table if exists temp.{table}")

@@ -1,6 +1,8 @@
 """``[stitching]``: how far back a conversion may borrow match keys from its person.
 
     [stitching]
+    enabled = true               # false: no person graph table, nothing stitched
+    events = "conversions"       # or "all", or a list of event names
     browser_window_days = 7      # user agent, IP, _fbp/_ttp from the last browser event
     click_attribution = "last"   # or "first": which ad click within the window wins
 
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trackstack_wh.config.checks import KeyTypes, only_keys
+from trackstack_wh.contract import CANONICAL_EVENTS, EVENTS_BY_NAME, Family, is_extension_name
 from trackstack_wh.errors import ConfigError
 
 STITCH_CLASSES = ("pii", "browser", "clicks")
@@ -39,11 +42,26 @@ Ads click-through window (90 days; a conversion action may use less), LinkedIn's
 conversion window, TikTok's 7-day default, Snapchat's and Reddit's 28-day defaults."""
 
 STITCHING_KEYS: KeyTypes = {
+    "enabled": bool,
+    "events": (str, list),
     "browser_window_days": (int, float),
     "click_attribution": str,
     "click_window_days": dict,
 }
 ATTRIBUTIONS = ("last", "first")
+CONVERSION_EVENTS: tuple[str, ...] = tuple(
+    e.name
+    for e in CANONICAL_EVENTS
+    if e.family
+    in (Family.LEAD, Family.SIGNUP, Family.START_TRIAL, Family.FIRST_ACTION, Family.PURCHASE,
+        Family.REFUND)
+    or e.name in ("CheckoutStarted", "AddPaymentInfo")
+)  # fmt: skip
+"""The events that borrow keys by default: leads, sign-ups, trials, first actions,
+purchases and refunds, and the checkout steps; page views, content views and product
+usage keep what they carry (they are many, and the platforms' own pixels see them in the
+browser)."""
+ALL_EVENTS = ("*",)
 MAX_DAYS = 365.0
 
 
@@ -51,6 +69,9 @@ MAX_DAYS = 365.0
 class StitchSettings:
     """Windows and attribution the quality refresh stitches with."""
 
+    enabled: bool = True
+    events: tuple[str, ...] = CONVERSION_EVENTS
+    """The events that may borrow keys (``"all"``: ``("*",)``)."""
     browser_window_days: float = 7.0
     click_attribution: str = "last"
     click_window_days: Mapping[str, float] = field(default_factory=lambda: dict(CLICK_WINDOW_DAYS))
@@ -58,6 +79,8 @@ class StitchSettings:
     def fingerprint(self) -> dict[str, object]:
         """What the stitched rows depend on (stored with each quality run)."""
         return {
+            "enabled": self.enabled,
+            "events": list(self.events),
             "browser_window_days": self.browser_window_days,
             "click_attribution": self.click_attribution,
             "click_window_days": dict(sorted(self.click_window_days.items())),
@@ -85,6 +108,8 @@ def parse_stitching(where: str, raw: Mapping[str, Any]) -> StitchSettings:
             f"allowed: {sorted(CLICK_WINDOW_DAYS)}"
         )
     return StitchSettings(
+        raw.get("enabled", True),
+        _events(where, raw.get("events", "conversions")),
         _days(where, "stitching.browser_window_days", raw.get("browser_window_days", 7)),
         attribution,
         {
@@ -113,6 +138,24 @@ def parse_destination_stitching(where: str, key: str, value: Any, *, crm: bool) 
             "stitching applies to ad platforms (remove the key or set it to false)"
         )
     return chosen
+
+
+def _events(where: str, value: Any) -> tuple[str, ...]:
+    if value == "conversions":
+        return CONVERSION_EVENTS
+    if value == "all":
+        return ALL_EVENTS
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        for name in value:
+            if name not in EVENTS_BY_NAME and not is_extension_name(name):
+                raise ConfigError(
+                    f"{where}: stitching.events: {name!r} is neither a canonical event nor a "
+                    "PascalCase extension name"
+                )
+        return tuple(value)
+    raise ConfigError(
+        f'{where}: stitching.events = {value!r}; use "conversions", "all" or a list of event names'
+    )
 
 
 def _days(where: str, key: str, value: Any) -> float:

@@ -102,7 +102,7 @@ with src as (
         d.duplicate_of,
         {CURRENCY_OR_DEFAULT} as currency,
         {stitched.source_columns()},
-        {{key_sources}} as key_sources,
+        s.sources as stitch_sources,
         cx.exponent, {major_units("e.value")} as value_major,
         to_timestamp($as_of_s) as as_of
     from {{routed}}($part_lo, $part_hi, $from_s, $to_s) e
@@ -147,7 +147,7 @@ select event_id, $destination as destination, {lit(kind.name)} as request_kind,
     {duplicate_of} as duplicate_of, {warning_list}::varchar[] as warnings,
     case when status = 'ready' then ({kind.payload})::json end as payload,
     $settings_hash as settings_hash, as_of as built_at, event_seq,
-    case when status = 'ready' then key_sources end as key_sources
+    case when status = 'ready' then {stitched.key_sources(spec.destination)} end as key_sources
 from (
     select *, case when {duplicate_of} is not null then 'duplicate'
         when skip_reason is not null then 'skipped' else 'ready' end as status
@@ -166,12 +166,7 @@ def payload_sql(spec: PayloadSpec, *, kept_identities: bool = False, changed: bo
     if changed:  # their rows were deleted first
         identity = f"from {increments.CHANGED_IDENTITY} where {in_part()}"
         routed, unbuilt = increments.ROUTED_CHANGED, "true"
-    source = SOURCE_SQL.format(
-        identity=identity,
-        routed=routed,
-        unbuilt=unbuilt,
-        key_sources=stitched.key_sources(spec.destination),
-    )
+    source = SOURCE_SQL.format(identity=identity, routed=routed, unbuilt=unbuilt)
     return f"insert into {spec.table} by name\n{source}\n{selects}"
 
 

@@ -4,7 +4,8 @@ Each identity and browser/click column is the event's own value, else (when the
 destination takes that class, parameters ``$stitch_pii``, ``$stitch_browser``,
 ``$stitch_clicks``) its ``event_stitch`` value (``s``). ``key_sources`` records, for each
 key group the destination matches on, whether the event carried it (``{"from": "self"}``)
-or where it was stitched from (``{"from": "event"|"identify", "id", "at"}``).
+or where it was stitched from (``{"from": "event"|"identify", "id", "at"}``); it is built
+only for rows that will be sent.
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from trackstack_wh.config import Destination
 from trackstack_wh.identity.rules import HASHED_KEYS, KEY_SOURCE, PLATFORMS, Key
 from trackstack_wh.identity.sql import PLAIN_KEYS
 from trackstack_wh.sql import lit
-from trackstack_wh.stitch import BROWSER_COLUMNS, CLICK_GROUPS, GROUP_CLASS, GROUPS, PII_GROUPS
+from trackstack_wh.stitch import (
+    BROWSER_COLUMNS,
+    CLICK_GROUPS,
+    GROUP_CLASS,
+    GROUP_OF_SOURCE,
+    GROUPS,
+)
 
 EVENT_COLUMNS = tuple(
     c for c in BROWSER_COLUMNS + tuple(c for _, cs in CLICK_GROUPS.values() for c in cs)
@@ -40,15 +47,16 @@ def source_columns() -> str:
     return ",\n        ".join(columns)
 
 
-def _own(group: str) -> str:
-    """SQL: the event itself carries the group."""
-    if group in PII_GROUPS:
-        owned = [f"i.{c}" for c in PII_GROUPS[group]]
-    else:
-        owned = [f"e.{c}" for c in GROUPS[group] if not c.endswith("_sha256")]
-        if group == "fbc":
-            owned.append("e.fbclid")
-    return " or ".join(f"{c} is not null" for c in owned)
+def _src_column(column: str) -> str:
+    """The ``src`` name of a stitchable column (plain identity values are ``n_<key>``)."""
+    plain = column in PLAIN_KEYS and column not in BROWSER_COLUMNS
+    return f"n_{column}" if plain else column
+
+
+def _present(group: str) -> str:
+    """SQL over ``src``: the row carries the group (its own or stitched)."""
+    columns = [_src_column(c) for c in GROUPS[group]] + (["fbclid"] if group == "fbc" else [])
+    return " or ".join(f"{c} is not null" for c in columns)
 
 
 def key_groups(destination: str) -> tuple[str, ...]:
@@ -56,7 +64,9 @@ def key_groups(destination: str) -> tuple[str, ...]:
     platform = PLATFORMS.get(destination)
     if platform is None:
         return ()
-    groups = {KEY_SOURCE[m.key] for m in platform.keys if m.key is not Key.CLIENT_IP}
+    groups = {
+        GROUP_OF_SOURCE[KEY_SOURCE[m.key]] for m in platform.keys if m.key is not Key.CLIENT_IP
+    }
     browser = platform.uses_ip_and_user_agent or any(m.key is Key.CLIENT_IP for m in platform.keys)
     if browser or {"fbp", "ttp"} & set(platform.click_ids):
         groups.add("browser")
@@ -65,10 +75,12 @@ def key_groups(destination: str) -> tuple[str, ...]:
 
 
 def key_sources(destination: str) -> str:
-    """SQL: the ``key_sources`` JSON of a destination's row (NULL for a CRM)."""
+    """SQL over ``src``: the ``key_sources`` JSON of a destination's row (NULL for a CRM):
+    per key group it matches on, where the row's value came from."""
     entries = [
-        f"{{'k': {lit(g)}, 'v': case when {_own(g)} then '{{\"from\": \"self\"}}'::json "
-        f"when $stitch_{GROUP_CLASS[g]} then s.sources -> {lit(g)} end}}"
+        f"{{'k': {lit(g)}, 'v': case when $stitch_{GROUP_CLASS[g]} "
+        f"and (stitch_sources -> {lit(g)}) is not null then stitch_sources -> {lit(g)} "
+        f'when {_present(g)} then \'{{"from": "self"}}\'::json end}}'
         for g in key_groups(destination)
     ]
     if not entries:
