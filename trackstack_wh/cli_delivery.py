@@ -1,4 +1,5 @@
-"""``trackstack-wh push``, ``reconcile``, ``check-credentials`` and ``emulator``."""
+"""``trackstack-wh push``, ``reconcile``, ``check-credentials``, ``diagnostics`` and
+``emulator``."""
 
 from __future__ import annotations
 
@@ -146,6 +147,26 @@ def cmd_check_credentials(args: argparse.Namespace) -> int:
     return 1 if failing else 0
 
 
+def cmd_diagnostics(args: argparse.Namespace) -> int:
+    with connect(args.db, config=args.config) as wh:
+        readings = wh.fetch_diagnostics(args.destination or None, days=args.days)
+        latest = wh.diagnostics()
+    failed = [r for r in readings if r.status == "failed"]
+    if args.json:
+        doc = {"ok": not failed, "readings": [r.to_dict() for r in readings],
+               "latest": latest.to_dicts()}  # fmt: skip
+        print(json.dumps(doc, indent=2, default=str))
+    else:
+        if not readings:
+            print("diagnostics: no enabled destination offers a read-back (Meta, Google Ads)")
+        for r in readings:
+            detail = f": {r.message}" if r.message else ""
+            print(f"{r.destination} {r.source}: {r.status}, {len(r.rows)} readings{detail}")
+        if latest.height:
+            print_table(latest.drop("target"))
+    return 1 if failed else 0
+
+
 def cmd_emulator(args: argparse.Namespace) -> int:
     from trackstack_lab.emulator import serve
 
@@ -212,6 +233,23 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     )
     check.add_argument("--json", action="store_true", help="machine-readable results")
     check.set_defaults(func=cmd_check_credentials)
+    diag = sub.add_parser(
+        "diagnostics",
+        help="read back what the platforms made of what was sent (Meta dataset quality, "
+        "Google request statuses) into platform_diagnostics",
+    )
+    diag.add_argument(
+        "--destination",
+        action="append",
+        choices=["meta", "google_ads"],
+        help="only this destination (repeatable; default: every enabled one)",
+    )
+    diag.add_argument(
+        "--days", type=float, default=7.0, help="Google: request IDs of the last N days (7)"
+    )
+    diag.add_argument("--db", default=argparse.SUPPRESS, help="warehouse file")
+    diag.add_argument("--json", action="store_true", help="machine-readable result")
+    diag.set_defaults(func=cmd_diagnostics)
     emu = sub.add_parser("emulator", help="serve the local ad-platform and CRM emulator")
     emu.add_argument("--host", default="127.0.0.1", help="address to listen on")
     emu.add_argument(

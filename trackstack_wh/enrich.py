@@ -235,7 +235,7 @@ _TEMP_TABLES = ("quality_new", "quality_new_identity", "quality_changed", "quali
                 "quality_refunds", "quality_stitched", "dedup_before", "people_touched",
                 STITCH_CHANGED)  # fmt: skip
 _DERIVED = ("event_identity", "destination_dedup", "event_quality", "match_key_patterns",
-            "person_rows", "identify_identity", "event_stitch")  # fmt: skip
+            "person_rows", "identify_identity", "event_stitch", "stitch_flags")  # fmt: skip
 
 
 def _increment_base(
@@ -311,7 +311,7 @@ def _increment(
         update_person_rows(conn, through)
     else:
         conn.execute(f"create or replace temp table {PEOPLE_TOUCHED} (person varchar)")
-    update_event_stitch(conn, stitching, full=False)
+    update_event_stitch(conn, stitching, full=False, through=through)
     conn.execute(
         "create or replace temp table quality_stitched as "
         f"select event_id, event_seq from {STITCH_CHANGED} where event_seq <= ?",

@@ -35,10 +35,10 @@ group by identify_id
 """Per event and identify record: its user ID, email and session (``device``)."""
 
 PEOPLE_SQL = """
-with inputs as materialized (select * from person_inputs where {scope}),
+with inputs as materialized (select * from {inputs} where {scope}),
 email_links as (
     select email, min(uid) as uid
-    from person_inputs
+    from {inputs}
     where uid is not null and email in (select email from inputs)
     group by email
     having count(distinct uid) = 1
@@ -56,18 +56,19 @@ devices as (
     group by device
     having count(distinct person) = 1
 )
-select i.row_kind, i.row_id, i.row_seq, i.ts,
+select i.row_kind, i.row_id, i.row_seq, i.ts, i.uid, i.email, i.device,
     coalesce(i.person, d.person) as person,
     coalesce(i.linked_by, case when d.person is not null then 'session' end) as linked_by
 from identified i left join devices d using (device)
 """
-"""The person of every ``person_inputs`` row matching ``{scope}``. Exact when the scope
-holds every row of each session it touches (the session's person reads them all)."""
+"""The person of every row of ``{inputs}`` (rows shaped as ``person_inputs``) matching
+``{scope}``. Exact when the scope holds every row of each session it touches (the
+session's person reads them all)."""
 
 EVENT_PEOPLE = f"""
 create or replace view event_people as
 select row_id as event_id, person
-from ({PEOPLE_SQL.format(scope="true")})
+from ({PEOPLE_SQL.format(inputs="person_inputs", scope="true")})
 where row_kind = 'event'
 """
 """The view reports read: one row per event (person NULL when nobody is known)."""
@@ -87,7 +88,8 @@ def build_person_rows(conn: duckdb.DuckDBPyConnection, *, enabled: bool = True) 
     """``person_rows`` from every row (empty when stitching is not ``enabled``); every
     person counts as touched."""
     scope = "true" if enabled else "false"
-    conn.execute(f"create or replace table person_rows as {PEOPLE_SQL.format(scope=scope)}")
+    rows = PEOPLE_SQL.format(inputs="person_inputs", scope=scope)
+    conn.execute(f"create or replace table person_rows as {rows}")
     conn.execute(
         f"create or replace temp table {TOUCHED} as "
         "select distinct person from person_rows where person is not null"
@@ -102,11 +104,18 @@ where (row_kind = 'event' and row_seq > $through)
        and row_id not in (select row_id from person_rows where row_kind = 'identify'))
 """
 
-SCOPE = """
+KNOWN_INPUTS = (
+    "(select row_kind, row_id, row_seq, ts, uid, email, device from person_rows "
+    "union all select * from people_new)"
+)
+"""Every row's inputs: the stored ones (events and identify records never change) and the
+new rows'."""
+
+SCOPE = f"""
 create or replace temp table people_scope_emails as
 select distinct email from people_new where email is not null;
 create or replace temp table people_scope_devices as
-select distinct device from person_inputs
+select distinct device from {KNOWN_INPUTS}
 where device is not null
   and (device in (select device from people_new)
        or email in (select email from people_scope_emails));
@@ -128,9 +137,8 @@ def update_person_rows(conn: duckdb.DuckDBPyConnection, through: int) -> None:
     Needs ``person_rows`` (`build_person_rows`)."""
     conn.execute(NEW_ROWS, {"through": through})
     conn.execute(SCOPE)
-    conn.execute(
-        f"create or replace temp table people_judged as {PEOPLE_SQL.format(scope=IN_SCOPE)}"
-    )
+    judged = PEOPLE_SQL.format(inputs=KNOWN_INPUTS, scope=IN_SCOPE)
+    conn.execute(f"create or replace temp table people_judged as {judged}")
     conn.execute(
         """
 create or replace temp table people_changed as

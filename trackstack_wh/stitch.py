@@ -200,7 +200,7 @@ SCORE_GAIN = f"""(
 event lacks it, so its component was 0 (clicks and name-with-location judged together
 with what the event has)."""
 
-IS_TARGET = "list_contains($events, e.event_name) or list_contains($events, '*')"
+IS_TARGET = "list_contains($events, f.event_name) or list_contains($events, '*')"
 """The event may borrow keys (``[stitching] events``, parameter ``$events``)."""
 
 ORDER_KEY = (
@@ -211,40 +211,62 @@ ORDER_KEY = (
 same instant, then load order (an identify record's ID hash): unique, so every run picks
 the same donor."""
 
-_IDENTIFY_CONSENT = (
-    "join (select identify_id, any_value(consent) as consent from identities "
-    "group by identify_id) c on c.identify_id = p.row_id"
-)
+
+def flags_sql(events: str, identify: str) -> str:
+    """SELECT of the ``stitch_flags`` rows of the events matching ``events`` and the
+    identify records matching ``identify`` (conditions over ``e`` / ``p``)."""
+    return f"""
+select 'event' as row_kind, e.event_id as row_id, e.event_seq as row_seq, e.event_name,
+    {CONSENT_ANSWER} as consent_answer, {OWN_CLICK} as own_click,
+    {OWN_NAME_LOCATION} as own_name_location,
+    {", ".join(f"{_has(g)} as has_{g}" for g in GROUPS)}
+from events e join event_identity i on i.event_seq = e.event_seq
+where {events}
+union all
+select 'identify', p.identify_id, null::bigint, null::varchar, {CONSENT_ANSWER}, false, false,
+    {", ".join(f"{_has(g, identify=True)}" for g in GROUPS)}
+from (select identify_id, any_value(consent) as consent from identities group by identify_id) p
+join identify_identity i on i.event_id = p.identify_id
+where {identify}"""
+
+
+def flags_ddl(enabled: bool) -> str:
+    """``stitch_flags`` of every row (none when stitching is off): per event and identify
+    record, computed once, what it said about ad use, whether it carries a click or a name
+    with a location, and which key groups it carries (``has_<group>``)."""
+    condition = "true" if enabled else "false"
+    return f"create or replace table stitch_flags as {flags_sql(condition, condition)}"
+
+
+NEW_FLAGS = f"""
+delete from stitch_flags
+where row_kind = 'identify' and row_id not in (select identify_id from identities);
+insert into stitch_flags {
+    flags_sql(
+        "e.event_seq > $through",
+        "p.identify_id not in (select row_id from stitch_flags where row_kind = 'identify')",
+    )
+}
+"""
 
 TARGET_PEOPLE_SQL = f"""
 create or replace temp table stitch_people as
 select distinct p.person
-from person_rows p join events e on e.event_seq = p.row_seq
-where p.row_kind = 'event' and p.person in (select person from {TOUCHED}) and ({IS_TARGET})
+from person_rows p join stitch_flags f on f.row_kind = p.row_kind and f.row_id = p.row_id
+where p.person in (select person from {TOUCHED}) and ({IS_TARGET})
 """
 """The touched persons with an event that may borrow keys (only their rows are read)."""
 
 ROWS_SQL = f"""
 create or replace temp table stitch_rows as
-select *, {ORDER_KEY} as ord from (
-    select p.person, 1 as kind_rank, 'event' as row_kind, p.row_id, p.row_seq, p.ts,
-        {CONSENT_ANSWER} as consent_answer, {OWN_CLICK} as own_click, {IS_TARGET} as is_target,
-        {OWN_NAME_LOCATION} as own_name_location,
-        {", ".join(f"{_has(g)} as has_{g}" for g in GROUPS)}
-    from person_rows p
-    join events e on e.event_seq = p.row_seq
-    join event_identity i on i.event_seq = p.row_seq
-    where p.row_kind = 'event' and p.person in (select person from stitch_people)
-    union all
-    select p.person, 0 as kind_rank, 'identify' as row_kind, p.row_id, p.row_seq, p.ts,
-        {CONSENT_ANSWER} as consent_answer, false as own_click, false as is_target,
-        false as own_name_location,
-        {", ".join(f"{_has(g, identify=True)} as has_{g}" for g in GROUPS)}
-    from person_rows p
-    join identify_identity i on i.event_id = p.row_id
-    {_IDENTIFY_CONSENT}
-    where p.row_kind = 'identify' and p.person in (select person from stitch_people)
-)
+select *, coalesce({IS_TARGET}, false) as is_target, {ORDER_KEY} as ord
+from (
+    select p.person, case when p.row_kind = 'identify' then 0 else 1 end as kind_rank,
+        p.row_kind, p.row_id, p.row_seq, p.ts, f.event_name, f.consent_answer, f.own_click,
+        f.own_name_location, {", ".join(f"f.has_{g}" for g in GROUPS)}
+    from person_rows p join stitch_flags f on f.row_kind = p.row_kind and f.row_id = p.row_id
+    where p.person in (select person from stitch_people)
+) f
 """
 """The rows of the touched persons, narrow: their order (``ord``), what they said about
 ad use (``consent_answer``) and which key groups they carry (``has_<group>``)."""
@@ -354,12 +376,21 @@ where {any_kept}"""
 
 
 def update_event_stitch(
-    conn: duckdb.DuckDBPyConnection, settings: StitchSettings, *, full: bool
+    conn: duckdb.DuckDBPyConnection,
+    settings: StitchSettings,
+    *,
+    full: bool,
+    through: int | None = None,
 ) -> None:
     """Rebuild the ``event_stitch`` rows of the touched persons' events (every event when
-    ``full``); temp table `CHANGED` lists the events whose row appeared, changed or went
+    ``full``; else the flags of the events above ``through`` and of new identify records
+    are added first); temp table `CHANGED` lists the events whose row appeared, changed or went
     (after a full build over an empty table: none, there was nothing to change)."""
     conn.execute(STITCH_DDL)
+    if full or not has_table(conn, "stitch_flags"):
+        conn.execute(flags_ddl(settings.enabled))
+    else:
+        conn.execute(NEW_FLAGS, {"through": through})
     prepare, rows = stitch_sql(settings)
     for statement in prepare:
         conn.execute(

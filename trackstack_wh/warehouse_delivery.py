@@ -1,5 +1,5 @@
 """The delivery half of the notebook API (``Warehouse`` inherits it): push, retry,
-credential checks, the delivery log and reconciliation."""
+credential checks, the delivery log, reconciliation and the platforms' read-back."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # delivery pulls in httpx; imported when first used (faster s
 
     from trackstack_wh.delivery import DestinationReport, PushReport
     from trackstack_wh.delivery.credentials import CredentialCheck
+    from trackstack_wh.delivery.diagnostics import Reading
     from trackstack_wh.delivery.reconcile import Reconciliation
 
 
@@ -87,6 +88,33 @@ class DeliveryMethods:
 
         names = [destinations] if isinstance(destinations, str) else destinations
         return check_credentials(self.config, transport, destinations=names)
+
+    def fetch_diagnostics(
+        self,
+        destinations: str | Iterable[str] | None = None,
+        *,
+        days: float = 7.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> list[Reading]:
+        """Read back what the platforms made of what we sent (Meta's dataset quality,
+        Google's request statuses or upload summary) into ``platform_diagnostics``; a
+        platform's failure is recorded in ``diagnostics_runs``, never raised."""
+        from trackstack_wh.delivery.diagnostics import fetch_diagnostics
+
+        names = [destinations] if isinstance(destinations, str) else destinations
+        return fetch_diagnostics(
+            self.conn, self.config, destinations=names, days=days, transport=transport
+        )
+
+    def diagnostics(self, destination: str | None = None) -> pl.DataFrame:
+        """The latest read-back value of each (destination, source, scope, metric)."""
+        return db.query_frame(
+            self.conn,
+            "select * exclude (detail) from platform_diagnostics_latest "
+            "where $d is null or destination = $d "
+            "order by destination, source, scope, metric",
+            {"d": destination},
+        )
 
     def retry_failed(
         self, destinations: str | Iterable[str] | None = None, **options: Any

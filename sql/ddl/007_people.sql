@@ -37,7 +37,7 @@ devices as (
     group by device
     having count(distinct person) = 1
 )
-select i.row_kind, i.row_id, i.row_seq, i.ts,
+select i.row_kind, i.row_id, i.row_seq, i.ts, i.uid, i.email, i.device,
     coalesce(i.person, d.person) as person,
     coalesce(i.linked_by, case when d.person is not null then 'session' end) as linked_by
 from identified i left join devices d using (device)

@@ -25,6 +25,7 @@ from trackstack_lab.emulator.platforms import (
     snapchat,
     tiktok,
 )
+from trackstack_lab.emulator.readback import data_manager_status
 from trackstack_lab.emulator.tokens import EXPIRED, INVALID, OK, REVOKED, SCOPE
 from trackstack_lab.emulator.wire import Call, Reply, Route, route
 
@@ -186,10 +187,6 @@ def _meta_me(call: Call) -> Reply:
     return Reply(200, {"id": call.match["pixel_id"]})
 
 
-def _data_manager_status(call: Call) -> Reply:
-    return google_rpc.rpc_error(404, f"Request {call.query.get('requestId', '')!r} not found.")
-
-
 def _accessible_customers(call: Call) -> Reply:
     denied = google_rpc.auth_problem(call, developer_token=True)
     return denied or Reply(200, {"resourceNames": ["customers/1234567890"]})
@@ -210,7 +207,7 @@ def _salesforce_limits(call: Call) -> Reply:
 CHECKS: dict[str, tuple[tuple[str, Callable[[Call], Reply]], ...]] = {
     "meta": ((r"/(?P<version>v\d+\.\d+)/(?P<pixel_id>\d+)", _meta_me),),
     "google_ads": (
-        (r"/(?P<version>v\d+)/requestStatus:retrieve", _data_manager_status),
+        (r"/(?P<version>v\d+)/requestStatus:retrieve", data_manager_status),
         (r"/(?P<version>v\d+)/customers:listAccessibleCustomers", _accessible_customers),
     ),
     "linkedin": ((r"/rest/adAccountUsers", _json({

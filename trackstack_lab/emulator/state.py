@@ -99,6 +99,10 @@ class DestinationState:
         self.rejected_events = 0
         self.test_events = 0
         self.faults.clear()
+        self.coverage: dict[str, dict[str, int]] = {}
+        """Meta: per event name, events received and those carrying each identifier."""
+        self.request_status: dict[str, int] = {}
+        """Google Data Manager: records per request ID answered."""
         self.tokens = TokenBook()
         """Issued access tokens and the auth switches (``/_emulator/auth``)."""
 

@@ -30,6 +30,7 @@ from trackstack_lab.emulator.checks import (
     take_digest,
 )
 from trackstack_lab.emulator.platforms.google_rpc import auth_problem, bad_request
+from trackstack_lab.emulator.readback import remember_request
 from trackstack_lab.emulator.wire import Call, Reply
 
 MAX_EVENTS = 2000
@@ -186,7 +187,9 @@ def handle_ingest(call: Call) -> Reply:
             (f"events[{i}].{p.field}" if p.field else f"events[{i}]", p.message) for i, p in bad
         ]
         return bad_request(violations, len(events))
+    request_id = new_uuid()
     if body.get("validateOnly") is not True:
         key = identity.data_manager_event
         call.state.record([key(e) for e in events])
-    return Reply(200, {"requestId": new_uuid()})
+        remember_request(call, request_id, len(events))
+    return Reply(200, {"requestId": request_id})

@@ -25,6 +25,7 @@ from trackstack_lab.emulator.checks import (
     token_ok,
     trace_id,
 )
+from trackstack_lab.emulator.readback import dataset_quality, record_meta_events
 from trackstack_lab.emulator.wire import Call, Platform, Reply, refused, route
 
 MAX_EVENTS = 1000
@@ -212,12 +213,17 @@ def handle_events(call: Call) -> Reply:
         return invalid(bad[0][1], len(data))
     key = identity.meta_event
     call.state.record([key(e) for e in data], test=bool(body.get("test_event_code")))
+    if not body.get("test_event_code"):
+        record_meta_events(call, data)
     return Reply(200, {"events_received": len(data), "messages": [], "fbtrace_id": trace_id()})
 
 
 PLATFORM = Platform(
     name="meta",
-    routes=(route(r"/(?P<version>[^/]+)/(?P<pixel_id>[^/]+)/events", post=handle_events),),
+    routes=(
+        route(r"/(?P<version>[^/]+)/(?P<pixel_id>[^/]+)/events", post=handle_events),
+        route(r"/(?P<version>[^/]+)/dataset_quality", counted=False, get=dataset_quality),
+    ),
     auth_error=auth_error,
     rate_limited=rate_limited,
     throttled=throttled,
