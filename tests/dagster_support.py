@@ -81,6 +81,7 @@ def all_assets() -> list[dg.AssetsDefinition]:
         reports_assets.funnel_daily,
         reports_assets.quality_daily,
         reports_assets.reconciliation_daily,
+        reports_assets.platform_diagnostics,
         reports_assets.parquet_export,
     ]
 

@@ -46,7 +46,7 @@ def test_definitions_load_with_every_stage() -> None:
     expected = {
         "landed_batches", "events", "quarantine", "event_quality", "event_routes",
         "delivery_log", "funnel_daily", "quality_daily", "reconciliation_daily",
-        "parquet_export", "html_report", "intraday_delivery",
+        "parquet_export", "html_report", "intraday_delivery", "platform_diagnostics",
         *PAYLOAD_TABLES.values(), *(f"delivery_{d}" for d in DESTINATIONS),
     }  # fmt: skip
     assert keys == expected

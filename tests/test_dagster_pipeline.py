@@ -117,6 +117,11 @@ def test_whole_graph_for_two_days_with_every_check_green(
             "select count(*) from delivery_status where outcome not in ('delivered', 'superseded')"
         ).item()
         assert not_delivered == 0
+        read_back = wh.sql(
+            "select destination, status from diagnostics_runs group by all order by 1"
+        ).rows()
+        assert read_back == [("google_ads", "ok"), ("meta", "ok")]
+        assert wh.diagnostics("meta").filter(metric="event_match_quality").height > 0
         funnel_days = wh.sql("select distinct day from funnel_daily order by 1")["day"]
         assert [d.isoformat() for d in funnel_days] == list(DAYS)
         per_day = dict(

@@ -146,3 +146,30 @@ parquet_export = fan_in_asset(
     "Parquet (``<export>/<table>/event_date=YYYY-MM-DD/data.parquet``); a disabled "
     "destination's table is exported as it is.",
 )
+
+
+@dg.asset(deps=["delivery_log"], **PARTITIONED)
+def platform_diagnostics(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    workspace: WorkspaceResource,
+    platforms: PlatformsResource,
+) -> dg.MaterializeResult:
+    """What the platforms made of what was sent (Meta's dataset quality, Google's request
+    statuses), read back with the deployment's target; a read-back that fails (or no
+    target chosen) is reported here and never fails the run."""
+    problem = platforms.target_problem()
+    if problem is not None:
+        return dg.MaterializeResult(metadata={"skipped": problem})
+    with warehouse.open(workspace.load()) as wh, platforms.route(wh.config, None) as pointed:
+        wh.config = pointed
+        readings = wh.fetch_diagnostics(transport=platforms.transport())
+        latest = wh.diagnostics()
+    context.log.info("read back: %s", [r.to_dict() for r in readings])
+    return dg.MaterializeResult(
+        metadata={
+            "readings": json_value([r.to_dict() for r in readings]),
+            "dagster/row_count": dg.MetadataValue.int(latest.height),
+            "latest": markdown_table(latest.drop("target"), rows=20),
+        }
+    )
