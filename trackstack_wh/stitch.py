@@ -171,16 +171,16 @@ def _source(column: str, identify: bool = False) -> str:
     return FBC_OF_ROW if column == "fbc" else f"e.{column}"
 
 
-def _has(group: str, identify: bool = False) -> str:
-    columns = [_source(c, identify) for c in GROUPS[group]]
+def _identify_has(group: str) -> str:
+    """SQL over ``i`` (``identify_identity``): the identify record carries the group."""
+    columns = [_source(c, identify=True) for c in GROUPS[group]]
     return "(" + " or ".join(f"{c} is not null" for c in columns) + ")"
 
 
 OWN_CLICK = " or ".join(f"e.{f.column} is not null" for f in CLICK_ID_FIELDS)
 OWN_NAME_LOCATION = (
-    "(i.first_name_sha256 is not null and i.last_name_sha256 is not null "
-    "and (i.zip_sha256 is not null or i.city_sha256 is not null) "
-    "and i.country_sha256 is not null)"
+    "(e.first_name is not null and e.last_name is not null "
+    "and (e.zip is not null or e.city is not null) and e.country is not null)"
 )
 """The quality score's click and name-with-location components, on the event itself."""
 
@@ -212,48 +212,41 @@ same instant, then load order (an identify record's ID hash): unique, so every r
 the same donor."""
 
 
-def flags_sql(events: str, identify: str) -> str:
-    """SELECT of the ``stitch_flags`` rows of the events matching ``events`` and the
-    identify records matching ``identify`` (conditions over ``e`` / ``p``)."""
+def _carries(group: str) -> str:
+    """SQL over ``e`` (``events``): the event carries a value for the group (one it sent,
+    usable or not: a stitched value never replaces what the event itself says)."""
+    if group in PII_SOURCES:
+        columns = list(PII_SOURCES[group])
+    else:
+        columns = [c for c in GROUPS[group] if not c.endswith("_sha256")]
+        columns += ["fbclid"] if group == "fbc" else []
+    return "(" + " or ".join(f"e.{c} is not null" for c in columns) + ")"
+
+
+def flags_sql(events: str) -> str:
+    """SELECT of the ``stitch_flags`` rows of the events matching ``events`` (over ``e``)."""
     return f"""
-select 'event' as row_kind, e.event_id as row_id, e.event_seq as row_seq, e.event_name,
-    {CONSENT_ANSWER} as consent_answer, {OWN_CLICK} as own_click,
-    {OWN_NAME_LOCATION} as own_name_location,
-    {", ".join(f"{_has(g)} as has_{g}" for g in GROUPS)}
-from events e join event_identity i on i.event_seq = e.event_seq
-where {events}
-union all
-select 'identify', p.identify_id, null::bigint, null::varchar, {CONSENT_ANSWER}, false, false,
-    {", ".join(f"{_has(g, identify=True)}" for g in GROUPS)}
-from (select identify_id, any_value(consent) as consent from identities group by identify_id) p
-join identify_identity i on i.event_id = p.identify_id
-where {identify}"""
+select e.event_seq as row_seq, e.event_name, {CONSENT_ANSWER} as consent_answer,
+    {OWN_CLICK} as own_click, {OWN_NAME_LOCATION} as own_name_location,
+    {", ".join(f"{_carries(g)} as has_{g}" for g in GROUPS)}
+from events e
+where {events}"""
 
 
 def flags_ddl(enabled: bool) -> str:
-    """``stitch_flags`` of every row (none when stitching is off): per event and identify
-    record, computed once, what it said about ad use, whether it carries a click or a name
-    with a location, and which key groups it carries (``has_<group>``)."""
-    condition = "true" if enabled else "false"
-    return f"create or replace table stitch_flags as {flags_sql(condition, condition)}"
+    """``stitch_flags`` of every event (none when stitching is off), read once from the
+    events alone: what it said about ad use, whether it carries a click or a name with a
+    location, and which key groups it carries (``has_<group>``)."""
+    return f"create or replace table stitch_flags as {flags_sql(str(enabled).lower())}"
 
 
-NEW_FLAGS = f"""
-delete from stitch_flags
-where row_kind = 'identify' and row_id not in (select identify_id from identities);
-insert into stitch_flags {
-    flags_sql(
-        "e.event_seq > $through",
-        "p.identify_id not in (select row_id from stitch_flags where row_kind = 'identify')",
-    )
-}
-"""
+NEW_FLAGS = f"insert into stitch_flags {flags_sql('e.event_seq > $through')}"
 
 TARGET_PEOPLE_SQL = f"""
 create or replace temp table stitch_people as
 select distinct p.person
-from person_rows p join stitch_flags f on f.row_kind = p.row_kind and f.row_id = p.row_id
-where p.person in (select person from {TOUCHED}) and ({IS_TARGET})
+from person_rows p join stitch_flags f on f.row_seq = p.row_seq
+where p.row_kind = 'event' and p.person in (select person from {TOUCHED}) and ({IS_TARGET})
 """
 """The touched persons with an event that may borrow keys (only their rows are read)."""
 
@@ -261,11 +254,19 @@ ROWS_SQL = f"""
 create or replace temp table stitch_rows as
 select *, coalesce({IS_TARGET}, false) as is_target, {ORDER_KEY} as ord
 from (
-    select p.person, case when p.row_kind = 'identify' then 0 else 1 end as kind_rank,
-        p.row_kind, p.row_id, p.row_seq, p.ts, f.event_name, f.consent_answer, f.own_click,
-        f.own_name_location, {", ".join(f"f.has_{g}" for g in GROUPS)}
-    from person_rows p join stitch_flags f on f.row_kind = p.row_kind and f.row_id = p.row_id
-    where p.person in (select person from stitch_people)
+    select p.person, 1 as kind_rank, p.row_kind, p.row_id, p.row_seq, p.ts, f.event_name,
+        f.consent_answer, f.own_click, f.own_name_location,
+        {", ".join(f"f.has_{g}" for g in GROUPS)}
+    from person_rows p join stitch_flags f on f.row_seq = p.row_seq
+    where p.row_kind = 'event' and p.person in (select person from stitch_people)
+    union all
+    select p.person, 0, p.row_kind, p.row_id, p.row_seq, p.ts, null, {CONSENT_ANSWER}, false,
+        false, {", ".join(_identify_has(g) for g in GROUPS)}
+    from person_rows p
+    join identify_identity i on i.event_id = p.row_id
+    join (select identify_id, any_value(consent) as consent from identities
+          group by identify_id) c on c.identify_id = p.row_id
+    where p.row_kind = 'identify' and p.person in (select person from stitch_people)
 ) f
 """
 """The rows of the touched persons, narrow: their order (``ord``), what they said about
