@@ -89,3 +89,28 @@ def test_a_failing_read_back_is_recorded_and_never_raised(
     runs = wh.sql("select destination, status, message from diagnostics_runs").rows()
     assert ("meta", "failed") in {(d, s) for d, s, _ in runs}
     assert all(TOKEN not in (m or "") for _, _, m in runs)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "said"),
+    [
+        (502, "<html><body>Bad gateway for access_token={token}</body></html>", "HTTP 502"),
+        (200, "<html>login page {token}</html>", "not JSON"),
+        (200, '{{"data": []}}', "no 'web' list"),
+    ],
+)
+def test_odd_answers_from_a_proxy_are_recorded_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: int, body: str, said: str
+) -> None:
+    import httpx
+
+    monkeypatch.setenv("TRACKSTACK_META_TOKEN", TOKEN)
+    config = load_config(ROOT / "trackstack.toml")
+    config = dataclasses.replace(config, destinations={"meta": config.destinations["meta"]})
+    answer = body.format(token=TOKEN).encode()
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, content=answer))
+    with tw.connect(tmp_path / "wh.duckdb", config=config) as wh:
+        (reading,) = wh.fetch_diagnostics(transport=transport)
+        runs = wh.sql("select status, message from diagnostics_runs").rows()
+    assert reading.status == "failed" and said in reading.message
+    assert TOKEN not in reading.message and runs == [("failed", reading.message)]
