@@ -35,11 +35,11 @@ group by identify_id
 """Per event and identify record: its user ID, email and session (``device``)."""
 
 PEOPLE_SQL = """
-with inputs as materialized (select * from {inputs} where {scope}),
+with inputs as {materialized} (select * from {inputs} where {scope}),
 email_links as (
     select email, min(uid) as uid
     from {inputs}
-    where uid is not null and email in (select email from inputs)
+    where uid is not null{linked_emails}
     group by email
     having count(distinct uid) = 1
 ),
@@ -62,13 +62,25 @@ select i.row_kind, i.row_id, i.row_seq, i.ts, i.uid, i.email, i.device,
 from identified i left join devices d using (device)
 """
 """The person of every row of ``{inputs}`` (rows shaped as ``person_inputs``) matching
-``{scope}``. Exact when the scope holds every row of each session it touches (the
-session's person reads them all)."""
+``{scope}`` (`people_sql`)."""
+
+
+def people_sql(inputs: str, scope: str | None = None) -> str:
+    """`PEOPLE_SQL` over every row of ``inputs``, or over those matching ``scope`` (exact
+    when the scope holds every row of each session it touches: the session's person
+    reads them all; emails are linked from the rows of the scope's emails only)."""
+    if scope is None:
+        return PEOPLE_SQL.format(inputs=inputs, scope="true", materialized="", linked_emails="")
+    linked = " and email in (select email from inputs)"
+    return PEOPLE_SQL.format(
+        inputs=inputs, scope=scope, materialized="materialized", linked_emails=linked
+    )
+
 
 EVENT_PEOPLE = f"""
 create or replace view event_people as
 select row_id as event_id, person
-from ({PEOPLE_SQL.format(inputs="person_inputs", scope="true")})
+from ({people_sql("person_inputs")})
 where row_kind = 'event'
 """
 """The view reports read: one row per event (person NULL when nobody is known)."""
@@ -87,8 +99,7 @@ def people_ddl() -> str:
 def build_person_rows(conn: duckdb.DuckDBPyConnection, *, enabled: bool = True) -> None:
     """``person_rows`` from every row (empty when stitching is not ``enabled``); every
     person counts as touched."""
-    scope = "true" if enabled else "false"
-    rows = PEOPLE_SQL.format(inputs="person_inputs", scope=scope)
+    rows = people_sql("person_inputs", None if enabled else "false")
     conn.execute(f"create or replace table person_rows as {rows}")
     conn.execute(
         f"create or replace temp table {TOUCHED} as "
@@ -137,7 +148,7 @@ def update_person_rows(conn: duckdb.DuckDBPyConnection, through: int) -> None:
     Needs ``person_rows`` (`build_person_rows`)."""
     conn.execute(NEW_ROWS, {"through": through})
     conn.execute(SCOPE)
-    judged = PEOPLE_SQL.format(inputs=KNOWN_INPUTS, scope=IN_SCOPE)
+    judged = people_sql(KNOWN_INPUTS, IN_SCOPE)
     conn.execute(f"create or replace temp table people_judged as {judged}")
     conn.execute(
         """

@@ -16,11 +16,11 @@ group by identify_id;
 create or replace view event_people as
 select row_id as event_id, person
 from (
-with inputs as materialized (select * from person_inputs where true),
+with inputs as  (select * from person_inputs where true),
 email_links as (
     select email, min(uid) as uid
     from person_inputs
-    where uid is not null and email in (select email from inputs)
+    where uid is not null
     group by email
     having count(distinct uid) = 1
 ),
