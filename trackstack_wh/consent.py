@@ -17,8 +17,7 @@ def consent_status(keys: tuple[str, ...], granted: str, denied: str) -> str:
 
 AD_USER_DATA = ("ad_user_data", "adUserData")
 AD_PERSONALIZATION = ("ad_personalization", "adPersonalization")
-CONSENT_DENIED = (
-    f"coalesce({consent_status(AD_USER_DATA + ('marketing',), 'granted', 'denied')} = 'denied', "
-    "false)"
-)
+AD_USE_ANSWER = consent_status(AD_USER_DATA + ("marketing",), "granted", "denied")
+"""What the row's consent says about ad use of the user's data: granted, denied or NULL."""
+CONSENT_DENIED = f"coalesce({AD_USE_ANSWER} = 'denied', false)"
 """The event's consent object refuses ad use of the user's data."""

@@ -34,6 +34,7 @@ from trackstack_wh.dedup import (
     update_destination_dedup,
 )
 from trackstack_wh.identity import RULES_VERSION, append_identity, build_identity
+from trackstack_wh.identity.traits import hash_identify_records
 from trackstack_wh.people import TOUCHED as PEOPLE_TOUCHED
 from trackstack_wh.people import build_person_rows, update_person_rows
 from trackstack_wh.quality import (
@@ -43,7 +44,7 @@ from trackstack_wh.quality import (
     score_new_events,
 )
 from trackstack_wh.stitch import CHANGED as STITCH_CHANGED
-from trackstack_wh.stitch import hash_identify_records, update_event_stitch
+from trackstack_wh.stitch import update_event_stitch
 
 TABLES_VERSION = 4
 """Bumped when the derived tables' columns change (2: ``event_seq``; 3: ``event_seq`` in

@@ -8,7 +8,7 @@ person's latest row at or before it that has the group and whose consent allows 
 - identity traits (one group per source field: email, phone, names, address parts,
   gender, birth date, external ID), from identify records and earlier events, hashed by
   the same rules as the event's own keys (donors' ``event_identity`` rows, identify
-  records hashed into ``identify_identity``);
+  records hashed into ``identify_identity`` by `identity.traits`);
 - browser context (user agent, IP, ``_fbp``, ``_ttp``) from the latest browser event
   within ``[stitching] browser_window_days``;
 - ad click IDs per platform within its click window (`config.stitching`), last click
@@ -27,11 +27,11 @@ from __future__ import annotations
 import duckdb
 
 from trackstack_wh.config.stitching import StitchSettings
-from trackstack_wh.consent import AD_USER_DATA, consent_status
-from trackstack_wh.contract import CLICK_ID_FIELDS, FIELDS, Group
+from trackstack_wh.consent import AD_USE_ANSWER
+from trackstack_wh.contract import CLICK_ID_FIELDS
 from trackstack_wh.db import has_table
 from trackstack_wh.identity.rules import HASHED_KEYS, KEY_SOURCE, Key
-from trackstack_wh.identity.sql import PLAIN_KEYS, SOURCES, append_identity, build_identity
+from trackstack_wh.identity.sql import PLAIN_KEYS
 from trackstack_wh.people import TOUCHED
 from trackstack_wh.quality import COMPONENT_POINTS
 from trackstack_wh.sql import lit
@@ -87,13 +87,6 @@ GROUP_CLASS: dict[str, str] = {
 
 STITCH_COLUMNS: tuple[str, ...] = tuple(c for columns in GROUPS.values() for c in columns)
 
-TRAIT_NAMES: dict[str, tuple[str, ...]] = {
-    f.column: tuple(dict.fromkeys(n.lower() for n in (f.name, f.column, *f.aliases)))
-    for f in FIELDS
-    if f.group is Group.IDENTITY and f.column in SOURCES
-}
-"""Identity column -> the identify trait names that fill it (lower case)."""
-
 STITCH_DDL = f"""
 create table if not exists event_stitch (
     event_id varchar not null,
@@ -108,46 +101,6 @@ create table if not exists event_stitch (
 CHANGED = "stitch_changed"
 """Temp table (``event_id, event_seq``): events whose stitched keys changed."""
 
-
-def _identify_values(where: str) -> str:
-    """Identify records as rows with the identity columns of ``events``."""
-    columns = []
-    for column in SOURCES:
-        names = TRAIT_NAMES.get(column, ())
-        if column == "external_id":
-            columns.append("nullif(trim(any_value(user_id)), '') as external_id")
-        elif names:
-            listed = ", ".join(lit(n) for n in names)
-            columns.append(f"max(value) filter (where lower(trait) in ({listed})) as {column}")
-        else:
-            columns.append(f"null::varchar as {column}")
-    return f"""
-select identify_id as event_id, null::bigint as event_seq, {", ".join(columns)}
-from identities where {where}
-group by identify_id"""
-
-
-def hash_identify_records(
-    conn: duckdb.DuckDBPyConnection, phone_region: str | None, *, full: bool
-) -> None:
-    """``identify_identity``: identify traits normalized and hashed like event keys
-    (every record when ``full``, else the records not hashed yet)."""
-    if full or not has_table(conn, "identify_identity"):
-        conn.execute(f"create or replace temp table identify_values as {_identify_values('true')}")
-        build_identity(conn, phone_region, source="identify_values", target="identify_identity")
-    else:
-        conn.execute(
-            "create or replace temp table identify_values as "
-            + _identify_values("identify_id not in (select event_id from identify_identity)")
-        )
-        append_identity(conn, phone_region, "identify_values", "identify_identity")
-    conn.execute(
-        "delete from identify_identity where event_id not in (select identify_id from identities)"
-    )
-    conn.execute("drop table if exists temp.identify_values")
-
-
-CONSENT_ANSWER = consent_status(AD_USER_DATA + ("marketing",), "granted", "denied")
 
 FBC_OF_ROW = (
     "coalesce(e.fbc, case when e.fbclid is not null "
@@ -226,7 +179,7 @@ def _carries(group: str) -> str:
 def flags_sql(events: str) -> str:
     """SELECT of the ``stitch_flags`` rows of the events matching ``events`` (over ``e``)."""
     return f"""
-select e.event_seq as row_seq, e.event_name, {CONSENT_ANSWER} as consent_answer,
+select e.event_seq as row_seq, e.event_name, {AD_USE_ANSWER} as consent_answer,
     {OWN_CLICK} as own_click, {OWN_NAME_LOCATION} as own_name_location,
     {", ".join(f"{_carries(g)} as has_{g}" for g in GROUPS)}
 from events e
@@ -260,7 +213,7 @@ from (
     from person_rows p join stitch_flags f on f.row_seq = p.row_seq
     where p.row_kind = 'event' and p.person in (select person from stitch_people)
     union all
-    select p.person, 0, p.row_kind, p.row_id, p.row_seq, p.ts, null, {CONSENT_ANSWER}, false,
+    select p.person, 0, p.row_kind, p.row_id, p.row_seq, p.ts, null, {AD_USE_ANSWER}, false,
         false, {", ".join(_identify_has(g) for g in GROUPS)}
     from person_rows p
     join identify_identity i on i.event_id = p.row_id
