@@ -49,8 +49,7 @@ def source_columns() -> str:
 
 def _src_column(column: str) -> str:
     """The ``src`` name of a stitchable column (plain identity values are ``n_<key>``)."""
-    plain = column in PLAIN_KEYS and column not in BROWSER_COLUMNS
-    return f"n_{column}" if plain else column
+    return f"n_{column}" if column in PLAIN_KEYS else column
 
 
 def _present(group: str) -> str:
