@@ -35,6 +35,7 @@ from trackstack_wh.dedup import (
 )
 from trackstack_wh.identity import RULES_VERSION, append_identity, build_identity
 from trackstack_wh.identity.traits import hash_identify_records
+from trackstack_wh.people import CHANGED_ROWS as PEOPLE_CHANGED
 from trackstack_wh.people import TOUCHED as PEOPLE_TOUCHED
 from trackstack_wh.people import build_person_rows, update_person_rows
 from trackstack_wh.quality import (
@@ -233,8 +234,8 @@ def refresh_quality(
 
 
 _TEMP_TABLES = ("quality_new", "quality_new_identity", "quality_changed", "quality_changed_old",
-                "quality_refunds", "quality_stitched", "dedup_before", "people_touched",
-                STITCH_CHANGED)  # fmt: skip
+                "quality_refunds", "quality_stitched", "dedup_before", PEOPLE_TOUCHED,
+                PEOPLE_CHANGED, STITCH_CHANGED)  # fmt: skip
 _DERIVED = ("event_identity", "destination_dedup", "event_quality", "match_key_patterns",
             "person_rows", "identify_identity", "event_stitch", "stitch_flags")  # fmt: skip
 
@@ -311,7 +312,13 @@ def _increment(
     if stitching.enabled:
         update_person_rows(conn, through)
     else:
-        conn.execute(f"create or replace temp table {PEOPLE_TOUCHED} (person varchar)")
+        conn.execute(
+            f"create or replace temp table {PEOPLE_TOUCHED} (person varchar, since timestamptz)"
+        )
+        conn.execute(
+            f"create or replace temp table {PEOPLE_CHANGED} (row_kind varchar, row_id varchar, "
+            "row_seq bigint, ts timestamptz, old_person varchar, new_person varchar)"
+        )
     update_event_stitch(conn, stitching, full=False, through=through)
     conn.execute(
         "create or replace temp table quality_stitched as "

@@ -86,7 +86,11 @@ where row_kind = 'event'
 """The view reports read: one row per event (person NULL when nobody is known)."""
 
 TOUCHED = "people_touched"
-"""Temp table (``person``): the persons whose rows changed in the last update."""
+"""Temp table (``person, since``): the persons whose rows changed in the last update, and
+the time of the earliest changed row (NULL: all of them, after a whole build)."""
+CHANGED_ROWS = "people_changed"
+"""Temp table of the rows whose person changed (or that are new, or went) in the last
+update: ``row_kind, row_id, row_seq, ts, old_person, new_person``."""
 
 
 def people_ddl() -> str:
@@ -102,8 +106,12 @@ def build_person_rows(conn: duckdb.DuckDBPyConnection, *, enabled: bool = True) 
     rows = people_sql("person_inputs", None if enabled else "false")
     conn.execute(f"create or replace table person_rows as {rows}")
     conn.execute(
-        f"create or replace temp table {TOUCHED} as "
-        "select distinct person from person_rows where person is not null"
+        f"create or replace temp table {TOUCHED} as select distinct person, "
+        "null::timestamptz as since from person_rows where person is not null"
+    )
+    conn.execute(
+        f"create or replace temp table {CHANGED_ROWS} (row_kind varchar, row_id varchar, "
+        "row_seq bigint, ts timestamptz, old_person varchar, new_person varchar)"
     )
 
 
@@ -122,17 +130,29 @@ KNOWN_INPUTS = (
 """Every row's inputs: the stored ones (events and identify records never change) and the
 new rows'."""
 
+REMOVED = (
+    "select * from person_rows where row_kind = 'identify' "
+    "and row_id not in (select identify_id from identities)"
+)
+"""The rows of identify records no longer loaded (their load was undone)."""
+
 SCOPE = f"""
 create or replace temp table people_scope_emails as
-select distinct email from people_new where email is not null;
+select n.email from people_new n
+where n.email is not null and n.uid is not null
+  and not exists (select 1 from person_rows p where p.email = n.email and p.uid = n.uid)
+union
+select email from ({REMOVED}) where email is not null and uid is not null;
 create or replace temp table people_scope_devices as
 select distinct device from {KNOWN_INPUTS}
 where device is not null
   and (device in (select device from people_new)
+       or device in (select device from ({REMOVED}))
        or email in (select email from people_scope_emails));
 """
-"""The emails of the new rows, and the sessions of the new rows and of every row
-sharing such an email: the rows whose person a new row can change."""
+"""The emails whose link to a user ID a new (or removed) row can change (it pairs them
+with a user ID not seen with them before), and the sessions of the new and removed rows
+and of every row carrying such an email: the rows whose person can change."""
 
 IN_SCOPE = (
     "(device in (select device from people_scope_devices) "
@@ -144,46 +164,54 @@ IN_SCOPE = (
 def update_person_rows(conn: duckdb.DuckDBPyConnection, through: int) -> None:
     """Add the events above ``through`` and the identify records not seen yet, judge
     again the rows they can change, drop the rows of identify records no longer loaded;
-    temp table `TOUCHED` gets the persons (old and new) of every row that changed.
+    temp tables `CHANGED_ROWS` and `TOUCHED` (the persons, old and new, of every row that
+    changed) say what changed.
     Needs ``person_rows`` (`build_person_rows`)."""
     conn.execute(NEW_ROWS, {"through": through})
     conn.execute(SCOPE)
     judged = people_sql(KNOWN_INPUTS, IN_SCOPE)
     conn.execute(f"create or replace temp table people_judged as {judged}")
     conn.execute(
-        """
-create or replace temp table people_changed as
-select row_kind, row_id from (
-    select row_kind, row_id, person, linked_by from people_judged
-    except
-    select row_kind, row_id, person, linked_by from person_rows
-    where row_id in (select row_id from people_judged)
+        f"""
+create or replace temp table {CHANGED_ROWS} as
+with changed as (
+    select row_kind, row_id from (
+        select row_kind, row_id, person, linked_by from people_judged
+        except
+        select row_kind, row_id, person, linked_by from person_rows
+        where row_id in (select row_id from people_judged)
+    )
+    union all
+    select row_kind, row_id from ({REMOVED})
 )
-union all
-select row_kind, row_id from person_rows
-where row_kind = 'identify' and row_id not in (select identify_id from identities)
+select c.row_kind, c.row_id, coalesce(j.row_seq, o.row_seq) as row_seq,
+    coalesce(j.ts, o.ts) as ts, o.person as old_person, j.person as new_person
+from changed c
+left join people_judged j on j.row_kind = c.row_kind and j.row_id = c.row_id
+left join person_rows o on o.row_kind = c.row_kind and o.row_id = c.row_id
 """
     )
     conn.execute(
         f"""
 create or replace temp table {TOUCHED} as
-select person from person_rows
-where row_id in (select row_id from people_changed) and person is not null
-union
-select person from people_judged
-where row_id in (select row_id from people_changed) and person is not null
+select person, min(ts) as since from (
+    select old_person as person, ts from {CHANGED_ROWS}
+    union all
+    select new_person, ts from {CHANGED_ROWS}
+)
+where person is not null
+group by person
 """
     )
     conn.execute(
         "delete from person_rows where (row_kind, row_id) in "
-        "(select (row_kind, row_id) from people_changed)"
+        f"(select (row_kind, row_id) from {CHANGED_ROWS})"
     )
     conn.execute(
         "insert into person_rows select * from people_judged "
-        "where (row_kind, row_id) in (select (row_kind, row_id) from people_changed)"
+        f"where (row_kind, row_id) in (select (row_kind, row_id) from {CHANGED_ROWS})"
     )
-    for table in ("people_new", "people_scope_emails", "people_scope_devices", "people_judged",
-                  "people_changed"):  # fmt: skip
+    for table in ("people_new", "people_scope_emails", "people_scope_devices", "people_judged"):
         conn.execute(f"drop table if exists temp.{table}")
 
 

@@ -18,7 +18,9 @@ person's latest row at or before it that has the group and whose consent allows 
 ``event_stitch`` holds one row per event that gained something: the borrowed values in
 the same columns as ``event_identity`` / ``events`` and ``sources`` (JSON: group ->
 ``{"from": "event"|"identify", "id", "at"}``). It is rebuilt for the persons whose rows
-changed (`people.TOUCHED`); the old events whose row changed are listed in temp table
+changed (`people.TOUCHED`), from their earliest changed row on: what an event borrows
+depends only on the rows before it, so the earlier rows are read only for the latest
+donor of each group. The old events whose row changed are listed in temp table
 ``stitch_changed`` so their payload rows are built again.
 """
 
@@ -32,7 +34,7 @@ from trackstack_wh.contract import CLICK_ID_FIELDS
 from trackstack_wh.db import has_table
 from trackstack_wh.identity.rules import HASHED_KEYS, KEY_SOURCE, Key
 from trackstack_wh.identity.sql import PLAIN_KEYS
-from trackstack_wh.people import TOUCHED
+from trackstack_wh.people import CHANGED_ROWS, TOUCHED
 from trackstack_wh.quality import COMPONENT_POINTS
 from trackstack_wh.sql import lit
 
@@ -153,8 +155,9 @@ SCORE_GAIN = f"""(
 event lacks it, so its component was 0 (clicks and name-with-location judged together
 with what the event has)."""
 
-IS_TARGET = "list_contains($events, f.event_name) or list_contains($events, '*')"
-"""The event may borrow keys (``[stitching] events``, parameter ``$events``)."""
+IS_TARGET = "(list_contains($events, {}.event_name) or list_contains($events, '*'))"
+"""The event of table alias ``{}`` may borrow keys (``[stitching] events``, parameter
+``$events``)."""
 
 ORDER_KEY = (
     "(epoch_us(ts)::hugeint << 64) + (kind_rank::hugeint << 63) "
@@ -197,33 +200,65 @@ NEW_FLAGS = f"insert into stitch_flags {flags_sql('e.event_seq > $through')}"
 
 TARGET_PEOPLE_SQL = f"""
 create or replace temp table stitch_people as
-select distinct p.person
-from person_rows p join stitch_flags f on f.row_seq = p.row_seq
-where p.row_kind = 'event' and p.person in (select person from {TOUCHED}) and ({IS_TARGET})
+select p.person, any_value(t.since) as since
+from person_rows p
+join {TOUCHED} t on t.person = p.person
+join stitch_flags f on f.row_seq = p.row_seq
+where p.row_kind = 'event' and (t.since is null or p.ts >= t.since) and {IS_TARGET.format("f")}
+group by p.person
 """
-"""The touched persons with an event that may borrow keys (only their rows are read)."""
+"""The touched persons with an event at or after their earliest changed row that may
+borrow keys (only their rows are read); ``since`` is that row's time (NULL: every row)."""
 
-ROWS_SQL = f"""
-create or replace temp table stitch_rows as
-select *, coalesce({IS_TARGET}, false) as is_target, {ORDER_KEY} as ord
-from (
-    select p.person, 1 as kind_rank, p.row_kind, p.row_id, p.row_seq, p.ts, f.event_name,
-        f.consent_answer, f.own_click, f.own_name_location,
-        {", ".join(f"f.has_{g}" for g in GROUPS)}
-    from person_rows p join stitch_flags f on f.row_seq = p.row_seq
-    where p.row_kind = 'event' and p.person in (select person from stitch_people)
-    union all
-    select p.person, 0, p.row_kind, p.row_id, p.row_seq, p.ts, null, {AD_USE_ANSWER}, false,
-        false, {", ".join(_identify_has(g) for g in GROUPS)}
-    from person_rows p
-    join identify_identity i on i.event_id = p.row_id
-    join (select identify_id, any_value(consent) as consent from identities
-          group by identify_id) c on c.identify_id = p.row_id
-    where p.row_kind = 'identify' and p.person in (select person from stitch_people)
-) f
+PERSON_ROWS = f"""
+select p.person, 1 as kind_rank, p.row_kind, p.row_id, p.row_seq, p.ts, f.event_name,
+    f.consent_answer, f.own_click, f.own_name_location,
+    {", ".join(f"f.has_{g}" for g in GROUPS)}
+from person_rows p join stitch_flags f on f.row_seq = p.row_seq
+where p.row_kind = 'event' and p.person in (select person from stitch_people)
+union all
+select p.person, 0, p.row_kind, p.row_id, p.row_seq, p.ts, null, {AD_USE_ANSWER}, false,
+    false, {", ".join(_identify_has(g) for g in GROUPS)}
+from person_rows p
+join identify_identity i on i.event_id = p.row_id
+join (select identify_id, any_value(consent) as consent from identities
+      group by identify_id) c on c.identify_id = p.row_id
+where p.row_kind = 'identify' and p.person in (select person from stitch_people)
 """
-"""The rows of the touched persons, narrow: their order (``ord``), what they said about
-ad use (``consent_answer``) and which key groups they carry (``has_<group>``)."""
+"""Every row of those persons with its flags."""
+
+DONOR_OK = "consent_answer is distinct from 'denied'"
+
+
+def rows_sql(settings: StitchSettings) -> str:
+    """``stitch_rows``: the rows at or after each person's ``since`` (the events among them
+    that may borrow keys are ``is_target``), and of the earlier ones only those that can
+    still lend: per key group the latest donor, the latest consent answer (and with
+    first-click attribution, every click within the platform's window)."""
+    marks = [f"max(ord) filter (where has_{g} and {DONOR_OK})" for g in GROUPS]
+    marks.append("max(ord) filter (where consent_answer is not null)")
+    windows = [
+        f"(has_{g} and s.ts >= s.since - to_seconds({_max_age_days(g, settings)} * 86400))"
+        for g in CLICK_GROUPS
+        if settings.click_attribution == "first"
+    ]
+    return f"""
+create or replace temp table stitch_rows as
+with r as (
+    select *, {ORDER_KEY} as ord from ({PERSON_ROWS})
+),
+s as (
+    select r.*, p.since is null or r.ts >= p.since as recent, p.since
+    from r join stitch_people p on p.person = r.person
+),
+earlier as (
+    select person, [{", ".join(marks)}] as marks from s where not recent group by person
+)
+select s.* exclude (since), recent and coalesce({IS_TARGET.format("s")}, false) as is_target
+from s left join earlier e on e.person = s.person
+where recent or list_contains(e.marks, s.ord){"".join(f" or {w}" for w in windows)}
+"""
+
 
 DONOR_OK = "consent_answer is distinct from 'denied'"
 FRAME = "over (partition by person order by ord rows between unbounded preceding and current row)"
@@ -326,7 +361,7 @@ from (
     {chr(10).join(joins)}
 )
 where {any_kept}"""
-    return [TARGET_PEOPLE_SQL, ROWS_SQL, targets, VALUES_SQL], final
+    return [TARGET_PEOPLE_SQL, rows_sql(settings), targets, VALUES_SQL], final
 
 
 def update_event_stitch(
@@ -355,7 +390,12 @@ def update_event_stitch(
         conn.execute(f"insert into event_stitch {rows}")
     else:
         conn.execute(f"create or replace temp table stitch_new as {rows}")
-        scope = "true" if full else f"person in (select person from {TOUCHED})"
+        scope = (
+            "true"
+            if full
+            else "event_seq in (select row_seq from stitch_rows where recent) "
+            f"or event_seq in (select row_seq from {CHANGED_ROWS})"
+        )
         conn.execute(
             f"""
 create or replace temp table {CHANGED} as
