@@ -64,6 +64,8 @@ DERIVED = {
     "event_quality": "event_id",
     "match_key_patterns": "key_pattern",
     "person_rows": "row_kind, row_id",
+    "people_email_uids": "email, uid",
+    "people_device_persons": "device, person",
     "event_stitch": "event_id",
     "identify_identity": "event_id",
     **{table: "event_id, request_kind" for table in PAYLOAD_TABLES.values()},

@@ -36,8 +36,9 @@ from trackstack_wh.dedup import (
 from trackstack_wh.identity import RULES_VERSION, append_identity, build_identity
 from trackstack_wh.identity.traits import hash_identify_records
 from trackstack_wh.people import CHANGED_ROWS as PEOPLE_CHANGED
+from trackstack_wh.people import DEVICE_PERSONS, EMAIL_UIDS, build_person_rows
 from trackstack_wh.people import TOUCHED as PEOPLE_TOUCHED
-from trackstack_wh.people import build_person_rows, update_person_rows
+from trackstack_wh.people_update import update_person_rows
 from trackstack_wh.quality import (
     build_event_quality,
     rejudge_uniqueness,
@@ -47,7 +48,7 @@ from trackstack_wh.quality import (
 from trackstack_wh.stitch import CHANGED as STITCH_CHANGED
 from trackstack_wh.stitch import update_event_stitch
 
-TABLES_VERSION = 4
+TABLES_VERSION = 5
 """Bumped when the derived tables' columns change (2: ``event_seq``; 3: ``event_seq`` in
 ``event_quality``; 4: the person graph, stitched keys and ``score_stitched``), so the
 next refresh rebuilds them even when the events did not change."""
@@ -237,7 +238,8 @@ _TEMP_TABLES = ("quality_new", "quality_new_identity", "quality_changed", "quali
                 "quality_refunds", "quality_stitched", "dedup_before", PEOPLE_TOUCHED,
                 PEOPLE_CHANGED, STITCH_CHANGED)  # fmt: skip
 _DERIVED = ("event_identity", "destination_dedup", "event_quality", "match_key_patterns",
-            "person_rows", "identify_identity", "event_stitch", "stitch_flags")  # fmt: skip
+            "person_rows", EMAIL_UIDS, DEVICE_PERSONS, "identify_identity", "event_stitch",
+            "stitch_flags")  # fmt: skip
 
 
 def _increment_base(

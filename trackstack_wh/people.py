@@ -8,9 +8,8 @@ the same session (``sessionId``, or an identify record's ``anonymousId``), so th
 anonymous page views before a sign-up join that person. A session in which two different
 people identified (a shared device) is ambiguous and links nobody.
 
-``person_rows`` is kept up to date incrementally: new rows can only change the person of
-rows that share an email with them, or a session with them or with those rows; exactly
-those are judged again, and the persons whose rows changed are returned for stitching.
+``person_rows`` is kept up to date incrementally (`trackstack_wh.people_update`), from
+counts of user IDs per email and of persons per session.
 """
 
 from __future__ import annotations
@@ -35,11 +34,11 @@ group by identify_id
 """Per event and identify record: its user ID, email and session (``device``)."""
 
 PEOPLE_SQL = """
-with inputs as {materialized} (select * from {inputs} where {scope}),
+with inputs as (select * from {inputs}),
 email_links as (
     select email, min(uid) as uid
-    from {inputs}
-    where uid is not null{linked_emails}
+    from inputs
+    where uid is not null
     group by email
     having count(distinct uid) = 1
 ),
@@ -61,20 +60,12 @@ select i.row_kind, i.row_id, i.row_seq, i.ts, i.uid, i.email, i.device,
     coalesce(i.linked_by, case when d.person is not null then 'session' end) as linked_by
 from identified i left join devices d using (device)
 """
-"""The person of every row of ``{inputs}`` (rows shaped as ``person_inputs``) matching
-``{scope}`` (`people_sql`)."""
+"""The person of every row of ``{inputs}`` (rows shaped as ``person_inputs``)."""
 
 
-def people_sql(inputs: str, scope: str | None = None) -> str:
-    """`PEOPLE_SQL` over every row of ``inputs``, or over those matching ``scope`` (exact
-    when the scope holds every row of each session it touches: the session's person
-    reads them all; emails are linked from the rows of the scope's emails only)."""
-    if scope is None:
-        return PEOPLE_SQL.format(inputs=inputs, scope="true", materialized="", linked_emails="")
-    linked = " and email in (select email from inputs)"
-    return PEOPLE_SQL.format(
-        inputs=inputs, scope=scope, materialized="materialized", linked_emails=linked
-    )
+def people_sql(inputs: str) -> str:
+    """`PEOPLE_SQL` over every row of ``inputs``."""
+    return PEOPLE_SQL.format(inputs=inputs)
 
 
 EVENT_PEOPLE = f"""
@@ -92,6 +83,27 @@ CHANGED_ROWS = "people_changed"
 """Temp table of the rows whose person changed (or that are new, or went) in the last
 update: ``row_kind, row_id, row_seq, ts, old_person, new_person``."""
 
+IDENTIFIED_AS = "case when {0}linked_by <> 'session' then {0}person end"
+"""A stored row's person before sessions are read (NULL when only its session names it)."""
+
+EMAIL_UIDS = "people_email_uids"
+"""Table (``email, uid, n``): how many rows carry each email with each user ID; an email
+links to a user ID when it has exactly one."""
+DEVICE_PERSONS = "people_device_persons"
+"""Table (``device, person, n``): how many rows of each session name each person
+without the session's help; a session belongs to a person when it has exactly one."""
+
+COUNT_TABLES = f"""
+create or replace table {EMAIL_UIDS} as
+select email, uid, count(*) as n from person_rows
+where email is not null and uid is not null
+group by all;
+create or replace table {DEVICE_PERSONS} as
+select device, {IDENTIFIED_AS.format("")} as person, count(*) as n from person_rows
+where device is not null and linked_by <> 'session'
+group by all;
+"""
+
 
 def people_ddl() -> str:
     """``sql/ddl/007_people.sql``: the ``person_inputs`` and ``event_people`` views
@@ -101,10 +113,14 @@ def people_ddl() -> str:
 
 
 def build_person_rows(conn: duckdb.DuckDBPyConnection, *, enabled: bool = True) -> None:
-    """``person_rows`` from every row (empty when stitching is not ``enabled``); every
-    person counts as touched."""
-    rows = people_sql("person_inputs", None if enabled else "false")
-    conn.execute(f"create or replace table person_rows as {rows}")
+    """``person_rows`` from every row (empty when stitching is not ``enabled``) and the
+    link counts that keep it up to date (`people_update`); every person counts as
+    touched."""
+    rows = people_sql("person_inputs")
+    conn.execute(
+        f"create or replace table person_rows as select * from ({rows}) where $on", {"on": enabled}
+    )
+    conn.execute(COUNT_TABLES)
     conn.execute(
         f"create or replace temp table {TOUCHED} as select distinct person, "
         "null::timestamptz as since from person_rows where person is not null"
@@ -113,106 +129,6 @@ def build_person_rows(conn: duckdb.DuckDBPyConnection, *, enabled: bool = True) 
         f"create or replace temp table {CHANGED_ROWS} (row_kind varchar, row_id varchar, "
         "row_seq bigint, ts timestamptz, old_person varchar, new_person varchar)"
     )
-
-
-NEW_ROWS = """
-create or replace temp table people_new as
-select * from person_inputs
-where (row_kind = 'event' and row_seq > $through)
-   or (row_kind = 'identify'
-       and row_id not in (select row_id from person_rows where row_kind = 'identify'))
-"""
-
-KNOWN_INPUTS = (
-    "(select row_kind, row_id, row_seq, ts, uid, email, device from person_rows "
-    "union all select * from people_new)"
-)
-"""Every row's inputs: the stored ones (events and identify records never change) and the
-new rows'."""
-
-REMOVED = (
-    "select * from person_rows where row_kind = 'identify' "
-    "and row_id not in (select identify_id from identities)"
-)
-"""The rows of identify records no longer loaded (their load was undone)."""
-
-SCOPE = f"""
-create or replace temp table people_scope_emails as
-select n.email from people_new n
-where n.email is not null and n.uid is not null
-  and not exists (select 1 from person_rows p where p.email = n.email and p.uid = n.uid)
-union
-select email from ({REMOVED}) where email is not null and uid is not null;
-create or replace temp table people_scope_devices as
-select distinct device from {KNOWN_INPUTS}
-where device is not null
-  and (device in (select device from people_new)
-       or device in (select device from ({REMOVED}))
-       or email in (select email from people_scope_emails));
-"""
-"""The emails whose link to a user ID a new (or removed) row can change (it pairs them
-with a user ID not seen with them before), and the sessions of the new and removed rows
-and of every row carrying such an email: the rows whose person can change."""
-
-IN_SCOPE = (
-    "(device in (select device from people_scope_devices) "
-    "or email in (select email from people_scope_emails) "
-    "or row_id in (select row_id from people_new))"
-)
-
-
-def update_person_rows(conn: duckdb.DuckDBPyConnection, through: int) -> None:
-    """Add the events above ``through`` and the identify records not seen yet, judge
-    again the rows they can change, drop the rows of identify records no longer loaded;
-    temp tables `CHANGED_ROWS` and `TOUCHED` (the persons, old and new, of every row that
-    changed) say what changed.
-    Needs ``person_rows`` (`build_person_rows`)."""
-    conn.execute(NEW_ROWS, {"through": through})
-    conn.execute(SCOPE)
-    judged = people_sql(KNOWN_INPUTS, IN_SCOPE)
-    conn.execute(f"create or replace temp table people_judged as {judged}")
-    conn.execute(
-        f"""
-create or replace temp table {CHANGED_ROWS} as
-with changed as (
-    select row_kind, row_id from (
-        select row_kind, row_id, person, linked_by from people_judged
-        except
-        select row_kind, row_id, person, linked_by from person_rows
-        where row_id in (select row_id from people_judged)
-    )
-    union all
-    select row_kind, row_id from ({REMOVED})
-)
-select c.row_kind, c.row_id, coalesce(j.row_seq, o.row_seq) as row_seq,
-    coalesce(j.ts, o.ts) as ts, o.person as old_person, j.person as new_person
-from changed c
-left join people_judged j on j.row_kind = c.row_kind and j.row_id = c.row_id
-left join person_rows o on o.row_kind = c.row_kind and o.row_id = c.row_id
-"""
-    )
-    conn.execute(
-        f"""
-create or replace temp table {TOUCHED} as
-select person, min(ts) as since from (
-    select old_person as person, ts from {CHANGED_ROWS}
-    union all
-    select new_person, ts from {CHANGED_ROWS}
-)
-where person is not null
-group by person
-"""
-    )
-    conn.execute(
-        "delete from person_rows where (row_kind, row_id) in "
-        f"(select (row_kind, row_id) from {CHANGED_ROWS})"
-    )
-    conn.execute(
-        "insert into person_rows select * from people_judged "
-        f"where (row_kind, row_id) in (select (row_kind, row_id) from {CHANGED_ROWS})"
-    )
-    for table in ("people_new", "people_scope_emails", "people_scope_devices", "people_judged"):
-        conn.execute(f"drop table if exists temp.{table}")
 
 
 if __name__ == "__main__":

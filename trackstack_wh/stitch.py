@@ -210,57 +210,123 @@ group by p.person
 """The touched persons with an event at or after their earliest changed row that may
 borrow keys (only their rows are read); ``since`` is that row's time (NULL: every row)."""
 
-PERSON_ROWS = f"""
-select p.person, 1 as kind_rank, p.row_kind, p.row_id, p.row_seq, p.ts, f.event_name,
-    f.consent_answer, f.own_click, f.own_name_location,
-    {", ".join(f"f.has_{g}" for g in GROUPS)}
-from person_rows p join stitch_flags f on f.row_seq = p.row_seq
-where p.row_kind = 'event' and p.person in (select person from stitch_people)
+
+def _row_flags(rows: str, person: str, kept: str = "", join: str = "") -> str:
+    """The rows of ``rows`` whose ``person`` column names a person of ``stitch_people``
+    and that match ``kept``, with their flags (``known``: an identify record's traits
+    are still loaded; ``join = "left"`` keeps those that are not)."""
+    return f"""
+select p.{person} as person, 1 as kind_rank, p.row_kind, p.row_id, p.row_seq, p.ts,
+    f.event_name, f.consent_answer, f.own_click, f.own_name_location,
+    {", ".join(f"f.has_{g}" for g in GROUPS)}, true as known
+from {rows} p join stitch_flags f on f.row_seq = p.row_seq
+where p.row_kind = 'event' and p.{person} in (select person from stitch_people){kept}
 union all
-select p.person, 0, p.row_kind, p.row_id, p.row_seq, p.ts, null, {AD_USE_ANSWER}, false,
-    false, {", ".join(_identify_has(g) for g in GROUPS)}
-from person_rows p
-join identify_identity i on i.event_id = p.row_id
-join (select identify_id, any_value(consent) as consent from identities
+select p.{person}, 0, p.row_kind, p.row_id, p.row_seq, p.ts, null, {AD_USE_ANSWER}, false,
+    false, {", ".join(_identify_has(g) for g in GROUPS)}, i.event_id is not null
+from {rows} p
+{join} join identify_identity i on i.event_id = p.row_id
+{join} join (select identify_id, any_value(consent) as consent from identities
       group by identify_id) c on c.identify_id = p.row_id
-where p.row_kind = 'identify' and p.person in (select person from stitch_people)
+where p.row_kind = 'identify' and p.{person} in (select person from stitch_people){kept}
 """
+
+
+PERSON_ROWS = _row_flags("person_rows", "person")
 """Every row of those persons with its flags."""
+LEFT_ROWS = _row_flags(
+    CHANGED_ROWS, "old_person", " and p.old_person is distinct from p.new_person", "left"
+)
+"""The rows that left those persons in the last update of the person graph."""
 
 DONOR_OK = "consent_answer is distinct from 'denied'"
+UNBOUNDED = "(1::hugeint << 126)"
+"""An order key after every row's."""
+MASK = " + ".join(f"(has_{g}::bigint << {i})" for i, g in enumerate(GROUPS))
+"""The key groups a row carries, one bit each."""
 
 
 def rows_sql(settings: StitchSettings) -> str:
-    """``stitch_rows``: the rows at or after each person's ``since`` (the events among them
-    that may borrow keys are ``is_target``), and of the earlier ones only those that can
-    still lend: per key group the latest donor, the latest consent answer (and with
-    first-click attribution, every click within the platform's window)."""
-    marks = [f"max(ord) filter (where has_{g} and {DONOR_OK})" for g in GROUPS]
-    marks.append("max(ord) filter (where consent_answer is not null)")
+    """``stitch_rows``: the rows whose borrowed keys a change can move (the events among
+    them that may borrow keys are ``is_target``), and of the others only those that can
+    still lend to them.
+
+    A row that joined or left a person (``people_changed``) moves what the person's
+    later events borrow only until the next row that carries every key group it lends
+    (and a consent answer, when it gives one): the rows from it to that one are read,
+    every row when no such row exists, or after a whole build. Of the other rows only
+    the latest donor per key group and the latest consent answer before each such run
+    (and with first-click attribution, every click within the platform's window)."""
+    first_click = settings.click_attribution == "first"
+    click_bits = sum(1 << i for i, g in enumerate(GROUPS) if g in CLICK_GROUPS)
+    lends = f"case when {DONOR_OK} then {MASK} else 0 end"
+    marks = [f"max(x.ord) filter (where x.has_{g} and x.{DONOR_OK})" for g in GROUPS]
+    marks.append("max(x.ord) filter (where x.consent_answer is not null)")
     windows = [
         f"(has_{g} and s.ts >= s.since - to_seconds({_max_age_days(g, settings)} * 86400))"
         for g in CLICK_GROUPS
-        if settings.click_attribution == "first"
+        if first_click
     ]
     return f"""
 create or replace temp table stitch_rows as
 with r as (
-    select *, {ORDER_KEY} as ord from ({PERSON_ROWS})
+    select f.*, c.row_id is not null as moved_in
+    from (select *, {ORDER_KEY} as ord, {lends} as lends from ({PERSON_ROWS})) f
+    left join {CHANGED_ROWS} c on c.row_kind = f.row_kind and c.row_id = f.row_id
+),
+last_kept as (
+    select person, max(ord) filter (where not moved_in) as last from r group by person
+),
+moved as (
+    select person, ord, lends, consent_answer, known from r where moved_in
+    union all
+    select person, {ORDER_KEY}, {lends}, consent_answer, known from ({LEFT_ROWS})
+),
+runs as (
+    select m.person, min(m.ord) as start, null::hugeint as stop
+    from moved m left join last_kept k on k.person = m.person
+    where k.last is null or m.ord > k.last
+    group by m.person
+    union all
+    select m.person, m.ord,
+        case when m.lends = 0 and m.consent_answer is null then m.ord + 1
+             when not m.known or (m.lends & {click_bits} <> 0 and {str(first_click).lower()})
+                then null
+             else (select min(x.ord) from r x
+                   where x.person = m.person and x.ord > m.ord
+                     and (m.lends = 0 or (x.lends & m.lends) = m.lends)
+                     and (m.consent_answer is null or x.consent_answer is not null)) end
+    from moved m join last_kept k on k.person = m.person
+    where m.ord <= k.last
+),
+reach as (
+    select person, start, max(start) over (partition by person) as last_start,
+        max(coalesce(stop, {UNBOUNDED})) over (partition by person order by start) as reach
+    from runs
 ),
 s as (
-    select r.*, p.since is null or r.ts >= p.since as recent, p.since
-    from r join stitch_people p on p.person = r.person
+    select a.*, p.since, p.since is null or coalesce(a.ord < a.reach, false) as recent
+    from (
+        select r.*, u.start as run_start, u.last_start, u.reach
+        from r asof left join reach u on u.person = r.person and r.ord >= u.start
+    ) a
+    join stitch_people p on p.person = a.person
 ),
 earlier as (
-    select person, [{", ".join(marks)}] as marks from s where not recent group by person
+    select distinct person, unnest(marks) as ord from (
+        select x.person, [{", ".join(marks)}] as marks
+        from s x
+        where not x.recent and (x.run_start is null or x.run_start < x.last_start)
+        group by x.person, x.run_start
+    )
 )
-select s.* exclude (since), recent and coalesce({IS_TARGET.format("s")}, false) as is_target
-from s left join earlier e on e.person = s.person
-where recent or list_contains(e.marks, s.ord){"".join(f" or {w}" for w in windows)}
+select s.* exclude (since, lends, known, moved_in, run_start, last_start, reach),
+    recent and coalesce({IS_TARGET.format("s")}, false) as is_target
+from s left join earlier e on e.person = s.person and e.ord = s.ord
+where recent or e.ord is not null{"".join(f" or {w}" for w in windows)}
 """
 
 
-DONOR_OK = "consent_answer is distinct from 'denied'"
 FRAME = "over (partition by person order by ord rows between unbounded preceding and current row)"
 
 

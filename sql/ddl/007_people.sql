@@ -16,10 +16,10 @@ group by identify_id;
 create or replace view event_people as
 select row_id as event_id, person
 from (
-with inputs as  (select * from person_inputs where true),
+with inputs as (select * from person_inputs),
 email_links as (
     select email, min(uid) as uid
-    from person_inputs
+    from inputs
     where uid is not null
     group by email
     having count(distinct uid) = 1
