@@ -49,6 +49,11 @@ from trackstack_wh.stitch import CHANGED as STITCH_CHANGED
 from trackstack_wh.stitch import update_event_stitch
 
 TABLES_VERSION = 5
+
+KEY_FILTER_THRESHOLD = 10_000
+"""Up to how many keys a join passes down to the scan of the other table as a filter
+(DuckDB's default: 50): an increment looks up a few hundred persons, sessions and donor
+rows in tables of millions, and with the filter the scan skips the parts holding none."""
 """Bumped when the derived tables' columns change (2: ``event_seq``; 3: ``event_seq`` in
 ``event_quality``; 4: the person graph, stitched keys and ``score_stitched``), so the
 next refresh rebuilds them even when the events did not change."""
@@ -213,7 +218,11 @@ def refresh_quality(
                 mode, scored = "full", _rebuild(conn, phone_region, windows, stitching)
             else:
                 mode = "incremental"
-                scored = _increment(conn, phone_region, windows, stitching, through)
+                conn.execute(f"set dynamic_or_filter_threshold = {KEY_FILTER_THRESHOLD}")
+                try:
+                    scored = _increment(conn, phone_region, windows, stitching, through)
+                finally:
+                    conn.execute("reset dynamic_or_filter_threshold")
             conn.execute(
                 "insert into quality_changes select ?, event_id, event_seq, 'dedup' "
                 "from quality_changed union all "

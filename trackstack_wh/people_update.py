@@ -92,17 +92,21 @@ left join (
     group by device
     having count(*) = 1
 ) d using (device)
-union all
-select p.row_kind, p.row_id, p.row_seq, p.ts, p.uid, p.email, p.device, p.rowid,
-    p.person, p.linked_by, c.person, case when c.person is not null then 'session' end
+"""
+"""The new rows and those whose email link moved, with their person now."""
+
+SESSION_MOVED = """
+create or replace temp table people_session_moved as
+select p.rowid as stored_at, p.person as old_person, c.person,
+    case when c.person is not null then 'session' end as linked_by
 from person_rows p
 join people_device_changed c on c.device = p.device
 where (p.linked_by is null or p.linked_by = 'session')
+  and p.person is distinct from c.person
   and p.rowid not in (select stored_at from people_removed)
 """
-"""Every row whose person may have changed, with its person now: the new rows and those
-whose email link moved, and the stored rows only their session names, of every session
-whose person moved."""
+"""The stored rows only their session names whose person moved with their session's
+(only their row numbers: their other columns stay)."""
 
 MOVED = (
     "(stored_at is null or person is distinct from old_person "
@@ -113,6 +117,9 @@ CHANGED = f"""
 create or replace temp table {CHANGED_ROWS} as
 select row_kind, row_id, row_seq, ts, old_person, person as new_person
 from people_judged where {MOVED}
+union all
+select p.row_kind, p.row_id, p.row_seq, p.ts, m.old_person, m.person
+from person_rows p join people_session_moved m on m.stored_at = p.rowid
 union all
 select row_kind, row_id, row_seq, ts, person, null from people_removed
 """
@@ -129,6 +136,9 @@ group by person
 """
 
 STORE = f"""
+update person_rows set person = m.person, linked_by = m.linked_by
+from people_session_moved m
+where person_rows.rowid = m.stored_at;
 delete from person_rows
 where rowid in (select stored_at from people_judged where {MOVED})
    or rowid in (select stored_at from people_removed);
@@ -139,6 +149,7 @@ from people_judged where {MOVED};
 
 _TEMP = ("people_new", "people_removed", "people_email_delta", "people_email_changed",
          "people_identified", "people_device_delta", "people_device_changed", "people_judged",
+         "people_session_moved",
          "counts_before", "counts_after")  # fmt: skip
 
 
@@ -148,31 +159,34 @@ def apply_counts(
     """Add temp table ``delta`` (``key, value, d``) to count table ``table``; temp table
     ``moved`` (``key, value``) lists the keys whose single value (the one value with rows,
     NULL when none or several) moved, with the new one."""
-    single = (
-        f"select {key}, case when count(*) = 1 then min({value}) end as {value} "
-        f"from {{}} where {key} in (select {key} from {delta}) group by {key}"
+    conn.execute(
+        f"create or replace temp table counts_before as select rowid as stored_at, * "
+        f"from {table} where {key} in (select {key} from {delta})"
     )
-    conn.execute(f"create or replace temp table counts_before as {single.format(table)}")
     conn.execute(
         f"""
 create or replace temp table counts_after as
 select {key}, {value}, sum(n)::bigint as n from (
-    select {key}, {value}, n from {table} where {key} in (select {key} from {delta})
+    select {key}, {value}, n from counts_before
     union all
     select {key}, {value}, d from {delta}
 )
 group by all
 having sum(n) > 0"""
     )
-    conn.execute(f"delete from {table} where {key} in (select {key} from {delta})")
+    conn.execute(f"delete from {table} where rowid in (select stored_at from counts_before)")
     conn.execute(f"insert into {table} select {key}, {value}, n from counts_after")
+    single = (
+        f"select {key}, case when count(*) = 1 then min({value}) end as {value} "
+        f"from {{}} group by {key}"
+    )
     conn.execute(
         f"""
 create or replace temp table {moved} as
 select k.{key}, a.{value}
 from (select distinct {key} from {delta}) k
 left join ({single.format("counts_after")}) a using ({key})
-left join counts_before b using ({key})
+left join ({single.format("counts_before")}) b using ({key})
 where a.{value} is distinct from b.{value}"""
     )
 
@@ -193,6 +207,7 @@ def update_person_rows(conn: duckdb.DuckDBPyConnection, through: int) -> None:
         conn, DEVICE_PERSONS, "device", "person", "people_device_delta", "people_device_changed"
     )
     conn.execute(JUDGED)
+    conn.execute(SESSION_MOVED)
     conn.execute(CHANGED)
     conn.execute(TOUCHED_PEOPLE)
     conn.execute(STORE)
