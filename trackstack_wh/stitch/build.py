@@ -125,11 +125,11 @@ where u.row_kind = 'identify'
 """The values of the rows that lend something (each read once)."""
 
 
-def stitch_sql(settings: StitchSettings) -> tuple[list[str], str]:
+def stitch_sql(settings: StitchSettings, full: bool) -> tuple[list[str], str]:
     """The statements that prepare, and the SELECT of, the new ``event_stitch`` rows of
-    the events a change can move (`stitch.scope`): one narrow window pass finds each
-    event's donor row per key group, the donors' values are read once and joined back
-    per group."""
+    the events a change can move (`stitch.scope`; every event when ``full``): one narrow
+    window pass finds each event's donor row per key group, the donors' values are read
+    once and joined back per group."""
     donors = ", ".join(f"{_donor(g, settings)} as d_{g}" for g in GROUPS)
     lacking = ", ".join(f"case when not has_{g} then d_{g} end as d_{g}" for g in GROUPS)
     targets = DONORS_SQL_TEMPLATE.format(lacking=lacking, donors=donors, frame=FRAME)
@@ -163,7 +163,7 @@ from (
     {chr(10).join(joins)}
 )
 where {any_kept}"""
-    return [*scope_statements(settings), targets, VALUES_SQL], final
+    return [*scope_statements(settings, full), targets, VALUES_SQL], final
 
 
 def update_event_stitch(
@@ -182,7 +182,7 @@ def update_event_stitch(
         conn.execute(flags_ddl(settings.enabled))
     else:
         conn.execute(NEW_FLAGS, {"through": through})
-    prepare, rows = stitch_sql(settings)
+    prepare, rows = stitch_sql(settings, full)
     for statement in prepare:
         conn.execute(
             statement, {"events": list(settings.events)} if "$events" in statement else None

@@ -150,9 +150,16 @@ where recent or e.ord is not null{"".join(f" or {w}" for w in windows)}
 """
 
 
+FULL_ROWS_SQL = f"""
+create or replace temp table stitch_rows as
+select * exclude (known), true as recent, coalesce({IS_TARGET.format("r")}, false) as is_target
+from (select *, {ORDER_KEY} as ord from ({PERSON_ROWS})) r
+"""
+"""Every row of the persons with an event that may borrow keys (a whole build)."""
+
 SCOPE_TEMP = ("stitch_people", "stitch_rows")
 
 
-def scope_statements(settings: StitchSettings) -> list[str]:
-    """The statements that fill temp table ``stitch_rows``."""
-    return [TARGET_PEOPLE_SQL, rows_sql(settings)]
+def scope_statements(settings: StitchSettings, full: bool) -> list[str]:
+    """The statements that fill temp table ``stitch_rows`` (every row when ``full``)."""
+    return [TARGET_PEOPLE_SQL, FULL_ROWS_SQL if full else rows_sql(settings)]
