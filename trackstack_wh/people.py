@@ -37,7 +37,7 @@ PEOPLE_SQL = """
 with inputs as (select * from {inputs}),
 email_links as (
     select email, min(uid) as uid
-    from inputs
+    from {inputs}
     where uid is not null
     group by email
     having count(distinct uid) = 1

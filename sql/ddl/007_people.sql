@@ -19,7 +19,7 @@ from (
 with inputs as (select * from person_inputs),
 email_links as (
     select email, min(uid) as uid
-    from inputs
+    from person_inputs
     where uid is not null
     group by email
     having count(distinct uid) = 1
