@@ -40,6 +40,15 @@ where email is not null and uid is not null
 group by all
 """
 
+
+def _linked(table: str, key: str, value: str, rows: str) -> str:
+    """The keys of ``rows`` that count table ``table`` links to exactly one value."""
+    return (
+        f"select {key}, min({value}) as {value} from {table} "
+        f"where {key} in (select {key} from {rows}) group by {key} having count(*) = 1"
+    )
+
+
 IDENTIFIED = f"""
 create or replace temp table people_identified as
 select n.row_kind, n.row_id, n.row_seq, n.ts, n.uid, n.email, n.device,
@@ -48,12 +57,7 @@ select n.row_kind, n.row_id, n.row_seq, n.ts, n.uid, n.email, n.device,
     case when n.uid is not null then 'user_id' when l.uid is not null then 'email_link'
          when n.email is not null then 'email' end as identified_by
 from people_new n
-left join (
-    select email, min(uid) as uid from {EMAIL_UIDS}
-    where email in (select email from people_new)
-    group by email
-    having count(*) = 1
-) l using (email)
+left join ({_linked(EMAIL_UIDS, "email", "uid", "people_new")}) l using (email)
 union all
 select p.row_kind, p.row_id, p.row_seq, p.ts, p.uid, p.email, p.device, p.rowid,
     p.person, p.linked_by, coalesce(c.uid, p.email),
@@ -86,12 +90,8 @@ select i.row_kind, i.row_id, i.row_seq, i.ts, i.uid, i.email, i.device, i.stored
     i.old_person, i.old_linked_by, coalesce(i.identified, d.person) as person,
     coalesce(i.identified_by, case when d.person is not null then 'session' end) as linked_by
 from people_identified i
-left join (
-    select device, min(person) as person from {DEVICE_PERSONS}
-    where device in (select device from people_identified)
-    group by device
-    having count(*) = 1
-) d using (device)
+left join ({_linked(DEVICE_PERSONS, "device", "person", "people_identified")}) d
+    using (device)
 """
 """The new rows and those whose email link moved, with their person now."""
 
