@@ -317,7 +317,12 @@ def test_a_quiet_sink_closes_its_segment_when_idle(tmp_path: Path) -> None:
             time.sleep(0.05)
         assert not list(landing.glob(f"*{OPEN_SUFFIX}"))
         metrics = sink.client.get("/metrics").text
-        assert "ts_sink_landing_segments_closed_total 1\n" in metrics
+        while (
+            "ts_sink_landing_segments_closed_total 1\n" not in metrics
+        ):  # counted after the rename
+            assert time.monotonic() - acknowledged < 5, metrics
+            time.sleep(0.05)
+            metrics = sink.client.get("/metrics").text
         assert "ts_sink_landing_open_segment_age_seconds 0\n" in metrics
     with tw.connect(tmp_path / "wh.duckdb", config=config) as wh:
         assert wh.ingest_landing(landing).totals()["rows_valid"] == 2

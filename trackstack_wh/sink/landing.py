@@ -176,9 +176,9 @@ class SegmentWriter:
         closed = self._name[: -len(".open")]
         self._write_usage(closed)
         os.replace(self.root / self._name, self.root / closed)
-        fsync_dir(self.root)
         self.segments_closed += 1
         self._name, self._size = "", 0
+        fsync_dir(self.root)
 
     def close(self) -> None:
         """Close the open segment and release the directory."""
