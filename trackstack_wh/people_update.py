@@ -41,11 +41,19 @@ group by all
 """
 
 
-def _linked(table: str, key: str, value: str, rows: str) -> str:
-    """The keys of ``rows`` that count table ``table`` links to exactly one value."""
+def _single_value(source: str, key: str, value: str) -> str:
+    """Per key of count rows ``source``: its value when it has exactly one, else NULL."""
     return (
-        f"select {key}, min({value}) as {value} from {table} "
-        f"where {key} in (select {key} from {rows}) group by {key} having count(*) = 1"
+        f"select {key}, case when count(*) = 1 then min({value}) end as {value} "
+        f"from {source} group by {key}"
+    )
+
+
+def _linked(table: str, key: str, value: str, rows: str) -> str:
+    """The keys of ``rows`` with the value count table ``table`` links them to (NULL:
+    none or several)."""
+    return _single_value(
+        f"(select * from {table} where {key} in (select {key} from {rows}))", key, value
     )
 
 
@@ -176,17 +184,13 @@ having sum(n) > 0"""
     )
     conn.execute(f"delete from {table} where rowid in (select stored_at from counts_before)")
     conn.execute(f"insert into {table} select {key}, {value}, n from counts_after")
-    single = (
-        f"select {key}, case when count(*) = 1 then min({value}) end as {value} "
-        f"from {{}} group by {key}"
-    )
     conn.execute(
         f"""
 create or replace temp table {moved} as
 select k.{key}, a.{value}
 from (select distinct {key} from {delta}) k
-left join ({single.format("counts_after")}) a using ({key})
-left join ({single.format("counts_before")}) b using ({key})
+left join ({_single_value("counts_after", key, value)}) a using ({key})
+left join ({_single_value("counts_before", key, value)}) b using ({key})
 where a.{value} is distinct from b.{value}"""
     )
 

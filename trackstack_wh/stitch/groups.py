@@ -74,7 +74,6 @@ FBC_OF_ROW = (
 """A row's Meta click: its ``_fbc`` cookie, else one built from its ``fbclid`` at its time."""
 
 PII_COLUMNS = tuple(c for columns in PII_GROUPS.values() for c in columns)
-CLICK_COLUMNS = tuple(c for _, columns in CLICK_GROUPS.values() for c in columns if c != "fbc")
 IP_HASHES = _identity_columns("client_ip")
 
 

@@ -71,14 +71,15 @@ UNBOUNDED = "(1::hugeint << 126)"
 
 
 def rows_sql(settings: StitchSettings) -> str:
-    """``stitch_rows``: the rows whose borrowed keys a change can move (the events among
+    """``stitch_rows`` of an update (a whole build reads every row: `FULL_ROWS_SQL`): the
+    rows whose borrowed keys a change can move (the events among
     them that may borrow keys are ``is_target``), and of the others only those that can
     still lend to them.
 
     A row that joined or left a person (``people_changed``) moves what the person's
     later events borrow only until the next row that carries every key group it lends
     (and a consent answer, when it gives one): the rows from it to that one are read,
-    every row when no such row exists, or after a whole build. Of the other rows only
+    every row when no such row exists. Of the other rows only
     the latest donor per key group and the latest consent answer before each such run
     (and with first-click attribution, every click within the platform's window)."""
     first_click = settings.click_attribution == "first"
@@ -128,7 +129,7 @@ reach as (
     from runs
 ),
 s as (
-    select a.*, p.since, p.since is null or coalesce(a.ord < a.reach, false) as recent
+    select a.*, p.since, coalesce(a.ord < a.reach, false) as recent
     from (
         select r.*, u.start as run_start, u.last_start, u.reach
         from r asof left join reach u on u.person = r.person and r.ord >= u.start
