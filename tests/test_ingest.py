@@ -291,7 +291,7 @@ def test_every_input_format_loads(wh: tw.Warehouse, tmp_path: Path) -> None:
     report = wh.ingest(tmp_path)
     assert report.ok and all(f.balanced for f in report.files) and len(report.files) == 6
     assert sorted(wh.events()["event_id"]) == ["f1", "f2", "f3", "f4", "f5", "f6", "f7"]
-    assert quarantined(wh) == {3: "missing_required:email", 4: "invalid_csv", 5: "invalid_csv"}
+    assert quarantined(wh) == {3: "missing_required:email", 4: "csv_shape", 5: "csv_shape"}
 
 
 def test_unreadable_files_are_named_and_the_rest_still_loads(
@@ -396,7 +396,7 @@ def _fail_after_rows(monkeypatch: pytest.MonkeyPatch, path: Path, rows: int) -> 
     monkeypatch.setattr(row_groups, "ROW_GROUP_ROWS", 350)
     real = readers.read_chunks
 
-    def failing(p: Path) -> Iterator[pa.Table]:
+    def failing(p: Path, limits: object = None) -> Iterator[pa.Table]:
         read = 0
         for chunk in real(p):
             yield chunk
@@ -481,7 +481,7 @@ def test_reading_ahead_hands_reader_errors_to_the_caller(
     monkeypatch.setattr(row_groups, "CHUNK_ROWS", 5)
     real = readers.read_chunks
 
-    def broken(_: Path) -> Iterator[pa.Table]:
+    def broken(_: Path, limits: object = None) -> Iterator[pa.Table]:
         yield from real(path)
         raise readers.UnreadableFileError(str(path), "disk went away")
 

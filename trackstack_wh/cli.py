@@ -63,8 +63,8 @@ def _print_report(report: IngestReport, as_json: bool) -> None:
         return
     print(repr(report))
     for f in report.files:
-        if f.status == "unreadable":
-            print(f"error: {f.path}: {f.error}", file=sys.stderr)
+        if f.failed:
+            print(f"error: {f.path}: {f.status}: {f.error}", file=sys.stderr)
 
 
 def _connect(args: argparse.Namespace) -> Warehouse:

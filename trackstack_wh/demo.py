@@ -155,8 +155,8 @@ def print_summary(result: DemoResult, out: Callable[[str], None] = print) -> Non
         f"events + {a['rows_quarantined']:,} quarantined + {a['rows_duplicate']:,} duplicates"
     )
     for f in result.ingest.files:
-        if f.status == "unreadable":
-            out(f"error      {f.path}: {f.error}")
+        if f.failed:
+            out(f"error      {f.path}: {f.status}: {f.error}")
     out("\ndestination   delivered  rejected  failed  skipped  duplicate  not sent")
     for r in result.outcomes.iter_rows(named=True):
         waiting = r["in_flight"] + r["never_attempted"]

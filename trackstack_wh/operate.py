@@ -145,7 +145,7 @@ class RunSummary:
     def problems(self) -> list[str]:
         """Why the run is not ok: unreadable files, halted destinations, failed rows,
         errors a push reported."""
-        out = [f"{f.path}: unreadable: {f.error}" for f in self.files if f.status == "unreadable"]
+        out = [f"{f.path}: {f.status}: {f.error}" for f in self.files if f.failed]
         for d in self.push.destinations:
             if d.halted:
                 out.append(f"{d.destination}: halted: {d.halted}")
@@ -178,7 +178,7 @@ class RunSummary:
                 "landing": self.landing,
                 "files_loaded": len(self.loaded),
                 "files_already_ingested": sum(f.status == "already_ingested" for f in files),
-                "files_unreadable": sum(f.status == "unreadable" for f in files),
+                "files_unreadable": sum(f.failed for f in files),
                 "totals": IngestReport(self.loaded).totals(),
                 "files": [asdict(f) for f in files if f.status != "already_ingested"],
                 "notes": self.notes,

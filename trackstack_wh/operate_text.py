@@ -61,7 +61,7 @@ def _ingest_lines(summary: RunSummary) -> list[str]:
         f"landing {sum(f.status == 'loaded' for f in summary.landing_report.files)}"
     )
     seen = sum(f.status == "already_ingested" for f in files)
-    unreadable = [f for f in files if f.status == "unreadable"]
+    unreadable = [f for f in files if f.failed]
     text = f"new files loaded: {len(loaded)} ({by_source}); already ingested: {seen}"
     if unreadable:
         text += f"; unreadable: {len(unreadable)}"

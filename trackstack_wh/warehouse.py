@@ -85,17 +85,21 @@ class Warehouse(DeliveryMethods):
     ) -> IngestReport:
         """Load files (.ndjson/.jsonl/.json[.gz], .csv, .parquet); a directory means its files.
 
-        An unreadable file is reported (status ``unreadable``) and the others still load.
+        A file that cannot be read (status ``unreadable``) or fails to load (``failed``,
+        undone) is reported and the others still load. Records longer than
+        ``[ingest] max_record_bytes`` are quarantined as ``record_too_large``.
         """
         many = [paths] if isinstance(paths, (str, os.PathLike)) else paths
-        return IngestReport(load_files(self.conn, many, received_at=received_at))
+        return IngestReport(
+            load_files(self.conn, many, received_at=received_at, limits=self.config.ingest)
+        )
 
     def ingest_landing(self, landing: PathLike | None = None) -> IngestReport:
         """Load the HTTP sink's closed landing segments (default ``data/landing``), each
         exactly once: a segment is recorded in the same transaction as its rows, then moved
         to ``loaded/``. Open segments (still being written) are left alone."""
         root = Path(landing) if landing is not None else DEFAULT_LANDING
-        return IngestReport(load_segments(self.conn, root))
+        return IngestReport(load_segments(self.conn, root, self.config.ingest))
 
     def sink_usage(self, project: str | None = None) -> pl.DataFrame:
         """Per project and UTC day: requests, events and body bytes the sink accepted

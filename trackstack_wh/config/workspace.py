@@ -1,5 +1,5 @@
-"""The workspace config, ``trackstack.toml``: workspace, destinations, sink, projects and
-freshness.
+"""The workspace config, ``trackstack.toml``: workspace, destinations, sink, projects,
+freshness, stitching and ingest limits.
 
 Every key is checked: an unknown key, a wrong type or a bad value raises ConfigError
 naming the file, the key and what is allowed. Secrets are never in the file: a
@@ -20,6 +20,7 @@ from typing import Any
 from trackstack_wh.config.checks import KeyTypes, domains, only_keys
 from trackstack_wh.config.destinations import DESTINATIONS, LIVE, Destination
 from trackstack_wh.config.freshness import FreshnessThresholds, parse_freshness
+from trackstack_wh.config.ingest import IngestSettings, parse_ingest
 from trackstack_wh.config.parsing import parse_destination
 from trackstack_wh.config.sink import Project, SinkSettings, parse_projects, parse_sink
 from trackstack_wh.config.stitching import StitchSettings, parse_stitching
@@ -36,6 +37,7 @@ SECTIONS: KeyTypes = {
     "projects": dict,
     "freshness": dict,
     "stitching": dict,
+    "ingest": dict,
 }
 WORKSPACE_KEYS: KeyTypes = {
     "allowed_domains": list,
@@ -63,6 +65,8 @@ class WorkspaceConfig:
     """``[freshness]``: when a destination's deliveries count as stale."""
     stitching: StitchSettings = field(default_factory=StitchSettings)
     """``[stitching]``: windows and attribution of keys borrowed from a person's events."""
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    """``[ingest]``: size limits of file ingest."""
 
     def enabled(self) -> list[Destination]:
         """The enabled destinations, in ``DESTINATIONS`` order."""
@@ -161,4 +165,5 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Workspace
         default_currency=currency,
         freshness=parse_freshness(where, data.get("freshness", {})),
         stitching=parse_stitching(where, data.get("stitching", {})),
+        ingest=parse_ingest(where, data.get("ingest", {})),
     )

@@ -17,15 +17,25 @@ class Reason:
 
 
 QUARANTINE_REASONS: tuple[Reason, ...] = (
-    Reason("invalid_utf8", "the line is not valid UTF-8", "write the file as UTF-8"),
+    Reason(
+        "invalid_utf8",
+        "the line or CSV row is not valid UTF-8 (its bad bytes are kept as \\xNN escapes)",
+        "write the file as UTF-8 (e.g. re-export it, or convert it with iconv -f latin1 -t utf-8)",
+    ),
+    Reason(
+        "record_too_large",
+        "the record is longer than [ingest] max_record_bytes (default 1 MiB); only its first "
+        "1 KiB and its length are kept",
+        "drop or shorten the oversized field, or raise [ingest] max_record_bytes",
+    ),
     Reason(
         "invalid_json",
         "the line is not valid JSON",
         "send one JSON object per line, without trailing commas, NaN, comments or single quotes",
     ),
     Reason(
-        "invalid_csv",
-        "the CSV row does not match the header",
+        "csv_shape",
+        "the CSV row does not match the header (wrong number of cells or broken quoting)",
         "quote fields that contain the delimiter and keep one value per header column",
     ),
     Reason(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from trackstack_wh.config.ingest import IngestSettings
 from trackstack_wh.ingest import readers
 from trackstack_wh.ingest.row_groups import row_group_chunks
 
@@ -24,19 +25,20 @@ class ChunksAhead:
     `close`).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, limits: IngestSettings | None = None) -> None:
         self._ready: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=1)
         self._taken = threading.Event()
         self._stop = threading.Event()
         self._worker = threading.Thread(
-            target=self._produce, args=(path,), name=f"read {path.name}", daemon=True
+            target=self._produce, args=(path, limits), name=f"read {path.name}", daemon=True
         )
         self._done = False
         self._worker.start()
 
-    def _produce(self, path: Path) -> None:
+    def _produce(self, path: Path, limits: IngestSettings | None) -> None:
         try:
-            for chunk in row_group_chunks(self._until_stopped(readers.read_chunks(path))):
+            chunks = readers.read_chunks(path, limits)
+            for chunk in row_group_chunks(self._until_stopped(chunks)):
                 if not self._hand_over(("chunk", chunk)):
                     return
             self._hand_over(("end", None))

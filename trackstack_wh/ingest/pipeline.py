@@ -28,6 +28,7 @@ import orjson
 import polars as pl
 import pyarrow as pa
 
+from trackstack_wh.config.ingest import IngestSettings
 from trackstack_wh.contract import QUARANTINE_REASONS
 from trackstack_wh.db import transaction
 from trackstack_wh.errors import UnreadableFileError
@@ -92,15 +93,20 @@ def ingest_file(
     *,
     received_at: dt.datetime | None = None,
     source: str | None = None,
+    limits: IngestSettings | None = None,
 ) -> FileReport:
     """Load one file; returns its accounting. Raises UnreadableFileError if unreadable.
 
     ``source`` is the name the rows record for the file (default: ``path``); landing
-    pickup gives the place the segment is moved to once loaded."""
+    pickup gives the place the segment is moved to once loaded. ``limits``: record and
+    document sizes (``[ingest]``)."""
     started = time.perf_counter()
     fmt, _ = file_format(path)
     source = source or str(path)
-    with ChunksAhead(path) as chunks:  # the first chunk is read while the file is hashed
+    with suppress(OSError):  # a file that cannot be opened is reported by the reader
+        if path.stat().st_size == 0:
+            return FileReport(source, None, "empty", seconds=time.perf_counter() - started)
+    with ChunksAhead(path, limits) as chunks:  # the first chunk is read while the file is hashed
         sha = file_sha256(path)
         previous = conn.execute(
             "select batch_id from ingest_batches where content_sha256 = ?", [sha]
@@ -334,8 +340,11 @@ def _registered(
     conn.register(name, data)
     try:
         yield
-    finally:
-        conn.unregister(name)
+    except BaseException:
+        with suppress(duckdb.Error):  # in an aborted transaction; the caller rolls back
+            conn.unregister(name)
+        raise
+    conn.unregister(name)
 
 
 _REASON_TEXT = pl.DataFrame(

@@ -1,15 +1,15 @@
 """Readers: every supported file becomes chunks of raw JSON records with their line numbers.
 
-A chunk is an Arrow table ``(line_no int64, raw string, pre_reason string)``; the rest of
-the pipeline sees only that. NDJSON is split in bounded blocks without per-line Python
-parsing; records DuckDB's lenient JSON parser would accept (trailing commas, NaN, inf) are
-re-checked strictly, and lines that are not UTF-8 are kept (with their bytes escaped)
-and marked. CSV and Parquet rows are re-encoded as JSON objects of their columns.
+A chunk (`trackstack_wh.ingest.chunk`) is all the rest of the pipeline sees. NDJSON is
+split in bounded blocks without per-line Python parsing; records DuckDB's lenient JSON
+parser would accept (trailing commas, NaN, inf) are re-checked strictly, and lines that
+are not UTF-8 are kept (with their bytes escaped) and marked. A line longer than
+``[ingest] max_record_bytes`` is never held whole: its first bytes and length are kept
+and marked ``record_too_large``. Other formats: `trackstack_wh.ingest.tabular`.
 """
 
 from __future__ import annotations
 
-import csv
 import gzip
 import io
 import zlib
@@ -21,26 +21,24 @@ import orjson
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
+from trackstack_wh.config.ingest import IngestSettings
 from trackstack_wh.errors import UnreadableFileError
 from trackstack_wh.ingest import row_groups
+from trackstack_wh.ingest.chunk import CHUNK_SCHEMA, PREVIEW_BYTES, cap_records, too_large_chunk
+from trackstack_wh.ingest.tabular import csv_chunks, json_document_chunks, parquet_chunks
 from trackstack_wh.sink.segments import HEADER_KEY, HEADER_PREFIX, is_segment
 
 BLOCK_BYTES = 16 << 20
 """NDJSON is read in blocks of this size into the reader's buffer; it is also the size
 of the pieces in which line breaks are cut out of a chunk's bytes."""
 
-PARQUET_BATCH_ROWS = 200_000
+PENDING_BYTES = 128 << 20
+"""Complete lines are handed on once this many bytes wait (rows of very long lines)."""
 SUPPORTED = (".ndjson", ".jsonl", ".json", ".csv", ".parquet")
 LENIENT_JSON_PATTERN = r",\s*[\]}]|[:,\[]\s*-?(?i:nan|inf)"
 """Text DuckDB's parser accepts but strict JSON does not (a trailing comma; NaN, Inf or
 Infinity in any letter case as a value): lines with it are re-checked strictly."""
-
-CHUNK_SCHEMA = pa.schema(
-    [("line_no", pa.int64()), ("raw", pa.string()), ("pre_reason", pa.string())]
-)
 
 
 def file_format(path: Path) -> tuple[str, bool]:
@@ -68,23 +66,30 @@ def is_event_file(path: Path) -> bool:
     return True
 
 
-def read_chunks(path: Path) -> Iterator[pa.Table]:
-    """Yield the records of one file as chunks; raise UnreadableFileError if it can't be read."""
+def read_chunks(path: Path, limits: IngestSettings | None = None) -> Iterator[pa.Table]:
+    """Yield the records of one file as chunks; raise UnreadableFileError if it can't be
+    read. No record longer than ``limits.max_record_bytes`` is handed on whole."""
+    limits = limits or IngestSettings()
+    for chunk in _format_chunks(path, limits):
+        yield cap_records(chunk, limits.max_record_bytes)
+
+
+def _format_chunks(path: Path, limits: IngestSettings) -> Iterator[pa.Table]:
     fmt, gzipped = file_format(path)
     try:
         if is_segment(path):
             with _open(path, gzipped) as stream:
-                yield from _landing_chunks(stream)
+                yield from _landing_chunks(stream, limits.max_record_bytes)
         elif fmt in (".ndjson", ".jsonl"):
             with _open(path, gzipped) as stream:
-                yield from _ndjson_chunks(stream)
+                yield from _ndjson_chunks(stream, limits.max_record_bytes)
         elif fmt == ".json":
             with _open(path, gzipped) as stream:
-                yield _json_document(path, stream.read())
+                yield from json_document_chunks(path, stream, limits)
         elif fmt == ".csv":
-            yield from _csv_chunks(path)
+            yield from csv_chunks(path)
         else:
-            yield from _parquet_chunks(path)
+            yield from parquet_chunks(path)
     except (OSError, EOFError, zlib.error) as exc:
         raise UnreadableFileError(str(path), f"cannot read the file: {exc}") from exc
     except (pa.ArrowInvalid, pl.exceptions.PolarsError) as exc:
@@ -95,9 +100,13 @@ def _open(path: Path, gzipped: bool) -> io.BufferedIOBase:
     return gzip.open(path, "rb") if gzipped else open(path, "rb")
 
 
-def _ndjson_chunks(stream: io.BufferedIOBase) -> Iterator[pa.Table]:
+def _ndjson_chunks(
+    stream: io.BufferedIOBase, max_record: int = IngestSettings.max_record_bytes
+) -> Iterator[pa.Table]:
     """The file's lines in chunks of one row group each (`row_groups.ROW_GROUP_ROWS`
-    lines; the last may be shorter), so regrouping them costs no copy.
+    lines; the last may be shorter, as is one cut at ``PENDING_BYTES``), so regrouping
+    them costs no copy. A line found longer than ``max_record`` before its end is
+    skipped to its end (`_skip_line`) and handed on as its first bytes and length.
 
     Blocks are read into one buffer that is reused from chunk to chunk, as is the mask
     that finds the line breaks: a line's bytes are copied once, into its chunk, and no
@@ -123,14 +132,31 @@ def _ndjson_chunks(stream: io.BufferedIOBase) -> Iterator[pa.Table]:
         newlines.append(np.flatnonzero(mask[:n]) + size)
         count += newlines[-1].size
         size += n
-        while count >= rows:
+        while count >= rows or (count and size >= PENDING_BYTES):
+            take = min(rows, count)
             positions = np.concatenate(newlines)
-            cut = int(positions[rows - 1])
-            chunk, next_line = _lines_chunk(buf[:cut], positions[: rows - 1], next_line, mask)
+            cut = int(positions[take - 1])
+            chunk, next_line = _lines_chunk(buf[:cut], positions[: take - 1], next_line, mask)
             yield chunk
             rest = size - cut - 1
             buf.data[:rest] = buf.data[cut + 1 : size]
-            newlines, count, size = [positions[rows:] - (cut + 1)], positions.size - rows, rest
+            newlines, count, size = [positions[take:] - (cut + 1)], positions.size - take, rest
+        line_start = int(np.concatenate(newlines)[-1]) + 1 if count else 0
+        if size - line_start <= max_record:
+            continue
+        if count:  # the complete lines before the long one go first
+            positions = np.concatenate(newlines)
+            chunk, next_line = _lines_chunk(buf[: line_start - 1], positions[:-1], next_line, mask)
+            yield chunk
+            buf.data[: size - line_start] = buf.data[line_start:size]
+            size -= line_start
+        head = bytes(buf[:PREVIEW_BYTES])
+        skipped, rest = _skip_line(stream, buf)
+        yield too_large_chunk(head, size + skipped, next_line)
+        size = rest
+        next_line += 1
+        newlines = [np.flatnonzero(buf[:size] == 10)]
+        count = newlines[0].size
     positions = np.concatenate(newlines) if newlines else np.empty(0, dtype=np.int64)
     ends_with_break = bool(positions.size) and positions[-1] == size - 1
     if ends_with_break:  # the last line's break ends the file, not another line
@@ -139,12 +165,27 @@ def _ndjson_chunks(stream: io.BufferedIOBase) -> Iterator[pa.Table]:
         yield _lines_chunk(buf[:size], positions, next_line, mask)[0]
 
 
-def _landing_chunks(stream: io.BufferedIOBase) -> Iterator[pa.Table]:
+def _skip_line(stream: io.BufferedIOBase, buf: np.ndarray) -> tuple[int, int]:
+    """Read past the end of the current line, a block at a time into ``buf``: returns
+    (bytes skipped before its line break, bytes after it now at the start of ``buf``)."""
+    skipped = 0
+    while n := stream.readinto(buf.data[:BLOCK_BYTES]):
+        breaks = np.flatnonzero(buf[:n] == 10)
+        if breaks.size == 0:
+            skipped += n
+            continue
+        end = int(breaks[0])
+        buf.data[: n - end - 1] = buf.data[end + 1 : n]
+        return skipped + end, n - end - 1
+    return skipped, 0
+
+
+def _landing_chunks(stream: io.BufferedIOBase, max_record: int) -> Iterator[pa.Table]:
     """A landing segment: its event lines as records, each event object stamped with its
     batch's id, project and receive time (from the header line before it). The header
     lines themselves go into the chunk's metadata (``edge_batches``, a JSON array)."""
     stamps: str | None = None  # of the batch the next lines belong to (across chunks)
-    for chunk in _ndjson_chunks(stream):
+    for chunk in _ndjson_chunks(stream, max_record):
         raw = chunk["raw"]
         is_header = pc.starts_with(raw, HEADER_PREFIX.decode()).to_numpy(zero_copy_only=False)
         header_rows = np.flatnonzero(is_header)
@@ -287,89 +328,3 @@ def _mark_lenient_json(table: pa.Table) -> pa.Table:
             except orjson.JSONDecodeError:
                 reasons[i] = "invalid_json"
     return table.set_column(2, "pre_reason", pa.array(reasons, pa.string()))
-
-
-def _records_chunk(
-    raw: list[str] | pa.Array, line_no: np.ndarray, pre_reason: list[str | None] | None = None
-) -> pa.Table:
-    n = len(raw)
-    reasons = pa.nulls(n, pa.string()) if pre_reason is None else pa.array(pre_reason, pa.string())
-    return pa.table(
-        [pa.array(line_no, pa.int64()), pa.array(raw, pa.string()), reasons], schema=CHUNK_SCHEMA
-    )
-
-
-def _json_document(path: Path, data: bytes) -> pa.Table:
-    """A .json file: an edge body ``{"events": [...]}``, a JSON array, or one event object."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise UnreadableFileError(
-            str(path),
-            f"not valid JSON ({exc}); a .json file must hold one JSON "
-            'document: {"events": [...]}, an array or one event',
-        ) from exc
-    if isinstance(doc, dict) and isinstance(doc.get("events"), list):
-        items = doc["events"]
-    elif isinstance(doc, list):
-        items = doc
-    else:
-        items = [doc]
-    raw = [orjson.dumps(item).decode() for item in items]
-    return _records_chunk(raw, np.arange(1, len(raw) + 1))
-
-
-def _rows_as_json(frame: pl.DataFrame) -> pa.Array:
-    return frame.select(pl.struct(pl.all()).struct.json_encode())[:, 0].to_arrow()
-
-
-def _csv_chunks(path: Path) -> Iterator[pa.Table]:
-    """CSV with a header row; every cell is read as text. Line numbers are physical lines
-    for files without quoted line breaks; a row with the wrong number of cells is kept
-    (as its text) and marked ``invalid_csv``. Read single-threaded so that pyarrow reports
-    the line number of each bad row."""
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
-        header = next(csv.reader(fh), None)
-    if not header:
-        raise UnreadableFileError(str(path), "the CSV file has no header row")
-    bad: list[tuple[int, str]] = []
-
-    def on_invalid(row: pacsv.InvalidRow) -> str:
-        bad.append((row.number or 0, row.text))
-        return "skip"
-
-    table = pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(
-            column_names=header, skip_rows=1, block_size=16 << 20, use_threads=False
-        ),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(
-            column_types={h: pa.string() for h in header},
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-        ),
-    )
-    bad_lines = np.asarray([n for n, _ in bad], dtype=np.int64)
-    total = table.num_rows + len(bad)
-    good_lines = np.setdiff1d(np.arange(2, total + 2, dtype=np.int64), bad_lines)[: table.num_rows]
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    for start in range(0, max(table.num_rows, 1), PARQUET_BATCH_ROWS):
-        part = frame.slice(start, PARQUET_BATCH_ROWS)
-        if part.height:
-            yield _records_chunk(_rows_as_json(part), good_lines[start : start + part.height])
-    if bad:
-        yield _records_chunk([text for _, text in bad], bad_lines, ["invalid_csv"] * len(bad))
-
-
-def _parquet_chunks(path: Path) -> Iterator[pa.Table]:
-    parquet = pq.ParquetFile(path)
-    first = 1
-    for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
-        frame = pl.from_arrow(batch)
-        assert isinstance(frame, pl.DataFrame)
-        yield _records_chunk(_rows_as_json(frame), np.arange(first, first + frame.height))
-        first += frame.height

@@ -6,7 +6,10 @@ import html
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Status = Literal["loaded", "already_ingested", "unreadable"]
+Status = Literal["loaded", "already_ingested", "empty", "unreadable", "failed"]
+"""``empty``: a file of zero bytes (nothing recorded); ``unreadable``: the file could not
+be read as its format; ``failed``: it could, but loading it failed (and was undone);
+nothing of either is in the warehouse."""
 
 
 @dataclass
@@ -29,18 +32,25 @@ class FileReport:
     """Identify records among ``rows_valid`` (in ``identities``, not ``events``)."""
 
     @property
+    def failed(self) -> bool:
+        """Nothing of the file was loaded: it was unreadable or its load failed."""
+        return self.status in ("unreadable", "failed")
+
+    @property
     def balanced(self) -> bool:
         """Every record is accounted for exactly once."""
         return self.rows_in == self.rows_valid + self.rows_quarantined + self.rows_duplicate
 
     def summary(self) -> str:
-        if self.status == "unreadable":
-            return f"{self.path}: UNREADABLE: {self.error}"
+        if self.failed:
+            return f"{self.path}: {self.status.upper()}: {self.error}"
         if self.status == "already_ingested":
             return f"{self.path}: already ingested as {self.batch_id}; nothing changed"
         reasons = ", ".join(
             f"{k} {v}" for k, v in sorted(self.quarantine_reasons.items(), key=lambda kv: -kv[1])
         )
+        if self.status == "empty" or (self.rows_in == 0 and self.blank_lines == 0):
+            return f"{self.path}: empty: the file holds no records [{self.seconds:.2f}s]"
         return (
             f"{self.path}: {self.rows_in} in = {self.rows_valid} loaded"
             f"{f' ({self.rows_identify} identify)' if self.rows_identify else ''} + "
@@ -57,8 +67,8 @@ class IngestReport:
 
     @property
     def ok(self) -> bool:
-        """No file was unreadable."""
-        return all(f.status != "unreadable" for f in self.files)
+        """No file was unreadable or failed."""
+        return not any(f.failed for f in self.files)
 
     def totals(self) -> dict[str, int]:
         keys = ("rows_in", "rows_valid", "rows_quarantined", "rows_duplicate")
@@ -87,7 +97,7 @@ class IngestReport:
                 f"{k}: {v}"
                 for k, v in sorted(f.quarantine_reasons.items(), key=lambda kv: -kv[1])[:3]
             )
-            status = f.status if f.status != "unreadable" else f"unreadable: {f.error}"
+            status = f"{f.status}: {f.error}" if f.failed else f.status
             cells = [
                 f.path,
                 status,

@@ -73,13 +73,13 @@ def ingest(
             reports.append(wh.ingest_landing(folders.landing_path()))
         files = [f for r in reports for f in r.files]
         for f in files:
-            (context.log.warning if f.status == "unreadable" else context.log.info)(f.summary())
+            (context.log.warning if f.failed else context.log.info)(f.summary())
         loaded = [f for f in files if f.status == "loaded" and f.batch_id]
         batch_ids = [f.batch_id for f in loaded if f.batch_id]
         accounting = {
             "files_loaded": len(loaded),
             "files_already_ingested": sum(f.status == "already_ingested" for f in files),
-            "files_unreadable": sum(f.status == "unreadable" for f in files),
+            "files_unreadable": sum(f.failed for f in files),
             "rows_in": sum(f.rows_in for f in loaded),
             "rows_valid": sum(f.rows_valid for f in loaded),
             "rows_quarantined": sum(f.rows_quarantined for f in loaded),
