@@ -110,11 +110,26 @@ def json_document_chunks(
     try:
         items = parse_body(data).events
     except InvalidJson as exc:
-        raise UnreadableFileError(str(path), f"not valid JSON: {exc}") from exc
+        problem = str(exc).removeprefix("the body is not valid JSON: ")
+        raise UnreadableFileError(str(path), f"not valid JSON: {problem}") from exc
     except BodyError as exc:
-        raise UnreadableFileError(str(path), str(exc)) from exc
-    raw = [bytes(item).decode() for item in items]
-    yield records_chunk(raw, np.arange(1, len(raw) + 1))
+        raise UnreadableFileError(
+            str(path), f'a .json file holds {{"events": [...]}}, an array or one event: {exc}'
+        ) from exc
+    except RecursionError as exc:
+        raise UnreadableFileError(
+            str(path), "the JSON is nested too deeply to read; send events as flat objects"
+        ) from exc
+    raw: list[str] = []
+    reasons: list[str | None] = []
+    for item in items:
+        try:
+            raw.append(bytes(item).decode())
+            reasons.append(None)
+        except UnicodeDecodeError:
+            raw.append(bytes(item).decode(errors="backslashreplace"))
+            reasons.append("invalid_utf8")
+    yield records_chunk(raw, np.arange(1, len(raw) + 1), reasons)
 
 
 def csv_chunks(path: Path) -> Iterator[pa.Table]:
