@@ -33,7 +33,7 @@ max_events_per_request = 50
 segment_max_bytes = {segment_max_bytes}
 segment_max_age_seconds = {segment_max_age_seconds}
 segment_idle_seconds = {segment_idle_seconds}
-
+{sink_extra}
 [projects.acme]
 allowed_origins = ["app.example.com", "*.acme.test"]
 publishable_key_env = "TS_TEST_PUBLISHABLE"
@@ -56,13 +56,16 @@ def write_config(
     segment_max_bytes: int = 64 << 20,
     segment_max_age_seconds: float = 3600,
     segment_idle_seconds: float = 5,
+    **sink_extra: float,
 ) -> Path:
+    """The test config; ``sink_extra`` adds ``[sink]`` settings (``max_depth=8``...)."""
     path.write_text(
         CONFIG.format(
             max_body_bytes=max_body_bytes,
             segment_max_bytes=segment_max_bytes,
             segment_max_age_seconds=segment_max_age_seconds,
             segment_idle_seconds=segment_idle_seconds,
+            sink_extra="".join(f"{name} = {value}\n" for name, value in sink_extra.items()),
         )
     )
     return path

@@ -20,9 +20,11 @@ from trackstack_wh.errors import ConfigError
 from trackstack_wh.sink.batch import Envelope, batch_blob, truncate_ip
 from trackstack_wh.sink.body import parse_body
 from trackstack_wh.sink.landing import GroupCommitter, Landed, LandingError, SegmentWriter
+from trackstack_wh.sink.redact import KeyRedactor
 from trackstack_wh.sink.segments import OPEN_SUFFIX, SEGMENT_SUFFIX, TORN_DIR
 
 KEY = b"sk_unit_test_key_0123456789"
+REDACT = KeyRedactor([KEY])
 TODAY = dt.datetime.now(dt.UTC).date().isoformat()
 
 
@@ -31,7 +33,7 @@ def blob(batch_id: str, n: int, day: str = TODAY) -> bytes:
                                      "email": f"u{i}@acme.test"} for i in range(n)]})  # fmt: skip
     env = Envelope(batch_id, f"{day}T10:00:00.000000Z", "acme", KeyKind.SECRET,
                    IpPolicy.TRUNCATE, None, None, None, None)  # fmt: skip
-    return batch_blob(parse_body(body), env, len(body), KEY)
+    return batch_blob(parse_body(body), env, len(body), REDACT)
 
 
 def envelope(policy: IpPolicy = IpPolicy.TRUNCATE, kind: KeyKind = KeyKind.SECRET) -> Envelope:
@@ -40,7 +42,7 @@ def envelope(policy: IpPolicy = IpPolicy.TRUNCATE, kind: KeyKind = KeyKind.SECRE
 
 
 def lines_of(body: bytes, env: Envelope) -> list[bytes]:
-    return batch_blob(parse_body(body), env, len(body), KEY).splitlines()
+    return batch_blob(parse_body(body), env, len(body), REDACT).splitlines()
 
 
 def test_events_land_as_sent_one_per_line() -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 import polars as pl
 
 from trackstack_wh.cli_delivery import add_commands, parse_time
+from trackstack_wh.cli_quarantine import add_quarantine_command
 from trackstack_wh.cli_report import add_report_command
 from trackstack_wh.cli_run import add_run_command
 from trackstack_wh.demo import print_json, print_summary, run_demo
@@ -272,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_commands(sub)
     add_report_command(sub)
     add_run_command(sub)
+    add_quarantine_command(sub)
     serve = sub.add_parser("serve", help="serve the HTTP event sink (POST /events)")
     add_sink_arguments(serve)
     serve.set_defaults(func=cmd_serve)

@@ -69,11 +69,14 @@ def serve_app(
     lifespan: Literal["on", "off", "auto"] = "off",
     graceful_seconds: int = 2,
     forwarded_allow_ips: Sequence[str] = (),
+    limit_concurrency: int | None = None,
     on_listening: Callable[[str], None] | None = None,
 ) -> None:
     """Serve ``app`` until SIGINT/SIGTERM: in-flight requests finish (up to
     ``graceful_seconds``), then the lifespan shutdown runs. ``on_listening`` gets the
-    URL once the socket listens (before the first request is served)."""
+    URL once the socket listens (before the first request is served). With
+    ``limit_concurrency``, uvicorn answers a request 503 (and closes its connection)
+    while that many connections are open or requests are running."""
     sock = bind(host, port)
     gc.set_threshold(GC_THRESHOLD)
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
@@ -87,6 +90,7 @@ def serve_app(
         timeout_graceful_shutdown=graceful_seconds,
         proxy_headers=bool(forwarded_allow_ips),
         forwarded_allow_ips=list(forwarded_allow_ips) or None,
+        limit_concurrency=limit_concurrency,
         server_header=False,
     )
     server = uvicorn.Server(config)

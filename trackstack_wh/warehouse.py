@@ -25,6 +25,7 @@ from trackstack_wh.enrich import (
 from trackstack_wh.errors import StaleDataError, UsageError
 from trackstack_wh.ingest.files import PathLike, load_files, load_segments
 from trackstack_wh.ingest.loading import discard_interrupted_loads
+from trackstack_wh.ingest.quarantined import quarantined
 from trackstack_wh.ingest.report import IngestReport
 from trackstack_wh.payloads import PAYLOAD_TABLES, BuildResult, build_payloads
 from trackstack_wh.payloads.inspect import existing_tables, preview_requests, summary_sql
@@ -44,6 +45,7 @@ from trackstack_wh.sink.segments import (
 )
 from trackstack_wh.timewindow import TimeWindow
 from trackstack_wh.warehouse_delivery import DeliveryMethods
+from trackstack_wh.warehouse_quarantine import QuarantineMethods
 
 if TYPE_CHECKING:  # delivery pulls in httpx; imported when first used (faster start-up)
     import httpx
@@ -54,7 +56,7 @@ log = logging.getLogger(__name__)
 _FROM_ENV = object()
 
 
-class Warehouse(DeliveryMethods):
+class Warehouse(DeliveryMethods, QuarantineMethods):
     """A DuckDB warehouse file with the TrackStack tables; results come back as polars."""
 
     def __init__(
@@ -118,12 +120,13 @@ class Warehouse(DeliveryMethods):
         """The events table, newest first."""
         return self.sql("select * from events order by ts desc limit $n", n=limit or 2**62)
 
-    def quarantine(self, limit: int | None = None) -> pl.DataFrame:
-        """Quarantined records with their reasons, in file order."""
-        return self.sql(
-            "select * from quarantine order by quarantined_at, batch_id, line_no limit $n",
-            n=limit or 2**62,
-        )
+    def quarantine(
+        self, limit: int | None = None, *, reason: str | None = None, file: str | None = None
+    ) -> pl.DataFrame:
+        """Quarantined records with their reasons, in file order; ``reason`` (e.g.
+        ``missing_required:currency``, or its code) and ``file`` (a path, its file name
+        or a batch ID) narrow them (see ``quarantine_summary``, ``replay_quarantine``)."""
+        return quarantined(self.conn, reason=reason, file=file, limit=limit)
 
     def batches(self) -> pl.DataFrame:
         """One row per ingested file with its accounting."""

@@ -7,6 +7,9 @@
     segment_max_age_seconds = 60      # ... or this age, whichever comes first,
     segment_idle_seconds = 5          # ... or once no batch has come for this long
     forwarded_allow_ips = []          # proxies whose X-Forwarded-For is trusted
+    max_depth = 64                    # arrays/objects nested deeper get 400 too_deep
+    body_timeout_seconds = 30         # a body not all there by then gets 408
+    max_connections = 1000            # beyond this, new requests get 503 (uvicorn)
 
     [projects.acme]
     allowed_origins = ["app.acme.com", "*.acme.com"]   # default: workspace.allowed_domains
@@ -43,6 +46,9 @@ SINK_KEYS: KeyTypes = {
     "segment_max_age_seconds": (int, float),
     "segment_idle_seconds": (int, float),
     "forwarded_allow_ips": list,
+    "max_depth": int,
+    "body_timeout_seconds": (int, float),
+    "max_connections": int,
 }
 PROJECT_KEYS: KeyTypes = {
     "allowed_origins": list,
@@ -83,6 +89,13 @@ class SinkSettings:
     """A segment no batch was added to for this long is closed, so a quiet sink does
     not hold events back for the whole ``segment_max_age_seconds``."""
     forwarded_allow_ips: tuple[str, ...] = ()
+    max_depth: int = 64
+    """Arrays and objects nested deeper than this (the body's own ``{"events": [...]}``
+    counts as two levels) are refused before the body is parsed."""
+    body_timeout_seconds: float = 30.0
+    """The whole body must arrive within this many seconds of the request's headers."""
+    max_connections: int = 1000
+    """Open connections beyond which uvicorn answers new requests 503 (``limit_concurrency``)."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +128,9 @@ def parse_sink(where: str, raw: Mapping[str, Any]) -> SinkSettings:
         ),
         segment_idle_seconds=float(raw.get("segment_idle_seconds", defaults.segment_idle_seconds)),
         forwarded_allow_ips=tuple(ips),
+        max_depth=raw.get("max_depth", defaults.max_depth),
+        body_timeout_seconds=float(raw.get("body_timeout_seconds", defaults.body_timeout_seconds)),
+        max_connections=raw.get("max_connections", defaults.max_connections),
     )
 
 

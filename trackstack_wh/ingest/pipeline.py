@@ -29,10 +29,10 @@ import polars as pl
 import pyarrow as pa
 
 from trackstack_wh.config.ingest import IngestSettings
-from trackstack_wh.contract import QUARANTINE_REASONS
 from trackstack_wh.db import transaction
 from trackstack_wh.errors import UnreadableFileError
 from trackstack_wh.ingest.ahead import ChunksAhead
+from trackstack_wh.ingest.detail import quarantine_detail
 from trackstack_wh.ingest.identify import INSERT_SQL as INSERT_IDENTITIES_SQL
 from trackstack_wh.ingest.identify import IS_IDENTIFY, STAGED_SQL, validate_identities
 from trackstack_wh.ingest.loading import discard_load, finish_load, start_load
@@ -132,6 +132,24 @@ def ingest_file(
         time.perf_counter() - started,
         rows_identify=batch.rows_identify,
     )
+
+
+def reload_records(
+    conn: duckdb.DuckDBPyConnection,
+    chunk: pa.Table,
+    *,
+    batch_id: str,
+    source: str,
+    received_at: dt.datetime,
+) -> _Batch:
+    """Load a chunk of an ingested batch's lines again, in the caller's transaction,
+    under a fresh ``event_seq`` base (incremental steps see the events as new); returns
+    its accounting, which the caller books (`trackstack_wh.ingest.replay`)."""
+    conn.execute(OBJECT_FROM_KEYS_MACRO)
+    batch = _Batch(conn, batch_id, source, received_at)
+    batch.seq_base = conn.execute(SEQ_BASE_SQL).fetchall()[0][0]
+    batch.load_chunk(chunk)
+    return batch
 
 
 class _Batch:
@@ -310,7 +328,7 @@ class _Batch:
         self.rows_quarantined += rejected.height
         self.reasons.update(rejected["reasons"].list.first().to_list())
         rows = rejected.with_columns(
-            reason=pl.col("reasons").list.first(), detail=_detail(self.source, rejected)
+            reason=pl.col("reasons").list.first(), detail=quarantine_detail(self.source, rejected)
         )
         with _registered(self.conn, "rejected_rows", rows):
             self.conn.execute(
@@ -345,43 +363,3 @@ def _registered(
             conn.unregister(name)
         raise
     conn.unregister(name)
-
-
-_REASON_TEXT = pl.DataFrame(
-    {
-        "code": [r.code for r in QUARANTINE_REASONS],
-        "text": [f"{r.meaning}; fix: {r.fix}" for r in QUARANTINE_REASONS],
-    }
-)
-
-
-def _detail(source: str, rejected: pl.DataFrame) -> pl.Series:
-    """Human-readable detail per rejected line: file, line, each reason, field and fix."""
-    exploded = (
-        rejected.select("line_no", "reasons")
-        .with_row_index("row")
-        .explode("reasons")
-        .with_columns(
-            code=pl.col("reasons").str.split(":").list.first(),
-            field=pl.col("reasons").str.split(":").list.get(1, null_on_oob=True),
-        )
-        .join(_REASON_TEXT, on="code", how="left", maintain_order="left")
-        .with_columns(
-            part=pl.concat_str(
-                pl.col("reasons"),
-                pl.when(pl.col("field").is_not_null())
-                .then(pl.concat_str(pl.lit(" (field '"), pl.col("field"), pl.lit("')")))
-                .otherwise(pl.lit("")),
-                pl.lit(": "),
-                pl.col("text").fill_null("see the reason code"),
-            )
-        )
-    )
-    per_row = exploded.group_by("row", "line_no", maintain_order=True).agg(
-        pl.col("part").str.join("; ")
-    )
-    return per_row.select(
-        pl.concat_str(
-            pl.lit(f"{source}:"), pl.col("line_no").cast(pl.String), pl.lit(": "), pl.col("part")
-        ).alias("detail")
-    )["detail"]

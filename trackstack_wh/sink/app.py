@@ -1,11 +1,15 @@
 """The HTTP sink as a plain ASGI application.
 
 ``POST /events`` checks, in this order, and answers with the first problem found:
-content type (415), declared size (413), key (401), origin (403), actual size (413), JSON
-(400, with the position), shape (400), event count (413), the project's daily quota
-(429). A request without ``x-ts-key`` may carry the key as the seed 002 body's
-``projectKey``; its body is read first, and anything short of that shape is a 401.
-The 202 ``{"accepted": n, "batch_id": ...}`` is sent only after the batch is fsync'd.
+content type (415), declared size (413), key (401), origin (403), the body's arrival
+within ``body_timeout_seconds`` (408), actual size (413), gzip (400), nesting depth (400
+``too_deep``), JSON (400, with the position), shape (400), event count (413), the
+project's daily quota (429). A request without ``x-ts-key`` may carry the key as the seed
+002 body's ``projectKey``; its body is read first, and anything short of that shape is a
+401 (a body the sink cannot read, too slow, too large, too deep or bad gzip, is refused
+as such first). The 202 ``{"accepted": n, "batch_id": ...}`` is sent only after the batch
+is fsync'd. An unexpected exception is a JSON 500 ``{"error": "internal"}``, counted in
+/metrics and logged in one line (once per exception type and place), never a traceback.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import logging
 import math
 import os
 import time
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +26,15 @@ import orjson
 
 from trackstack_wh.config import KeyKind, Project, ProjectKey, WorkspaceConfig
 from trackstack_wh.config.checks import host_allowed
-from trackstack_wh.serving import ClientGone, Receive, Scope, Send
+from trackstack_wh.serving import ClientGone, Message, Receive, Scope, Send
 from trackstack_wh.sink.auth import KeyRing, Refusal, check_origin, origin_host
 from trackstack_wh.sink.batch import Envelope, apply_ip_policy, batch_blob
 from trackstack_wh.sink.body import BodyError, InvalidJson, Parsed, parse_body
+from trackstack_wh.sink.intake import check_depth, read_body, too_large
 from trackstack_wh.sink.landing import GroupCommitter, Landed, LandingError, SegmentWriter
 from trackstack_wh.sink.metrics import SinkMetrics
 from trackstack_wh.sink.openapi import openapi_document
+from trackstack_wh.sink.redact import KeyRedactor
 from trackstack_wh.sink.segments import Usage
 
 log = logging.getLogger(__name__)
@@ -53,6 +58,8 @@ class SinkApp:
         self.projects = list(config.projects.values())
         self.writer = writer
         self.keys = KeyRing(keys)
+        self.redact = KeyRedactor(k.secret for k in keys)
+        """Every project's keys, whichever key a request comes with."""
         self.metrics = SinkMetrics()
         self.committer: GroupCommitter | None = None
         self.admitted = Usage().merged(writer.usage)
@@ -65,6 +72,22 @@ class SinkApp:
             return
         if scope["type"] != "http":
             return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self._route(scope, receive, tracked)
+        except Exception as exc:
+            self.metrics.internal_error(exc, f"{scope.get('method')} {scope.get('path')}")
+            if not started:
+                message = "the sink failed on this request; it is logged, retry later"
+                await _respond(send, 500, _error_body("internal", message))
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"]
         headers = dict(scope["headers"])
         methods = ROUTES.get(path)
@@ -154,11 +177,12 @@ class SinkApp:
             key = self._check_request(headers)
             if key is not None:
                 project_scope = [key.project]
-            body = await self._read_body(headers, receive)
+            body = await read_body(headers, receive, self.settings)
+            check_depth(body, self.settings.max_depth)
             parsed, key = self._parse(body, key)
             project_scope = [key.project]
             envelope = self._admit(scope, headers, parsed, key)
-            accepted = await self._land(parsed, envelope, len(body), key.secret)
+            accepted = await self._land(parsed, envelope, len(body))
         except ClientGone:
             return
         except Refusal as refusal:
@@ -167,7 +191,7 @@ class SinkApp:
             extra = self._cors(headers, project_scope)
             if refusal.retry_after is not None:
                 extra.append((b"retry-after", refusal.retry_after.encode()))
-            if refusal.status == 413:
+            if refusal.status in (408, 413):  # the rest of the body is not read
                 extra.append((b"connection", b"close"))
             body_out = _error_body(refusal.code, str(refusal), **refusal.extra)
             await _respond(send, refusal.status, body_out, extra)
@@ -187,7 +211,7 @@ class SinkApp:
             raise Refusal(415, "unsupported_encoding", "Content-Encoding may be gzip or none")
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.settings.max_body_bytes:
-            raise _too_large(self.settings.max_body_bytes)
+            raise too_large(self.settings.max_body_bytes)
         presented = headers.get(b"x-ts-key")
         if presented is None:
             return None
@@ -197,36 +221,13 @@ class SinkApp:
         check_origin(key, headers)
         return key
 
-    async def _read_body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes:
-        limit = self.settings.max_body_bytes
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(limit)
-            chunks.append(chunk)
-            if not message.get("more_body"):
-                break
-        body = b"".join(chunks)
-        if headers.get(b"content-encoding", b"").strip().lower() == b"gzip":
-            inflater = zlib.decompressobj(wbits=31)
-            try:
-                body = inflater.decompress(body, limit + 1)
-            except zlib.error as exc:
-                raise Refusal(400, "invalid_gzip", f"the gzip body cannot be read: {exc}") from None
-            if len(body) > limit:
-                raise _too_large(limit)
-            if not inflater.eof:
-                raise Refusal(400, "invalid_gzip", "the gzip body is truncated")
-        return body
-
     def _parse(self, body: bytes, key: ProjectKey | None) -> tuple[Parsed, ProjectKey]:
         try:
             parsed = parse_body(body)
+        except RecursionError:  # check_depth comes first; this is only a backstop
+            limit = self.settings.max_depth
+            message = f"the body nests arrays and objects too deeply; the limit is {limit}"
+            raise Refusal(400, "too_deep", message, limit=limit) from None
         except (BodyError, InvalidJson) as exc:
             if key is None:
                 raise _missing_key() from None
@@ -296,12 +297,11 @@ class SinkApp:
             )
             refusal.retry_after = str(max(1, math.ceil((midnight - received).total_seconds())))
             raise refusal
-        self.admitted.add(day, project.project_id, count, 0)
         client = scope.get("client")
         origin = headers.get(b"origin") or headers.get(b"x-ts-domain")
         sdk = headers.get(b"x-sdk-version")
         agent = headers.get(b"user-agent")
-        return Envelope(
+        envelope = Envelope(
             batch_id=f"eb_{now_ns:x}{os.urandom(5).hex()}",
             received_at=received.isoformat(timespec="microseconds").replace("+00:00", "Z"),
             project=project.project_id,
@@ -312,13 +312,19 @@ class SinkApp:
             client_ip=apply_ip_policy(client[0], project.client_ip) if client else None,
             user_agent=agent.decode("latin-1") if agent else None,
         )
+        self.admitted.add(day, project.project_id, count, 0)  # taken back if not landed
+        return envelope
 
-    async def _land(self, parsed: Parsed, envelope: Envelope, size: int, key: bytes) -> int:
+    async def _land(self, parsed: Parsed, envelope: Envelope, size: int) -> int:
         count = len(parsed.events)
         if count == 0:
             return 0
         day = envelope.received_at[:10]
-        blob = batch_blob(parsed, envelope, size, key)
+        try:
+            blob = batch_blob(parsed, envelope, size, self.redact)
+        except Exception:
+            self.admitted.add(day, envelope.project, -count, 0, requests=-1)
+            raise
         try:
             if self.committer is None:
                 raise LandingError("the sink is not started")
@@ -336,10 +342,6 @@ def _missing_key() -> Refusal:
     return Refusal(
         401, "missing_key", "send the project key in x-ts-key (or as projectKey in a single event)"
     )
-
-
-def _too_large(limit: int) -> Refusal:
-    return Refusal(413, "body_too_large", f"the body is larger than {limit} bytes", limit=limit)
 
 
 def _error_body(code: str, message: str, **extra: Any) -> bytes:

@@ -1,7 +1,8 @@
 """From parsed raw events to the bytes of one landing batch.
 
-Events are written as sent, apart from what the sink owns: the request's key is never
-written (replaced wherever it appears), client IPs follow the project's policy, and a
+Events are written as sent, apart from what the sink owns: no project's key is ever
+written (replaced wherever it appears, however it is escaped: see ``redact``), client IPs
+follow the project's policy, and a
 browser request's own IP and user agent fill in where an event has none. Anything that is
 not an event object is still written, as it came, for ingest to quarantine with its
 reason. The sink's stamps (batch id, project, receive time) are added by ingest from the
@@ -25,11 +26,11 @@ import msgspec
 from trackstack_wh.config import IpPolicy, KeyKind
 from trackstack_wh.contract import FIELDS_BY_NAME
 from trackstack_wh.sink.body import Parsed
+from trackstack_wh.sink.redact import KeyRedactor
 from trackstack_wh.sink.segments import HEADER_KEY, HEADER_PREFIX
 
 IP_FIELDS = ("clientIp", *FIELDS_BY_NAME["clientIp"].aliases)
 UA_FIELDS = ("userAgent", *FIELDS_BY_NAME["userAgent"].aliases)
-REDACTED = b"[redacted-key]"
 _QUOTED_IP = tuple(f'"{name}"'.encode() for name in IP_FIELDS)
 _QUOTED_UA = tuple(f'"{name}"'.encode() for name in UA_FIELDS)
 _encode = msgspec.json.encode
@@ -86,8 +87,9 @@ class Envelope:
     user_agent: str | None
 
 
-def batch_blob(parsed: Parsed, envelope: Envelope, body_bytes: int, key: bytes) -> bytes:
-    """The landing bytes of one batch: its header line, then one line per event."""
+def batch_blob(parsed: Parsed, envelope: Envelope, body_bytes: int, redact: KeyRedactor) -> bytes:
+    """The landing bytes of one batch: its header line, then one line per event, with
+    every key ``redact`` knows taken out."""
     header: dict[str, Any] = {
         "batchId": envelope.batch_id,
         "receivedAt": envelope.received_at,
@@ -106,7 +108,7 @@ def batch_blob(parsed: Parsed, envelope: Envelope, body_bytes: int, key: bytes) 
     if events is None:
         events = _slow_lines(parsed, envelope)
     blob = b"".join((_encode({HEADER_KEY: header}), b"\n", events, b"\n"))
-    return blob.replace(key, REDACTED) if key in blob else blob
+    return redact(blob)
 
 
 def _fast_lines(parsed: Parsed, envelope: Envelope) -> bytes | None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from trackstack_wh.sink.landing import SegmentWriter
+
+log = logging.getLogger("trackstack_wh.sink.app")
 
 
 def _label(value: str) -> str:
@@ -22,6 +26,30 @@ class SinkMetrics:
     """By project."""
     rejections: Counter[str] = field(default_factory=Counter)
     """By reason code."""
+    failures_logged: set[tuple[str, str]] = field(default_factory=set)
+    """Unexpected exceptions already logged, by type and place."""
+
+    def internal_error(self, exc: Exception, request: str) -> None:
+        """Count an unexpected exception answered with a 500; log it in one line, once per
+        exception type and place (no traceback: a bad request may repeat it at will)."""
+        self.requests["500"] += 1
+        self.rejections["internal"] += 1
+        frame = exc.__traceback__
+        while frame is not None and frame.tb_next is not None:
+            frame = frame.tb_next
+        place = "?"
+        if frame is not None:
+            place = f"{Path(frame.tb_frame.f_code.co_filename).name}:{frame.tb_lineno}"
+        kind = type(exc).__name__
+        if (kind, place) not in self.failures_logged:
+            self.failures_logged.add((kind, place))
+            log.error(
+                "%s at %s answering %s with a 500 (repeats are only counted, in "
+                'ts_sink_rejected_requests_total{reason="internal"})',
+                kind,
+                place,
+                request,
+            )
 
     def render(self, writer: SegmentWriter) -> str:
         """The exposition text, with landing gauges read now."""

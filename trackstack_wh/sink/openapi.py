@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 ERROR_CODES = {
-    "400": "Not valid JSON (with its position), or not a batch of events",
+    "400": "Not valid JSON (invalid_json, with its position), not a batch of events "
+    "(invalid_body), arrays or objects nested deeper than sink.max_depth (too_deep), or a "
+    "gzip body that cannot be read (invalid_gzip)",
     "401": "x-ts-key missing or unknown",
     "403": "Origin, domain or page URL not allowed for the key's project",
+    "408": "The body did not arrive within sink.body_timeout_seconds (body_timeout); the "
+    "connection is closed",
     "413": "Body larger than sink.max_body_bytes, or more than sink.max_events_per_request",
     "415": "Content-Type is not application/json (or an unsupported Content-Encoding)",
     "429": "The project's daily event quota is used up (see Retry-After)",
+    "500": "An unexpected error in the sink (internal); it is logged and counted",
     "503": "The landing directory cannot be written right now (see Retry-After)",
 }
 

@@ -4,6 +4,11 @@ The landing directory is locked and recovered before the port opens, so a second
 the same directory, a missing key variable or an unwritable directory fails at once with
 a clear message. On SIGTERM/SIGINT the server stops accepting, lets in-flight requests
 finish, writes what is queued and closes the open segment (ready for ingest).
+
+``sink.max_connections`` is uvicorn's ``limit_concurrency``: while that many connections
+are open (idle keep-alive ones included), a new request is answered 503 (uvicorn's plain
+text "Service Unavailable", with ``Connection: close``) before the app sees it. Slow
+bodies are the app's: see ``intake.read_body`` and ``sink.body_timeout_seconds``.
 """
 
 from __future__ import annotations
@@ -39,5 +44,6 @@ def serve(
         lifespan="on",
         graceful_seconds=GRACEFUL_SECONDS,
         forwarded_allow_ips=config.sink.forwarded_allow_ips,
+        limit_concurrency=config.sink.max_connections,
         on_listening=on_listening,
     )
