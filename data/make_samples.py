@@ -4,7 +4,9 @@
 
 web_sdk.ndjson: ~4,000 events over 60 days, all funnel stages, 40 companies, the three
 input shapes, ~2% resends and ~1% broken lines. edge_batch.json: one edge request body.
-billing_export.csv: refunds, chargebacks and churn from the billing system.
+billing_export.csv: churned subscriptions, and refunds and chargebacks of some of the
+web sample's purchases (every one refers to a purchase that exists), from the billing
+system.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ import polars as pl
 from trackstack_lab.synthetic import SyntheticSpec, generate_lines, write_ndjson
 
 OUT = Path(__file__).parent / "samples"
+REFUNDED_EVERY = 2
+"""One purchase in this many is refunded or charged back."""
 
 
 def main() -> None:
     OUT.mkdir(exist_ok=True)
-    write_ndjson(OUT / "web_sdk.ndjson", SyntheticSpec(n=4000, seed=2026))
+    write_ndjson(OUT / "web_sdk.ndjson", SyntheticSpec(n=4000, seed=2026, coherent_refunds=True))
     edge = generate_lines(
         SyntheticSpec(
             n=150,
@@ -54,10 +58,9 @@ def main() -> None:
         )
         if e["event"] in ("Purchase", "SubscriptionStarted", "SubscriptionRenew")
     ]
-    kinds = ["Refund", "Chargeback", "Churned"]
-    rows = [
+    rows: list[dict[str, object]] = [
         {
-            "event": kinds[i % 3],
+            "event": "Churned",
             "eventId": f"billing_{i:05d}",
             "ts": p["ts"],
             "email": p.get("email", ""),
@@ -65,11 +68,12 @@ def main() -> None:
             "companyDomain": p["companyDomain"],
             "value": p.get("value", ""),
             "currency": p.get("currency", ""),
-            "transactionId": p.get("transactionId", ""),
-            "refundId": f"re_{i:05d}" if kinds[i % 3] != "Churned" else "",
+            "transactionId": "",
+            "refundId": "",
             "plan": p.get("plan", ""),
         }
         for i, p in enumerate(purchases)
+        if i % 3 == 2
     ]
     rows += _refunds_of_web_purchases(OUT / "web_sdk.ndjson")
     pl.DataFrame(rows, infer_schema_length=None).cast(pl.String).write_csv(
@@ -88,9 +92,11 @@ def _later(ts: object, days: float) -> str:
 
 
 def _refunds_of_web_purchases(path: Path) -> list[dict[str, object]]:
-    """Refunds (half of them partial) and chargebacks of purchases in the web sample, so
-    the demo shows Google conversion adjustments and CRM deal updates."""
+    """Refunds (half of them partial) and chargebacks of one in `REFUNDED_EVERY` purchases
+    of the web sample, so the demo shows Google conversion adjustments and CRM deal
+    updates, and net revenue stays that of a real business."""
     rows: list[dict[str, object]] = []
+    seen = 0
     for line in path.read_bytes().splitlines():
         try:
             event = orjson.loads(line)
@@ -102,6 +108,9 @@ def _refunds_of_web_purchases(path: Path) -> list[dict[str, object]]:
         ):
             continue
         if not event.get("transactionId") or not isinstance(event.get("value"), (int, float)):
+            continue
+        seen += 1
+        if seen % REFUNDED_EVERY:
             continue
         i = len(rows)
         rows.append(

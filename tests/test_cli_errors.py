@@ -31,7 +31,8 @@ from trackstack_wh.timewindow import TimeWindow
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "trackstack_wh"
 MAY_PRINT = {"cli.py", "cli_delivery.py", "cli_quarantine.py", "cli_report.py", "cli_run.py",
-             "sink/cli.py", "sink/__main__.py", "demo.py"}  # fmt: skip
+             "cli_trace.py", "sink/cli.py", "sink/__main__.py", "demo.py",
+             "cli_doctor.py"}  # fmt: skip
 """The command-line modules and the demo; everything else logs or returns."""
 
 

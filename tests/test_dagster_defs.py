@@ -73,7 +73,7 @@ def test_definitions_load_with_every_stage() -> None:
     checks = {f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys}
     assert {"events:schema", "landed_batches:accounting_adds_up", "quarantine:quarantine_rate",
             "reconciliation_daily:nothing_unaccounted", "capi_meta:conforms",
-            "delivery_meta:success_rate"} <= checks  # fmt: skip
+            "delivery_meta:success_rate", "html_report:setup_doctor"} <= checks  # fmt: skip
     # The fan-ins depend on every destination's assets (lineage), and payloads follow ingest.
     parents = {
         name: {k.to_user_string() for k in graph.get(dg.AssetKey(name)).parent_keys}

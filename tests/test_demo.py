@@ -20,6 +20,10 @@ def test_demo_runs_end_to_end_in_under_a_minute(demo_run: tuple[Path, str, float
     assert re.search(r"warehouse: 3 file\(s\), ([\d,]+) records = ([\d,]+) events \+ "
                      r"([\d,]+) quarantined \+ ([\d,]+) duplicates", out)  # fmt: skip
     assert "reconcile  everything accounted for" in out
+    net = re.search(r"revenue    net \(after refunds and chargebacks\): (.+?);", out)
+    assert net, out  # the samples' refunds take back purchases they contain: a real business
+    amounts = [float(a.split()[1].replace(",", "")) for a in net.group(1).split(", ")]
+    assert len(amounts) == 3 and min(amounts) > 0, net.group(1)
     assert re.search(r"funnel     Awareness \d+ -> Interest \d+ -> Acquisition \d+", out)
     report = re.search(r"HTML report: (\S+)", out)
     assert report and Path(report.group(1)) == db.with_name("warehouse_report.html")

@@ -66,7 +66,9 @@ def test_delivery_report_matches_reconciliation_and_the_log(demo_db: Path) -> No
     reasons = report.table("reasons")
     assert {"destination", "outcome", "reason", "rows"} <= set(reasons.columns)
     meta_too_old = reasons.filter(destination="meta", reason="too_old")["rows"].item()
-    assert meta_too_old == mine.filter(destination="meta")["skipped"].item()
+    meta_skipped = reasons.filter(destination="meta", outcome="skipped")["rows"].sum()
+    assert meta_skipped == mine.filter(destination="meta")["skipped"].item()
+    assert meta_too_old > meta_skipped * 0.9  # the samples are mostly too old for Meta
     over_time = report.table("reasons_by_day")
     assert over_time.filter(destination="meta", reason="too_old")["rows"].sum() == meta_too_old
     assert over_time["day"].n_unique() > 1

@@ -146,6 +146,10 @@ class SyntheticSpec:
     """Also fill ~25 more contract fields (cookies, B2B and content IDs, consent, ...) at
     realistic rates, for ~60 fields per event as production SDKs send (benchmarks); the
     default output is unchanged by this option."""
+    coherent_refunds: bool = False
+    """Each refund or chargeback takes back (half or all of) the person's latest earlier
+    purchase, in its currency and with its transactionId; one with no purchase before it
+    becomes a Purchase (the committed samples; the default output is unchanged)."""
 
 
 def _choice(rng: np.random.Generator, items: list[str], n: int) -> np.ndarray:
@@ -244,7 +248,42 @@ def _events_frame(spec: SyntheticSpec, rng: np.random.Generator) -> pl.DataFrame
         "sessionId": [f"s_{p}_{int(d)}" for p, d in zip(person, offset_days, strict=True)],
     }
     frame = pl.DataFrame({k: pl.Series(k, _plain(v), strict=True) for k, v in cols.items()})
-    return frame.with_columns(pl.col("value").fill_nan(None))
+    frame = frame.with_columns(pl.col("value").fill_nan(None))
+    return _refunds_of_purchases(frame, person) if spec.coherent_refunds else frame
+
+
+def _refunds_of_purchases(frame: pl.DataFrame, person: np.ndarray) -> pl.DataFrame:
+    """Refunds and chargebacks tied to the person's latest earlier purchase (see
+    ``SyntheticSpec.coherent_refunds``); row order and count are kept."""
+    family = pl.col("event").replace_strict(
+        {name: f.value for name, f in _FAMILY.items()}, default=None
+    )
+    rows = frame.with_columns(_person=pl.Series(person), _row=pl.int_range(pl.len()))
+    purchases = (
+        rows.filter(family == Family.PURCHASE.value)
+        .select("_person", "ts_epoch", p_txn="transactionId", p_cur="currency", p_val="value")
+        .sort("ts_epoch")
+    )
+    refunds = rows.filter(family == Family.REFUND.value).select("_row", "_person", "ts_epoch")
+    matched = refunds.sort("ts_epoch").join_asof(
+        purchases, on="ts_epoch", by="_person", strategy="backward", check_sortedness=False
+    )  # both sorted by time (the check cannot look inside the person groups)
+    tied = rows.join(matched.drop("_person", "ts_epoch"), on="_row", how="left")
+    is_refund = family == Family.REFUND.value
+    has_purchase = pl.col("p_txn").is_not_null()
+    return (
+        tied.with_columns(
+            event=pl.when(is_refund & ~has_purchase).then(pl.lit("Purchase")).otherwise("event"),
+            refundId=pl.when(is_refund & ~has_purchase).then(None).otherwise("refundId"),
+            transactionId=pl.when(has_purchase).then("p_txn").otherwise("transactionId"),
+            currency=pl.when(has_purchase).then("p_cur").otherwise("currency"),
+            value=pl.when(has_purchase)
+            .then(pl.when(pl.col("_row") % 2 == 0).then(pl.col("p_val") / 2).otherwise("p_val"))
+            .otherwise("value"),
+        )
+        .sort("_row")
+        .drop("_person", "_row", "p_txn", "p_cur", "p_val")
+    )
 
 
 def _plain(values: object) -> object:

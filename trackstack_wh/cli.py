@@ -23,9 +23,12 @@ from pathlib import Path
 import polars as pl
 
 from trackstack_wh.cli_delivery import add_commands, parse_time
+from trackstack_wh.cli_doctor import add_doctor_command
 from trackstack_wh.cli_quarantine import add_quarantine_command
 from trackstack_wh.cli_report import add_report_command
 from trackstack_wh.cli_run import add_run_command
+from trackstack_wh.cli_summaries import nothing_routed, open_segments_note, payload_overview
+from trackstack_wh.cli_trace import add_trace_command
 from trackstack_wh.demo import print_json, print_summary, run_demo
 from trackstack_wh.enrich import phone_region_from_env
 from trackstack_wh.errors import TrackstackError, UsageError, exit_code
@@ -46,7 +49,10 @@ EPILOG = (
     "exit codes: 0 ok; 1 the run failed or found problems (unreadable files, failed "
     "deliveries, events not accounted for); 2 bad usage or configuration, or a step to "
     "run first; 3 the warehouse file is busy; 70 internal error (a bug); 130 interrupted; "
-    "141 stdout closed early (e.g. piped into head)."
+    "141 stdout closed early (e.g. piped into head). Each command has --help; README.md "
+    "explains them (sections 'Command line', 'Reports', 'Quarantine workbench', "
+    "'Destinations and payloads', 'Delivery', 'HTTP sink', 'Always-on operation', "
+    "'Orchestration with Dagster')."
 )
 EXIT_INTERNAL = 70
 """An unexpected exception: a bug (sysexits' EX_SOFTWARE)."""
@@ -79,7 +85,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         report = wh.ingest(args.paths) if args.paths else IngestReport([])
         if args.landing is not None:
             report = IngestReport(report.files + wh.ingest_landing(args.landing).files)
+        settings = wh.config.sink
     _print_report(report, args.json)
+    if args.landing is not None:
+        note = open_segments_note(args.landing, settings)
+        if note:
+            print(note, file=sys.stderr)
     return 0 if report.ok else 1
 
 
@@ -106,31 +117,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def default_report_path(db_path: Path) -> Path:
     """``data/warehouse.duckdb`` -> ``data/warehouse_report.html``."""
     return db_path.with_name(f"{db_path.stem}_report.html")
-
-
-def payload_overview(summary: pl.DataFrame) -> pl.DataFrame:
-    """One row per destination: ready / skipped / duplicate and the skip reasons."""
-    if summary.is_empty():
-        return pl.DataFrame({"destination": [], "ready": [], "skipped": [], "duplicate": []})
-    counts = summary.group_by("destination").agg(
-        *(
-            pl.col("rows").filter(pl.col("status") == s).sum().alias(s)
-            for s in ("ready", "skipped", "duplicate")
-        )
-    )
-    reasons = (
-        summary.filter(pl.col("status") == "skipped")
-        .group_by("destination", "skip_reason")
-        .agg(pl.col("rows").sum())
-        .sort("rows", descending=True)
-        .group_by("destination", maintain_order=True)
-        .agg(
-            pl.format("{} {}", pl.col("skip_reason"), pl.col("rows"))
-            .str.join(", ")
-            .alias("skipped_by_reason")
-        )
-    )
-    return counts.join(reasons, on="destination", how="left").sort("destination")
 
 
 def _print_summary(frame: pl.DataFrame, title: str) -> None:
@@ -187,6 +173,9 @@ def cmd_payloads(args: argparse.Namespace) -> int:
             _print_summary(payload_overview(summary), "payloads by destination")
             if args.destination:
                 _print_summary(summary, f"{args.destination} by kind, status and reason")
+            warning = nothing_routed(summary)
+            if warning:
+                print(f"\n{warning}", file=sys.stderr)
         if args.preview:
             dest = wh.config.destinations[args.destination]
             today = dt.datetime.now(dt.UTC).date()
@@ -274,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_command(sub)
     add_run_command(sub)
     add_quarantine_command(sub)
+    add_doctor_command(sub)
+    add_trace_command(sub)
     serve = sub.add_parser("serve", help="serve the HTTP event sink (POST /events)")
     add_sink_arguments(serve)
     serve.set_defaults(func=cmd_serve)

@@ -45,7 +45,9 @@ from trackstack_wh.sink.segments import (
 )
 from trackstack_wh.timewindow import TimeWindow
 from trackstack_wh.warehouse_delivery import DeliveryMethods
+from trackstack_wh.warehouse_doctor import DoctorMethods
 from trackstack_wh.warehouse_quarantine import QuarantineMethods
+from trackstack_wh.warehouse_trace import TraceMethods
 
 if TYPE_CHECKING:  # delivery pulls in httpx; imported when first used (faster start-up)
     import httpx
@@ -56,7 +58,7 @@ log = logging.getLogger(__name__)
 _FROM_ENV = object()
 
 
-class Warehouse(DeliveryMethods, QuarantineMethods):
+class Warehouse(DeliveryMethods, QuarantineMethods, TraceMethods, DoctorMethods):
     """A DuckDB warehouse file with the TrackStack tables; results come back as polars."""
 
     def __init__(
@@ -235,8 +237,10 @@ class Warehouse(DeliveryMethods, QuarantineMethods):
         )
 
     def payload_summary(self) -> pl.DataFrame:
-        """Rows per destination, request kind, status and skip reason."""
-        return self.sql(summary_sql(existing_tables(self.conn)))
+        """Rows per destination, request kind, status and skip reason, and the events
+        routed to no payload (status ``not_routed``, the routing reason as skip reason)."""
+        routes = db.has_table(self.conn, "route_rules")
+        return self.sql(summary_sql(existing_tables(self.conn), routes=routes))
 
     def preview(
         self, destination: str, *, since: dt.datetime | None = None, limit: int | None = 100

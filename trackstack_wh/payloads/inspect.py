@@ -22,20 +22,35 @@ def existing_tables(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return {d: t for d, t in PAYLOAD_TABLES.items() if t in present}
 
 
-def summary_sql(tables: dict[str, str]) -> str:
-    """Counts by destination, request kind, status and skip reason."""
-    if not tables:
-        return (
-            "select null::varchar as destination, null::varchar as request_kind, "
-            "null::varchar as status, null::varchar as skip_reason, 0::bigint as rows limit 0"
-        )
+NOT_ROUTED = "not_routed"
+"""The summary status of events routed to no destination's payloads (reason in
+``skip_reason``: see ``trackstack_wh.destinations.routing.ROUTE_REASONS``)."""
+NOT_ROUTED_SQL = f"""
+select destination, null::varchar as request_kind, '{NOT_ROUTED}' as status,
+    outcome as skip_reason, events::bigint as rows
+from event_routes_summary where outcome <> 'routed'"""
+
+
+def summary_sql(tables: dict[str, str], *, routes: bool = False) -> str:
+    """Counts by destination, request kind, status and skip reason; with ``routes``
+    (the routing views exist), also the events routed nowhere, by reason
+    (status ``not_routed``)."""
+    empty = (
+        "select null::varchar as destination, null::varchar as request_kind, "
+        "null::varchar as status, null::varchar as skip_reason, 0::bigint as rows limit 0"
+    )
     parts = " union all ".join(
         f"select destination, request_kind, status, skip_reason from {t}" for t in tables.values()
     )
-    return (
+    built = (
         f"select destination, request_kind, status, skip_reason, count(*)::bigint as rows "
-        f"from ({parts}) group by all order by destination, request_kind, status, rows desc"
+        f"from ({parts}) group by all"
+        if tables
+        else empty
     )
+    if routes:
+        built = f"({built}) union all ({NOT_ROUTED_SQL})"
+    return f"from ({built}) order by destination, request_kind, status, rows desc"
 
 
 def preview_requests(
