@@ -106,7 +106,7 @@ def test_tokens_that_expire_mid_push_are_renewed_and_every_row_is_delivered(
     for name in renewing:
         emu.set_auth(name, token_lifetime=1)
     config = write_config(tmp_path / "trackstack.toml", emu, monkeypatch)
-    slow = {**FAST, "batch_size": 10, "requests_per_second": 6, "concurrency": 2}
+    slow = {**FAST, "batch_size": 10, "requests_per_second": 4, "concurrency": 2}
     with (
         tw.connect(db, config=config) as wh,
         caplog.at_level(logging.INFO, logger="trackstack_wh.delivery.tokens"),

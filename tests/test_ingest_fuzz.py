@@ -26,7 +26,7 @@ from trackstack_wh.ingest.chunk import cap_records
 
 MAX_RECORD = 2048
 FUZZ = settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 _counter = itertools.count()
 

@@ -20,7 +20,7 @@ from trackstack_wh.ingest import readers, row_groups
 
 _counter = itertools.count()
 SETTINGS = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 json_values = st.recursive(
