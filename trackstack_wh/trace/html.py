@@ -123,12 +123,7 @@ def _quarantine(records: list[Row]) -> str:
 def _destinations(destinations: list[DestinationTrace]) -> str:
     rows: list[tuple[Any, ...]] = []
     for dest in destinations:
-        if dest.routed is None:
-            decision = "not in the current routing"
-        elif dest.routed:
-            decision = f"routed as {dest.platform_event_name}"
-        else:
-            decision = f"not routed: {dest.route_reason} ({dest.route_detail})"
+        decision = dest.decision
         keys = ", ".join(dest.match_keys or [])
         if not dest.payloads:
             rows.append((dest.destination, decision, keys, "", "", ""))

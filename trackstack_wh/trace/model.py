@@ -50,6 +50,15 @@ class DestinationTrace:
     payloads: list[PayloadTrace] = field(default_factory=list)
 
     @property
+    def decision(self) -> str:
+        """The routing decision in words: routed as which platform event, or why not."""
+        if self.routed is None:
+            return "not in the current routing (destination disabled, or payloads not built)"
+        if self.routed:
+            return f"routed as {self.platform_event_name}"
+        return f"not routed: {self.route_reason} ({self.route_detail})"
+
+    @property
     def outcome(self) -> str:
         """One word or two: ``delivered``, ``skipped:no_match_keys``, ``not routed:...``."""
         if self.routed is False:

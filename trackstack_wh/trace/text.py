@@ -154,13 +154,7 @@ def key_sources_text(sources: Any) -> str:
 
 
 def _destination(dest: DestinationTrace) -> list[str]:
-    if dest.routed is None:
-        head = "not in the current routing (destination disabled, or payloads not built)"
-    elif dest.routed:
-        head = f"routed as {dest.platform_event_name}"
-    else:
-        head = f"not routed: {dest.route_reason} ({dest.route_detail})"
-    out = [f"\n  {dest.destination}: {head}"]
+    out = [f"\n  {dest.destination}: {dest.decision}"]
     if dest.match_keys is not None and dest.routed is not False:
         out.append(line("match keys", ", ".join(dest.match_keys) or "none", 4))
     if dest.routed and not dest.payloads:
