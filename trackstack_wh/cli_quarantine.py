@@ -18,6 +18,9 @@ from trackstack_wh.warehouse import Warehouse, connect
 FORMATS = ("table", "csv", "json")
 TABLE_ROWS = 100
 """Records a table shows unless ``--limit`` says otherwise (CSV and JSON: all)."""
+FILE_CHARS = 48
+"""A table shows at most this many characters of a file's path, its end (CSV and JSON
+show it whole)."""
 COLUMNS = {"source_uri": "file", "line_no": "line", "reason": "reason", "detail": "detail"}
 """The listing's columns (the detail names file, line, each reason and its fix); CSV
 and JSON add ``batch_id``, ``reasons`` and ``raw``."""
@@ -83,6 +86,9 @@ def _print_records(wh: Warehouse, args: argparse.Namespace) -> None:
         _print_frame(pl.concat([extra, shown], how="horizontal"), args.format, "")
         return
     total = count_quarantined(wh.conn, reason=args.reason, file=args.file)
+    file = pl.col("file")
+    short = pl.when(file.str.len_chars() > FILE_CHARS).then("…" + file.str.slice(-(FILE_CHARS - 1)))
+    shown = shown.with_columns(short.otherwise(file).alias("file"))
     _print_frame(shown, "table", f"quarantined records: {records.height} of {total}")
     if total > records.height:
         print(f"(--limit {total} shows them all)", file=sys.stderr)
