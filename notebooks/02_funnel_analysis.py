@@ -17,14 +17,17 @@
 # # Funnel analysis
 #
 # People, companies and events through Awareness -> Interest -> Acquisition ->
-# Activation -> Revenue, with conversion rates, time to sign-up and to revenue, revenue
-# net of refunds, channel and plan breakdowns, and weekly sign-up cohorts.
+# Activation -> Revenue per period, time to sign-up and to revenue, revenue net of
+# refunds, channel and plan breakdowns, weekly sign-up cohorts, and ordered conversion
+# funnels (who went on, in order, within a window; who dropped; what the ad platforms
+# received).
 #
 # A person is the event's `externalId`; else the `externalId` the same email carries on
 # another event; else the email; else the person known for the same session (so the
 # anonymous page views before a sign-up count for that person).
 
 # %%
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -41,6 +44,10 @@ wh.ingest(ROOT / "data" / "samples")  # a no-op when already loaded
 
 # %% [markdown]
 # ## Stages per week
+#
+# `ratio_to_previous_stage` compares the people at a stage with the people at the
+# previous stage in the same week. They are not the same people, so it can exceed 1: it
+# is not a conversion rate (for that, see the ordered conversion funnel below).
 
 # %%
 funnel = wh.funnel(period="week")
@@ -106,6 +113,50 @@ cohorts.pivot(on="weeks_since_signup", index=["cohort_week", "signups"], values=
 
 # %%
 funnel.chart("cohorts")
+
+# %% [markdown]
+# ## Ordered conversion funnel
+# Of the people who started, how many reached each next step, in order, within 30 days
+# of their first step (the PostHog/Amplitude definition; `order="any"` for unordered)?
+# People are stitched across user ID, email and session, as everywhere else.
+
+# %%
+conversion = wh.conversion_funnel(window=dt.timedelta(days=30))
+conversion.df
+
+# %%
+conversion.chart()
+
+# %%
+conversion.chart("time_to_convert")
+
+# %% [markdown]
+# Steps can be event names, or events with a small filter; `by` splits the funnel by
+# channel, referrer, plan, company, click_source or any event column without personal data.
+
+# %%
+demo_path = wh.conversion_funnel(
+    ["PricingInteraction", "DemoBooked", "Purchase where value > 0"], window="14d", by="channel"
+)
+demo_path.df
+
+# %% [markdown]
+# Who dropped after reaching Interest (for a CRM list or a follow-up), and conversion by
+# the week people entered the funnel (each person in one cohort, so rates stay within 1):
+
+# %%
+conversion.people(step=2, status="dropped").head(10)
+
+# %%
+conversion.trends("week").pivot(on="step", index="cohort", values="conversion_from_first")
+
+# %% [markdown]
+# What the ad platforms received of each step's conversions (empty until payloads are
+# built): routed, sent, delivered, rejected or skipped with the top reasons, and the
+# share of sent rows carrying an email, phone, user ID or click ID.
+
+# %%
+conversion.delivery()
 
 # %% [markdown]
 # ## Going further with SQL

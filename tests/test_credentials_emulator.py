@@ -64,7 +64,7 @@ def write_config(
     set in the environment, the key files written beside ``path``."""
     text = (ROOT / "trackstack.toml").read_text()
     for name in ("meta", "google_ads", "linkedin", "tiktok", "snapchat", "reddit", "hubspot",
-                 "salesforce"):  # fmt: skip
+                 "salesforce", "posthog"):  # fmt: skip
         header = f"[destinations.{name}]\n"
         start = text.index(header) + len(header)
         end = text.index("\n\n", start)
@@ -75,7 +75,7 @@ def write_config(
             lines.append(line)
         text = text[:start] + "\n".join(lines) + text[end:]
     path.write_text(text)
-    static = dict.fromkeys(("meta", "tiktok", "snapchat", "reddit", "hubspot"), STATIC)
+    static = dict.fromkeys(("meta", "tiktok", "snapchat", "reddit", "hubspot", "posthog"), STATIC)
     for name, value in {**static, **(tokens or {})}.items():
         if value:
             monkeypatch.setenv(f"TRACKSTACK_{name.upper()}_TOKEN", value)
@@ -150,7 +150,7 @@ def test_check_credentials_tells_each_failure_apart(
     assert status == {
         "meta": "expired", "google_ads": "insufficient_scope", "linkedin": "revoked",
         "tiktok": "missing", "snapchat": "revoked", "reddit": "unreachable",
-        "hubspot": "insufficient_scope", "salesforce": "ok",
+        "hubspot": "insufficient_scope", "salesforce": "ok", "posthog": "ok",
     }  # fmt: skip
     by_name = {d["destination"]: d for d in result["destinations"]}
     assert by_name["tiktok"]["missing"] == ["TRACKSTACK_TIKTOK_TOKEN"]
@@ -167,12 +167,12 @@ def test_check_credentials_against_the_emulator_it_starts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for name in ("META", "GOOGLE", "LINKEDIN", "TIKTOK", "SNAPCHAT", "REDDIT", "HUBSPOT",
-                 "SALESFORCE"):  # fmt: skip
+                 "SALESFORCE", "POSTHOG"):  # fmt: skip
         monkeypatch.delenv(f"TRACKSTACK_{name}_TOKEN", raising=False)
     config = ROOT / "trackstack.toml"
     assert main(["--config", str(config), "check-credentials", "--emulator", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["ok"] and len(result["destinations"]) == 8
+    assert result["ok"] and len(result["destinations"]) == 9
 
 
 def test_a_destination_whose_check_fails_is_halted_before_any_row(

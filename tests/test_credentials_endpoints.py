@@ -29,6 +29,7 @@ CHECKS = {
     "reddit": ("GET", "/reddit/api/v3/me", "bearer"),
     "hubspot": ("GET", "/hubspot/account-info/v3/details", "bearer"),
     "salesforce": ("GET", "/salesforce/services/data/v66.0/limits", "bearer"),
+    "posthog": ("POST", "/posthog/flags/?v=2", "body"),
 }
 """Each platform's credential check and where it reads the token."""
 DATA = {
@@ -44,6 +45,7 @@ DATA = {
         "/salesforce/services/data/v66.0/composite/sobjects/Lead/TrackStack_Email__c",
         "bearer",
     ),
+    "posthog": ("POST", "/posthog/batch/", "body"),
 }
 """A delivery route per platform (bodies do not matter: a bad token is refused first)."""
 
@@ -70,6 +72,8 @@ def call(
         path += ("&" if "?" in path else "?") + f"access_token={token}"
     elif style == "tiktok":
         headers["Access-Token"] = token
+    elif style == "body":  # PostHog: the project key is the body's api_key
+        return client.request(method, path, headers=headers, json={"api_key": token})
     else:
         headers["Authorization"] = f"Bearer {token}"
     return client.request(method, path, headers=headers, json={})
@@ -97,6 +101,7 @@ EXPIRED_ANSWERS = {
     "reddit": (401, lambda b: "expired" in b["error"]["explanation"]),
     "hubspot": (401, lambda b: b["category"] == "EXPIRED_AUTHENTICATION"),
     "salesforce": (401, lambda b: b[0]["errorCode"] == "INVALID_SESSION_ID"),
+    "posthog": (401, lambda b: b["code"] == "invalid_api_key"),  # one answer for any bad key
 }
 SCOPE_ANSWERS = {
     "meta": (403, lambda b: b["error"]["code"] == 200),
@@ -107,6 +112,7 @@ SCOPE_ANSWERS = {
     "reddit": (403, lambda b: b["error"]["reason"] == "FORBIDDEN"),
     "hubspot": (403, lambda b: b["category"] == "MISSING_SCOPES"),
     "salesforce": (403, lambda b: b[0]["errorCode"] == "INVALID_SESSION_ID"),
+    "posthog": (401, lambda b: b["code"] == "invalid_api_key"),
 }
 
 

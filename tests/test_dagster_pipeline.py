@@ -41,7 +41,7 @@ from trackstack_wh.payloads import PAYLOAD_TABLES
 
 PAYLOAD_TABLES_SQL = (
     "capi_meta", "capi_google_ads", "capi_linkedin", "capi_tiktok", "capi_snapchat",
-    "capi_reddit", "crm_hubspot", "crm_salesforce",
+    "capi_reddit", "crm_hubspot", "crm_salesforce", "analytics_posthog",
 )  # fmt: skip
 
 
@@ -94,7 +94,7 @@ def test_whole_graph_for_two_days_with_every_check_green(
     assert second.success
 
     evaluations = {**check_evaluations(first), **check_evaluations(second)}
-    assert len(evaluations) == 3 + 8 + 8 + 1
+    assert len(evaluations) == 3 + 2 * len(PAYLOAD_TABLES) + 1
     assert all(passed for passed, _ in evaluations.values()), evaluations
     ingest_meta = first.get_asset_materialization_events()[0].materialization.metadata
     assert ingest_meta["files_loaded"].value == 3
@@ -243,7 +243,8 @@ def test_assets_called_directly_on_a_temporary_warehouse(tmp_path: Path) -> None
     page = tmp_path / "export" / "report.html"
     assert report.metadata["bytes"].value == page.stat().st_size > 10_000
     html = page.read_text()  # nothing pushed yet: the delivery section says so, no charts
-    assert html.count("<figure class='chart'") == 6 and "No data yet." in html
+    # the six report charts and the conversion funnel's two (bars, time to convert)
+    assert html.count("<figure class='chart'") == 8 and "No data yet." in html
 
     context = dg.build_asset_context(partition_key=DAYS[0])
     funnel = funnel_daily(context, warehouse=warehouse, workspace=workspace)
@@ -286,7 +287,7 @@ def test_disabled_destinations_are_not_materialized_and_their_checks_not_evaluat
             "reconciliation_daily", "funnel_daily"} <= done  # fmt: skip
     evaluations = check_evaluations(result)
     assert not [key for key in evaluations if key.split(":")[0] in disabled]
-    assert len(evaluations) == 6 + 6 + 1
+    assert len(evaluations) == 2 * (len(PAYLOAD_TABLES) - len(disabled) // 2) + 1
     assert all(passed for passed, _ in evaluations.values()), evaluations
     assert any(m.startswith(f"meta is not enabled in {config}") for m in logs), logs
     skipped = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SKIPPED"}

@@ -36,9 +36,11 @@ def test_demo_runs_end_to_end_in_under_a_minute(demo_run: tuple[Path, str, float
     totals = {
         line.split()[0]: [int(x.replace(",", "")) for x in line.split()[1:]]
         for line in out.splitlines()
-        if re.match(r"^(meta|google_ads|linkedin|tiktok|snapchat|reddit|hubspot|salesforce) ", line)
+        if re.match(
+            r"^(meta|google_ads|linkedin|tiktok|snapchat|reddit|hubspot|salesforce|posthog) ", line
+        )
     }
-    assert len(totals) == 8 and sum(v[0] for v in totals.values()) == delivered > 0
+    assert len(totals) == 9 and sum(v[0] for v in totals.values()) == delivered > 0
 
 
 def test_running_the_demo_again_loads_and_sends_nothing_twice(

@@ -146,7 +146,7 @@ def test_per_event_ids_are_format_checked(tmp_path: Path, table: str, value: str
 
 def test_every_id_shape_the_repository_uses_is_accepted() -> None:
     config = load_config(ROOT / "trackstack.toml")
-    assert len(config.enabled()) == 8
+    assert len(config.enabled()) == 9
     ads = GoogleAdsDestination.of(config.destinations["google_ads"])
     assert ads.customer_id == "123-456-7890" and ads.api == "data_manager" and not ads.classic
     raw = {

@@ -58,6 +58,7 @@ def _config(workspace: dict[str, Any] | None = None, **salesforce: object) -> di
             "snapchat": {"enabled": True, "pixel_id": "snap"},
             "reddit": {"enabled": True, "pixel_id": "t2_x"},
             "hubspot": {"enabled": True, "portal_id": "42"},
+            "posthog": {"enabled": True},
             "salesforce": {
                 "enabled": True,
                 "instance_url": "https://acme.my.salesforce.com",

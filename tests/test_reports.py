@@ -161,8 +161,11 @@ def test_html_report_renders_its_charts_in_headless_chromium(demo_db: Path, tmp_
                          text=True, timeout=120)  # fmt: skip
     assert dom.returncode == 0, dom.stderr[-2000:]
     figures = re.findall(r"<figure class=\"chart\" data-chart=\"([a-z_]+)\"><svg", dom.stdout)
-    assert figures == ["stages", "trend", "revenue", "cohorts", "scores", "match_keys",
-                       "outcomes", "reasons"]  # fmt: skip
+    assert figures == ["stages", "trend", "revenue", "cohorts", "funnel", "time_to_convert",
+                       "delivery", "scores", "match_keys", "outcomes", "reasons"]  # fmt: skip
+    panel = re.search(r"<h2>Conversion funnel: Awareness -&gt; Interest.*?</section>", dom.stdout,
+                      re.S)  # fmt: skip
+    assert panel and "<h3>delivery</h3>" in panel[0] and "key_coverage" in panel[0]
     assert "<h3>freshness</h3>" in dom.stdout and "pipeline lag → delivery" in dom.stdout
     console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line]
     assert not console, console  # no script errors, no blocked requests

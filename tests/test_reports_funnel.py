@@ -104,10 +104,8 @@ def test_stage_counts_per_week_match_the_hand_worked_answers(hand_wh: tw.Warehou
         "Revenue": (1, 1, 1),  # bob's subscription; erin's churn and chargeback are losses
     }
     w1 = stages.filter(pl.col("period") == W1).sort("stage_order")
-    assert w1["conversion_from_previous"].to_list()[1:] == pytest.approx([2 / 3, 1.0, 0.5, 1.0])
-    assert w1["conversion_from_awareness"].to_list() == pytest.approx(
-        [1.0, 2 / 3, 2 / 3, 1 / 3, 1 / 3]
-    )
+    assert w1["ratio_to_previous_stage"].to_list()[1:] == pytest.approx([2 / 3, 1.0, 0.5, 1.0])
+    assert w1["ratio_to_awareness"].to_list() == pytest.approx([1.0, 2 / 3, 2 / 3, 1 / 3, 1 / 3])
 
 
 def test_totals_count_each_person_once_across_the_window(hand_wh: tw.Warehouse) -> None:

@@ -74,13 +74,18 @@ def run(tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tupl
     return code, capsys.readouterr().out
 
 
-def delivered_by_run(db: Path, run_id: str) -> dict[tuple[str, str], int]:
-    """(destination, event ID) -> rows delivered by one push run."""
+def delivered_by_run(
+    db: Path, run_id: str, *, events_only: bool = False
+) -> dict[tuple[str, str], int]:
+    """(destination, event ID) -> rows delivered by one push run (``events_only``: without
+    PostHog's person and group rows, which no event drives)."""
     with tw.connect(db, read_only=True, config=CONFIG) as wh:
         rows = wh.sql(
             "select destination, event_id, count(*) as n from delivery_log "
-            "where run_id = $r and outcome = 'delivered' group by all",
+            "where run_id = $r and outcome = 'delivered' "
+            "and not ($events_only and request_kind = 'identify') group by all",
             r=run_id,
+            events_only=events_only,
         )
     return {(d, e): n for d, e, n in rows.iter_rows()}
 
@@ -103,12 +108,13 @@ def test_a_second_run_sends_only_the_new_rows_to_the_emulator(
                                          "rows_duplicate": 0}  # fmt: skip
     assert first["quality"]["scored"] == 5
     by_dest = {d["destination"]: d for d in first["destinations"]}
-    assert len(by_dest) == 8
+    assert len(by_dest) == 9
     for d in by_dest.values():
         assert d["built"] > 0 and d["halted"] is None, d
         assert d["delivered"] + d["superseded"] == d["pending"] == d["sent"], d
     sent_first = delivered_by_run(tmp_path / "wh.duckdb", first["push_run_id"])
-    assert {e for _, e in sent_first} == first_ids
+    events_first = delivered_by_run(tmp_path / "wh.duckdb", first["push_run_id"], events_only=True)
+    assert {e for _, e in events_first} == first_ids
     assert sum(sent_first.values()) == sum(d["delivered"] for d in by_dest.values())
 
     # New events arrive: a file in the inbox and a segment from the sink.
@@ -121,7 +127,7 @@ def test_a_second_run_sends_only_the_new_rows_to_the_emulator(
     assert second["ingest"]["files_already_ingested"] == 1  # a.ndjson, known by its content
     assert second["quality"]["scored"] == 10
     assert not (tmp_path / "landing" / "seg-20261022T100000000000Z-c.landing.ndjson").exists()
-    sent_second = delivered_by_run(tmp_path / "wh.duckdb", second["push_run_id"])
+    sent_second = delivered_by_run(tmp_path / "wh.duckdb", second["push_run_id"], events_only=True)
     assert {e for _, e in sent_second} == new_ids  # only the new events went out
     with tw.connect(tmp_path / "wh.duckdb", read_only=True, config=CONFIG) as wh:
         per_row = wh.sql(
@@ -167,7 +173,7 @@ def test_dry_run_sends_nothing_and_says_what_would_be_sent(
     write_events(tmp_path / "inbox" / "a.ndjson", "a")
     code, out = run(tmp_path, capsys, "--dry-run")
     assert code == 0, out
-    assert "would send 41 rows; nothing sent" in out
+    assert "would send 47 rows; nothing sent" in out  # 41, and PostHog's 5 events + 1 group
     assert "dry run (nothing sent)" in out.splitlines()[0]
     with tw.connect(tmp_path / "wh.duckdb", read_only=True, config=CONFIG) as wh:
         outcomes = wh.sql("select distinct outcome from delivery_log")["outcome"].to_list()
@@ -188,7 +194,8 @@ def test_dry_run_sends_nothing_and_says_what_would_be_sent(
         )  # fmt: skip
     assert requests == []
     assert summary.ok and summary.landing is None
-    assert sum(d.would_send for d in summary.destinations) == 82  # a's rows again, and b's
+    # a's rows again, and b's (PostHog: a's 5 events and its company, b's 5 events)
+    assert sum(d.would_send for d in summary.destinations) == 93
     assert sum(d.sent for d in summary.destinations) == 0
 
 

@@ -253,8 +253,9 @@ def test_malformed_events_are_landed_and_quarantined_by_ingest(tmp_path: Path) -
         assert reasons[:2] == ["not_an_object", "not_an_object"]
         assert reasons[2:] == ["missing_required:event", "invalid_type:value"]
         assert wh.sql("select detail from quarantine")["detail"].str.contains("loaded/seg-").all()
-        usage = wh.sink_usage("acme")
-        assert usage["events"].to_list() == [7] and usage["requests"].to_list() == [1]
+        usage = wh.sink_usage("acme")  # project usage: stored events beside the sink's
+        assert usage["sink_events"].to_list() == [7] and usage["requests"].to_list() == [1]
+        assert usage["events"].to_list() == [2] == usage["http_events"].to_list()
         loaded = wh.sql("select event_id, project_id, edge_batch_id from events order by 1")
         assert loaded["project_id"].to_list() == ["acme", "acme"]
         assert set(loaded["edge_batch_id"]) == {response.json()["batch_id"]}

@@ -190,6 +190,10 @@ def cmd_payloads(args: argparse.Namespace) -> int:
                 for name, value in request.headers.items():
                     print(f"{name}: {value}")
                 print(json.dumps(request.body, indent=2)[:4000])
+                for event_id, changes in request.overrides.items():
+                    for c in changes:
+                        print(f"override {event_id}: {c['field']} = {json.dumps(c['value'])} "
+                              f"(platformParams.{c['param']})")  # fmt: skip
     return 0
 
 

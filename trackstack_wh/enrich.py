@@ -48,15 +48,17 @@ from trackstack_wh.quality import (
 from trackstack_wh.stitch import CHANGED as STITCH_CHANGED
 from trackstack_wh.stitch import update_event_stitch
 
-TABLES_VERSION = 5
+TABLES_VERSION = 6
+"""Bumped when the derived tables' columns or content change (2: ``event_seq``; 3:
+``event_seq`` in ``event_quality``; 4: the person graph, stitched keys and
+``score_stitched``; 5: the person graph's count tables; 6: ``platformParams`` warnings in
+``event_quality``), so the next refresh rebuilds them even when the events did not
+change."""
 
 KEY_FILTER_THRESHOLD = 10_000
 """Up to how many keys a join passes down to the scan of the other table as a filter
 (DuckDB's default: 50): an increment looks up a few hundred persons, sessions and donor
 rows in tables of millions, and with the filter the scan skips the parts holding none."""
-"""Bumped when the derived tables' columns change (2: ``event_seq``; 3: ``event_seq`` in
-``event_quality``; 4: the person graph, stitched keys and ``score_stitched``), so the
-next refresh rebuilds them even when the events did not change."""
 
 PHONE_REGION_ENV = "TRACKSTACK_PHONE_REGION"
 DEFAULT_PHONE_REGION = "US"

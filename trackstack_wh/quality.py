@@ -9,7 +9,8 @@ Score components (points; the sum is the score):
 - revenue, 1: revenue events carry a positive value and a currency (others get the point);
 - uniqueness, 1: not a suppressed copy for any destination (see `trackstack_wh.dedup`).
 
-Low-quality events still route; they carry warnings (seed 003).
+Low-quality events still route; they carry warnings (seed 003), as do ``platformParams``
+keys that are unknown, invalid or ignored (`trackstack_wh.destinations.overrides`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import duckdb
 
 from trackstack_wh.contract import CLICK_ID_FIELDS, Family
 from trackstack_wh.dedup import DEDUP_REASONS
+from trackstack_wh.destinations.overrides import warnings_sql as param_warnings_sql
 from trackstack_wh.errors import UsageError
 from trackstack_wh.identity.rules import PLATFORMS, Key
 from trackstack_wh.identity.sql import PLAIN_KEYS
@@ -132,7 +134,8 @@ with event_flags as (
         ({any_click}) as has_click_id,
         (e.client_ip is not null and e.user_agent is not null) as has_ip_user_agent,
         e.page_url is null as no_page_url,
-        coalesce(e.value > 0 and e.currency is not null, false) as has_revenue
+        coalesce(e.value > 0 and e.currency is not null, false) as has_revenue,
+        {param_warnings_sql("e.platform_params")} as param_warnings
     from {events} e
 ), identity_flags as (
     select i.event_id, {_key_bits_sql("i")} as key_bits,
@@ -151,6 +154,7 @@ with event_flags as (
         e.key_bits | coalesce(i.key_bits, 0) as key_pattern,
         i.identity_issues,
         d.reasons as dedup_reasons,
+        e.param_warnings,
         c.family
     from event_flags e
     left join canonical_events c using (event_name)
@@ -175,7 +179,7 @@ select event_id, event_name, stage,
                 case when components.revenue_fields = 0 then 'revenue_without_value' end
             ],
             lambda w: w is not null
-        ) || coalesce(identity_issues, []) || coalesce(dedup_reasons, [])
+        ) || coalesce(identity_issues, []) || coalesce(dedup_reasons, []) || param_warnings
     )) as warnings,
     event_seq,
     round({score} + coalesce(s.score_gain, 0), 2) as score_stitched

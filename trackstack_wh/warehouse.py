@@ -46,6 +46,7 @@ from trackstack_wh.sink.segments import (
 from trackstack_wh.timewindow import TimeWindow
 from trackstack_wh.warehouse_delivery import DeliveryMethods
 from trackstack_wh.warehouse_doctor import DoctorMethods
+from trackstack_wh.warehouse_funnels import FunnelMethods
 from trackstack_wh.warehouse_quarantine import QuarantineMethods
 from trackstack_wh.warehouse_trace import TraceMethods
 
@@ -58,7 +59,7 @@ log = logging.getLogger(__name__)
 _FROM_ENV = object()
 
 
-class Warehouse(DeliveryMethods, QuarantineMethods, TraceMethods, DoctorMethods):
+class Warehouse(DeliveryMethods, QuarantineMethods, TraceMethods, DoctorMethods, FunnelMethods):
     """A DuckDB warehouse file with the TrackStack tables; results come back as polars."""
 
     def __init__(
@@ -105,14 +106,21 @@ class Warehouse(DeliveryMethods, QuarantineMethods, TraceMethods, DoctorMethods)
         root = Path(landing) if landing is not None else DEFAULT_LANDING
         return IngestReport(load_segments(self.conn, root, self.config.ingest))
 
-    def sink_usage(self, project: str | None = None) -> pl.DataFrame:
-        """Per project and UTC day: requests, events and body bytes the sink accepted
-        (from the landing segments ingested so far)."""
+    def project_usage(self, project: str | None = None) -> pl.DataFrame:
+        """Per project and UTC day of receipt (view ``project_daily_usage``): ``events``
+        stored, whether they came over HTTP (``http_events``) or from a file
+        (``file_events``), by ``projectId``, else ``projectKey``; and what the sink
+        accepted: ``requests``, ``sink_events`` (before validation) and ``body_bytes``."""
         return self.sql(
-            "select * from sink_daily_usage where $project is null or project_id = $project "
+            "select * from project_daily_usage where $project is null or project_id = $project "
             "order by day, project_id",
             project=project,
         )
+
+    def sink_usage(self, project: str | None = None) -> pl.DataFrame:
+        """``project_usage`` under its former name (the sink's own counts are its
+        ``requests``, ``sink_events`` and ``body_bytes``; view ``sink_daily_usage``)."""
+        return self.project_usage(project)
 
     def sql(self, query: str, **params: Any) -> pl.DataFrame:
         """Run a query with ``$name`` parameters bound from keyword arguments."""
@@ -296,14 +304,18 @@ class Warehouse(DeliveryMethods, QuarantineMethods, TraceMethods, DoctorMethods)
         target: str = "live",
         landing: PathLike | None = None,
         as_of: dt.datetime | None = None,
+        with_warnings: bool = False,
     ) -> DeliveryReport:
         """Per destination and day: delivered, rejected, failed, skipped, with reasons, for
         deliveries to ``target``; its ``by_target`` table shows every target, labelled, and
         ``freshness`` how long conversions took to leave, judged against the config's
-        ``[freshness]`` limits (with the sink's ``landing`` directory: its held segments)."""
+        ``[freshness]`` limits (with the sink's ``landing`` directory: its held segments).
+        ``with_warnings``: first the rows delivered with warnings (``with_warnings``: the
+        event's quality score and warnings when sent) and ``warnings_delivered``."""
         return delivery_report(
             self.conn, window=window, mode=mode, target=target,
             thresholds=self.config.freshness, landing=landing, as_of=as_of,
+            with_warnings=with_warnings,
         )  # fmt: skip
 
     def write_html_report(
@@ -317,9 +329,13 @@ class Warehouse(DeliveryMethods, QuarantineMethods, TraceMethods, DoctorMethods)
         landing: PathLike | None = None,
     ) -> Path:
         """One self-contained HTML file (charts as inline SVG, rendered offline) with the
-        funnel, quality and delivery reports (freshness included); returns its path."""
+        funnel, conversion funnel (with what the ad platforms received per step), quality
+        and delivery reports (freshness included); returns its path."""
         reports = [
             self.funnel(period, window=window),
+            self.conversion_funnel(
+                since=window.start if window else None, until=window.end if window else None
+            ).with_delivery(mode=mode, target=target),
             self.quality_report(window=window),
             self.delivery_report(window=window, mode=mode, target=target, landing=landing),
         ]

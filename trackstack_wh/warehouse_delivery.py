@@ -128,13 +128,17 @@ class DeliveryMethods:
         *,
         outcome: str | None = None,
         limit: int | None = None,
+        with_warnings: bool = False,
     ) -> pl.DataFrame:
-        """Latest delivery state per (destination, request kind, event, mode)."""
+        """Latest delivery state per (destination, request kind, event, mode), with the
+        event's quality score and warnings when it was last sent; ``with_warnings`` keeps
+        the rows that had warnings (``outcome="delivered"``: delivered with warnings)."""
         return db.query_frame(
             self.conn,
             "select * from delivery_status where ($d is null or destination = $d) "
-            "and ($o is null or outcome = $o) order by last_sent_at desc, event_id limit $n",
-            {"d": destination, "o": outcome, "n": limit or 2**62},
+            "and ($o is null or outcome = $o) and (not $w or len(quality_warnings) > 0) "
+            "order by last_sent_at desc, event_id limit $n",
+            {"d": destination, "o": outcome, "w": with_warnings, "n": limit or 2**62},
         )
 
     def delivery_log(

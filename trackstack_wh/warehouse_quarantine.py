@@ -53,4 +53,5 @@ class QuarantineMethods:
             file=file,
             fix=fix,
             default_currency=self.config.default_currency,
+            ip=self.config.ingest.client_ip,
         )

@@ -1,5 +1,7 @@
 -- Events, people and companies reaching each funnel stage per period (and segment),
--- with stage-to-stage and from-Awareness conversion of people. A person's segment is
+-- with the ratio of people at a stage to people at the previous stage (and at
+-- Awareness) in the same period: not a conversion rate (the people differ, so it can
+-- exceed 1); ordered conversion is trackstack_wh.funnels (wh.conversion_funnel). A person's segment is
 -- their first-touch channel or referrer host, or their latest plan; an event without a
 -- person takes its own. $whole = true gives one row per stage for the whole window.
 -- Losses (Refund, Chargeback, Churned) do not count as reaching Revenue: see revenue.sql.
@@ -41,9 +43,9 @@ final as (
         coalesce(c.people, 0) as people,
         coalesce(c.companies, 0) as companies,
         coalesce(c.people, 0) / nullif(lag(coalesce(c.people, 0)) over w, 0)
-            as conversion_from_previous,
+            as ratio_to_previous_stage,
         coalesce(c.people, 0) / nullif(first_value(coalesce(c.people, 0)) over w, 0)
-            as conversion_from_awareness
+            as ratio_to_awareness
     from grid g left join counts c
         on c.period is not distinct from g.period
         and c.segment is not distinct from g.segment

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .ads import LinkedIn, Meta, Reddit, Snapchat, TikTok
+from .analytics import PostHog
 from .answering import _Answering
 from .base import Platform
 from .crm import HubSpot, Salesforce
@@ -29,6 +30,7 @@ DESTINATIONS = (
     "reddit",
     "hubspot",
     "salesforce",
+    "posthog",
 )
 PLATFORMS: dict[str, type[Platform]] = {
     "meta": Meta,
@@ -39,6 +41,7 @@ PLATFORMS: dict[str, type[Platform]] = {
     "reddit": Reddit,
     "hubspot": HubSpot,
     "salesforce": Salesforce,
+    "posthog": PostHog,
 }
 
 

@@ -34,7 +34,8 @@ def _records(emulator: Emulator, query: dict[str, str]) -> Reply:
     state = emulator.states.get(destination)
     if state is None:
         return _error(404, f"unknown destination {destination!r}")
-    return Reply(200, {"identities": state.identities})
+    objects = {f"{kind}/{key}": fields for (kind, key), fields in state.records.items()}
+    return Reply(200, {"identities": state.identities, "objects": objects})
 
 
 def _faults(emulator: Emulator, body: dict[str, Any]) -> Reply:

@@ -49,9 +49,10 @@ async def _read_body(receive: Receive) -> bytes:
 
 
 def _start(reply: Reply) -> tuple[Message, bytes]:
-    body = b"" if reply.body is None else orjson.dumps(reply.body)
+    raw = isinstance(reply.body, bytes)  # e.g. a proxy's HTML page, typed in reply.headers
+    body = b"" if reply.body is None else reply.body if raw else orjson.dumps(reply.body)
     headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers]
-    if reply.body is not None:
+    if reply.body is not None and not raw:
         headers.append((b"content-type", b"application/json"))
     if reply.status != 204:
         headers.append((b"content-length", str(len(body)).encode()))

@@ -20,6 +20,7 @@ from trackstack_lab.emulator.platforms import (
     hubspot,
     linkedin,
     meta,
+    posthog,
     reddit,
     salesforce,
     snapchat,
@@ -40,6 +41,7 @@ CREDENTIALS: dict[str, Callable[[Call], str | None]] = {
     "meta": lambda call: call.query.get("access_token"),
     "tiktok": lambda call: call.headers.get("access-token"),
     "snapchat": _query_or_bearer,
+    "posthog": posthog.body_key,
 }
 """Where a platform reads the access token (default: ``Authorization: Bearer``)."""
 
@@ -135,6 +137,7 @@ DENIALS: dict[str, Denial] = {
     "reddit": _reddit,
     "hubspot": _hubspot,
     "salesforce": _salesforce,
+    "posthog": lambda state: posthog.auth_error(),
 }
 """Each platform's answer to an expired, revoked or under-scoped token."""
 INVALID_ANSWERS: dict[str, Callable[[], Reply]] = {
@@ -146,6 +149,7 @@ INVALID_ANSWERS: dict[str, Callable[[], Reply]] = {
     "reddit": reddit.auth_error,
     "hubspot": hubspot.auth_error,
     "salesforce": salesforce.auth_error,
+    "posthog": posthog.auth_error,
 }
 
 
@@ -224,8 +228,11 @@ CHECKS: dict[str, tuple[tuple[str, Callable[[Call], Reply]], ...]] = {
         "utcOffsetMilliseconds": -18_000_000, "uiDomain": "app.hubspot.com",
         "dataHostingLocation": "na1"})),),
     "salesforce": ((r"/services/data/(?P<version>v\d+\.\d+)/limits", _salesforce_limits),),
+    "posthog": ((r"/flags/?", posthog.handle_flags),),
 }  # fmt: skip
 """Each platform's cheapest authenticated call (the library's ``platform_auth``)."""
+CHECK_METHODS = {"posthog": "post"}
+"""Platforms whose check call is not a GET (PostHog's flags call carries its key)."""
 TOKEN_PATHS = {
     "google_ads": "/token",
     "linkedin": "/oauth/v2/accessToken",
@@ -239,8 +246,9 @@ TOKEN_PATHS = {
 
 def auth_routes(destination: str) -> tuple[Route, ...]:
     """The check and token routes of a platform (auth plane: no faults, not counted)."""
+    method = CHECK_METHODS.get(destination, "get")
     routes = [
-        route(pattern, counted=False, get=_checked(success))
+        route(pattern, counted=False, **{method: _checked(success)})
         for pattern, success in CHECKS.get(destination, ())
     ]
     if destination in TOKEN_PATHS:

@@ -19,6 +19,8 @@ import orjson
 SALESFORCE_ID_FIELDS = {
     "lead": "TrackStack_Email__c",
     "opportunity": "TrackStack_Order_Id__c",
+    "account": "TrackStack_Account_Id__c",
+    "contact": "TrackStack_Email__c",
 }
 """External-ID fields assumed when `dedup_identity` is not told the one in the URL."""
 
@@ -108,6 +110,14 @@ def hubspot_record(kind: str) -> Callable[[dict[str, Any]], str]:
     return identity
 
 
+def posthog_event(e: dict[str, Any]) -> str:
+    """PostHog: ``uuid`` (person and group updates are ``identify:``)."""
+    profile = e.get("event") in ("$identify", "$groupidentify", "$create_alias", "$set")
+    kind = "identify" if profile else "event"
+    key = e.get("uuid")
+    return _unkeyed(kind, e) if _missing(key) else f"{kind}:{key}"
+
+
 def salesforce_record(kind: str, e: dict[str, Any], id_field: str | None = None) -> str:
     """Salesforce upsert: SObject, external ID and the record's fields."""
     field = id_field or SALESFORCE_ID_FIELDS.get(kind, "")
@@ -127,6 +137,9 @@ IDENTITIES: dict[tuple[str, str], Callable[[dict[str, Any]], str]] = {
     ("hubspot", "custom_event"): hubspot_event,
     ("hubspot", "deal"): hubspot_record("deal"),
     ("hubspot", "contact"): hubspot_record("contact"),
+    ("hubspot", "company"): hubspot_record("company"),
+    ("posthog", "event"): posthog_event,
+    ("posthog", "identify"): posthog_event,
 }
 
 

@@ -92,6 +92,8 @@ class DestinationState:
         self.identities: dict[str, int] = {}
         self.objects: set[tuple[str, str]] = set()
         """CRM records created so far, as (object type, external ID)."""
+        self.records: dict[tuple[str, str], dict[str, Any]] = {}
+        """CRM records' fields as last written, by (object type, external ID)."""
         self.requests = 0
         self.accepted_requests = 0
         self.rejected_requests = 0
@@ -105,6 +107,8 @@ class DestinationState:
         """Google Data Manager: records per request ID answered."""
         self.tokens = TokenBook()
         """Issued access tokens and the auth switches (``/_emulator/auth``)."""
+        self.extra: dict[str, Any] = {}
+        """A platform's own state by name (PostHog's project: ``platforms.posthog``)."""
 
     def record(self, identities: Iterable[str], *, test: bool = False) -> None:
         """Count accepted elements by their dedup identities."""

@@ -35,7 +35,7 @@ class Reply:
 
     status: int
     body: Any = None
-    """JSON-serializable; ``None`` for an empty body."""
+    """JSON-serializable, or ``bytes`` sent as they are; ``None`` for an empty body."""
     headers: list[tuple[str, str]] = field(default_factory=list)
     accepted: bool = True
     """The platform processed the request (possibly with some rows refused)."""

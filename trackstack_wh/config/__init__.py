@@ -1,7 +1,8 @@
 """``trackstack.toml`` as typed, validated structures.
 
 - ``workspace``: ``WorkspaceConfig``, ``load_config``, ``parse_config``;
-- ``destinations``: ``Destination`` and one subclass per destination;
+- ``destinations``: ``Destination``, the settings every destination takes;
+- ``platforms``: one ``Destination`` subclass per destination;
 - ``parsing``: ``[destinations.<name>]`` tables into those classes;
 - ``sink``: the HTTP sink's ``SinkSettings`` and its ``Project`` tenants;
 - ``apis``: the versioned platform APIs and their version settings;
@@ -10,16 +11,20 @@
 
 from trackstack_wh.config.destinations import (
     AD_DESTINATIONS,
+    ANALYTICS_DESTINATIONS,
     CRM_DESTINATIONS,
-    DESTINATION_TYPES,
     DESTINATIONS,
     EMULATOR_TARGET,
     LIVE,
     Destination,
+)
+from trackstack_wh.config.platforms import (
+    DESTINATION_TYPES,
     GoogleAdsDestination,
     HubSpotDestination,
     LinkedInDestination,
     MetaDestination,
+    PostHogDestination,
     RedditDestination,
     SalesforceDestination,
     SnapchatDestination,
@@ -44,6 +49,7 @@ from trackstack_wh.config.workspace import (
 
 __all__ = [
     "AD_DESTINATIONS",
+    "ANALYTICS_DESTINATIONS",
     "CONFIG_ENV",
     "CRM_DESTINATIONS",
     "DEFAULT_CONFIG",
@@ -58,6 +64,7 @@ __all__ = [
     "KeyKind",
     "LinkedInDestination",
     "MetaDestination",
+    "PostHogDestination",
     "Project",
     "ProjectKey",
     "RedditDestination",

@@ -14,17 +14,6 @@ from dataclasses import Field, dataclass, field, fields
 from typing import Any, Self
 
 from trackstack_wh.config.checks import (
-    GOOGLE_ACTION,
-    GOOGLE_CUSTOMER,
-    HUBSPOT_PORTAL,
-    LINKEDIN_RULE,
-    META_PIXEL,
-    REDDIT_PIXEL,
-    SALESFORCE_CURRENCY_FIELD,
-    SALESFORCE_FIELD,
-    SALESFORCE_INSTANCE,
-    SNAPCHAT_PIXEL,
-    TIKTOK_PIXEL,
     IdFormat,
 )
 from trackstack_wh.config.stitching import STITCH_CLASSES
@@ -37,7 +26,9 @@ EMULATOR_TARGET = "emulator"
 
 AD_DESTINATIONS = ("meta", "google_ads", "linkedin", "tiktok", "snapchat", "reddit")
 CRM_DESTINATIONS = ("hubspot", "salesforce")
-DESTINATIONS = AD_DESTINATIONS + CRM_DESTINATIONS
+ANALYTICS_DESTINATIONS = ("posthog",)
+"""Product analytics: every canonical event by default, person profiles from identify."""
+DESTINATIONS = AD_DESTINATIONS + CRM_DESTINATIONS + ANALYTICS_DESTINATIONS
 
 FORMAT = "format"
 """Field metadata: the ``IdFormat`` a setting's value must have."""
@@ -46,7 +37,6 @@ REQUIRED = "required"
 CHOICES = "choices"
 """Field metadata: the values a setting may take."""
 
-GOOGLE_ADS_APIS = ("data_manager", "upload_click_conversions")
 
 STATIC = "static"
 OAUTH_REFRESH = "oauth_refresh"
@@ -80,6 +70,7 @@ ENV_PREFIX = {
     "reddit": "TRACKSTACK_REDDIT",
     "hubspot": "TRACKSTACK_HUBSPOT",
     "salesforce": "TRACKSTACK_SALESFORCE",
+    "posthog": "TRACKSTACK_POSTHOG",
 }
 SALESFORCE_LOGIN = "https://login.salesforce.com"
 URL = IdFormat(
@@ -186,7 +177,7 @@ class Destination:
     calls one API); unlisted APIs use ``config.apis.APIS`` defaults."""
 
     def __post_init__(self) -> None:
-        if type(self) is not Destination and DESTINATION_TYPES.get(self.name) is not type(self):
+        if type(self) is not Destination and destination_types().get(self.name) is not type(self):
             raise ValueError(f"{type(self).__name__} cannot be named {self.name!r}")
         if type(self) is not Destination:
             check_auth(self)
@@ -209,7 +200,7 @@ class Destination:
     def typed(self) -> Destination:
         """This destination as its typed class (a bare ``Destination(name)`` gets that
         class's defaults)."""
-        cls = DESTINATION_TYPES.get(self.name)
+        cls = destination_types().get(self.name)
         if cls is None or isinstance(self, cls):
             return self
         common = {f.name: getattr(self, f.name) for f in fields(Destination) if f.name != "name"}
@@ -296,117 +287,9 @@ def check_auth(dest: Destination) -> None:
         )
 
 
-@dataclass(frozen=True, kw_only=True)
-class MetaDestination(Destination):
-    """Meta Conversions API: events to one pixel (dataset)."""
+def destination_types() -> dict[str, type[Destination]]:
+    """Destination name -> its settings class (`trackstack_wh.config.platforms`, which
+    builds on this module)."""
+    from trackstack_wh.config.platforms import DESTINATION_TYPES
 
-    name: str = "meta"
-    pixel_id: str = account_id(META_PIXEL, required=True)
-    auth: str = auth_choice(STATIC)
-    """System-user tokens do not expire and Meta has no refresh grant: static only."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class GoogleAdsDestination(Destination):
-    """Google Ads: conversions of one customer, through the Data Manager API (default) or
-    the Google Ads API's ``uploadClickConversions``."""
-
-    name: str = "google_ads"
-    customer_id: str = account_id(GOOGLE_CUSTOMER, required=True)
-    login_customer_id: str = account_id(GOOGLE_CUSTOMER)
-    """The manager account the customer is reached through (when it is one)."""
-    conversion_actions: dict[str, str] = id_table(GOOGLE_ACTION)
-    api: str = field(default="data_manager", metadata={CHOICES: GOOGLE_ADS_APIS})
-    developer_token_env: str = ""
-    auth: str = auth_choice(STATIC, OAUTH_REFRESH, SERVICE_ACCOUNT)
-
-    @property
-    def classic(self) -> bool:
-        """Conversions go through the Google Ads API (``uploadClickConversions``)."""
-        return self.api == "upload_click_conversions"
-
-    def event_ids(self) -> dict[str, str]:
-        return dict(self.conversion_actions)
-
-
-@dataclass(frozen=True, kw_only=True)
-class LinkedInDestination(Destination):
-    """LinkedIn Conversions API: each event to its configured conversion rule."""
-
-    name: str = "linkedin"
-    conversion_rules: dict[str, str] = id_table(LINKEDIN_RULE)
-    auth: str = auth_choice(STATIC, OAUTH_REFRESH)
-
-    def event_ids(self) -> dict[str, str]:
-        return dict(self.conversion_rules)
-
-
-@dataclass(frozen=True, kw_only=True)
-class TikTokDestination(Destination):
-    """TikTok Events API: events to one pixel."""
-
-    name: str = "tiktok"
-    pixel_code: str = account_id(TIKTOK_PIXEL, required=True)
-    auth: str = auth_choice(STATIC)
-    """Events API access tokens are long-term (no refresh grant): static only."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class SnapchatDestination(Destination):
-    """Snapchat Conversions API: events to one pixel."""
-
-    name: str = "snapchat"
-    pixel_id: str = account_id(SNAPCHAT_PIXEL, required=True)
-    auth: str = auth_choice(STATIC, OAUTH_REFRESH)
-
-
-@dataclass(frozen=True, kw_only=True)
-class RedditDestination(Destination):
-    """Reddit Conversions API: events to one pixel."""
-
-    name: str = "reddit"
-    pixel_id: str = account_id(REDDIT_PIXEL, required=True)
-    auth: str = auth_choice(STATIC, OAUTH_REFRESH)
-
-
-@dataclass(frozen=True, kw_only=True)
-class HubSpotDestination(Destination):
-    """HubSpot: custom events, deals and contacts of one portal."""
-
-    name: str = "hubspot"
-    portal_id: str = account_id(HUBSPOT_PORTAL, required=True)
-    deal_id_property: str = "trackstack_order_id"
-    won_stage: str = "closedwon"
-    refund_stage: str = "closedlost"
-    pipeline: str = "default"
-    churn_property: str = "trackstack_churned_at"
-    auth: str = auth_choice(STATIC, OAUTH_REFRESH)
-    """``static`` for a private app's token, ``oauth_refresh`` for a public app."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class SalesforceDestination(Destination):
-    """Salesforce: Lead and Opportunity upserts by external ID in one org."""
-
-    name: str = "salesforce"
-    instance_url: str = account_id(SALESFORCE_INSTANCE, required=True)
-    lead_external_id_field: str = named("TrackStack_Email__c", SALESFORCE_FIELD)
-    opportunity_external_id_field: str = named("TrackStack_Order_Id__c", SALESFORCE_FIELD)
-    won_stage: str = "Closed Won"
-    refund_stage: str = "Closed Lost"
-    currency_field: str = named("CurrencyIsoCode", SALESFORCE_CURRENCY_FIELD)
-    """The Opportunity's currency field; ``""`` for a single-currency org."""
-    auth: str = auth_choice(STATIC, OAUTH_REFRESH, JWT_BEARER)
-
-
-DESTINATION_TYPES: dict[str, type[Destination]] = {
-    "meta": MetaDestination,
-    "google_ads": GoogleAdsDestination,
-    "linkedin": LinkedInDestination,
-    "tiktok": TikTokDestination,
-    "snapchat": SnapchatDestination,
-    "reddit": RedditDestination,
-    "hubspot": HubSpotDestination,
-    "salesforce": SalesforceDestination,
-}
-"""Destination name -> its settings class, in ``DESTINATIONS`` order."""
+    return DESTINATION_TYPES

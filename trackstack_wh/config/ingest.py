@@ -12,11 +12,14 @@ HTTP sink's body limit.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from trackstack_wh.config.checks import KeyTypes, only_keys
+from trackstack_wh.config.sink import IpPolicy
 from trackstack_wh.errors import ConfigError
 
 INGEST_KEYS: KeyTypes = {"max_record_bytes": int, "max_document_bytes": int}
@@ -25,11 +28,37 @@ MIN_RECORD_BYTES = 1024
 
 
 @dataclass(frozen=True)
+class ClientIpPolicy:
+    """What file ingest stores of client IPs (`trackstack_wh.ingest.client_ip`): the
+    ``client_ip`` policy of each project (``[projects.<id>]``), else of the workspace."""
+
+    default: IpPolicy = IpPolicy.TRUNCATE
+    """``workspace.client_ip``: events of no project, or of a project without its own."""
+    projects: tuple[tuple[str, IpPolicy], ...] = ()
+    """(project id, policy) per configured project."""
+    key_envs: tuple[tuple[str, str], ...] = ()
+    """(environment variable holding a key, project id) per configured project key: a
+    file record names its project by its key (``projectKey``)."""
+
+    def key_hashes(self) -> tuple[list[str], list[str]]:
+        """The SHA-256 hex of each configured key whose variable is set now, and its
+        project (the keys themselves never reach SQL)."""
+        hashes, projects = [], []
+        for name, project in self.key_envs:
+            if value := os.environ.get(name):
+                hashes.append(hashlib.sha256(value.encode()).hexdigest())
+                projects.append(project)
+        return hashes, projects
+
+
+@dataclass(frozen=True)
 class IngestSettings:
-    """Per-record and per-document size limits of file ingest."""
+    """Per-record and per-document size limits of file ingest, and its IP policy."""
 
     max_record_bytes: int = 1 << 20
     max_document_bytes: int = 256 << 20
+    client_ip: ClientIpPolicy = field(default_factory=ClientIpPolicy)
+    """Set from ``workspace.client_ip`` and the projects (not an ``[ingest]`` key)."""
 
 
 def parse_ingest(where: str, raw: Mapping[str, Any]) -> IngestSettings:

@@ -13,11 +13,11 @@ from trackstack_wh.config.checks import IdFormat, KeyTypes, env_name, only_keys,
 from trackstack_wh.config.destinations import (
     CHOICES,
     CRM_DESTINATIONS,
-    DESTINATION_TYPES,
     FORMAT,
     REQUIRED,
     Destination,
 )
+from trackstack_wh.config.platforms import DESTINATION_TYPES
 from trackstack_wh.config.stitching import parse_destination_stitching
 from trackstack_wh.contract import EVENTS_BY_NAME, is_extension_name
 from trackstack_wh.errors import ConfigError
@@ -113,6 +113,8 @@ def parse_destination(where: str, name: str, raw: Mapping[str, Any]) -> Destinat
 
 
 def _key_type(f: Field[Any]) -> type:
+    if isinstance(f.default, bool):
+        return bool
     return str if isinstance(f.default, str) else dict
 
 

@@ -14,7 +14,7 @@
     [projects.acme]
     allowed_origins = ["app.acme.com", "*.acme.com"]   # default: workspace.allowed_domains
     daily_event_quota = 5000000       # events per UTC day; omit for no quota
-    client_ip = "truncate"            # truncate (default) | full | drop
+    client_ip = "truncate"            # truncate | full | drop (default: workspace.client_ip)
     publishable_key_env = "TRACKSTACK_ACME_PUBLISHABLE_KEY"   # browsers (SDK publicKey)
     secret_key_env = "TRACKSTACK_ACME_SECRET_KEY"             # servers
 
@@ -135,9 +135,13 @@ def parse_sink(where: str, raw: Mapping[str, Any]) -> SinkSettings:
 
 
 def parse_projects(
-    where: str, raw: Mapping[str, Any], default_origins: tuple[str, ...]
+    where: str,
+    raw: Mapping[str, Any],
+    default_origins: tuple[str, ...],
+    default_ip: IpPolicy = IpPolicy.TRUNCATE,
 ) -> dict[str, Project]:
-    """Validate ``[projects.<id>]`` tables."""
+    """Validate ``[projects.<id>]`` tables (``client_ip`` defaults to ``default_ip``,
+    ``workspace.client_ip``)."""
     projects: dict[str, Project] = {}
     for project_id, table in raw.items():
         prefix = f"projects.{project_id}."
@@ -153,10 +157,7 @@ def parse_projects(
         quota = table.get("daily_event_quota")
         if quota is not None and quota <= 0:
             raise ConfigError(f"{where}: {prefix}daily_event_quota must be a positive integer")
-        policy = table.get("client_ip", IpPolicy.TRUNCATE.value)
-        if policy not in IpPolicy.__members__.values():
-            allowed = [p.value for p in IpPolicy]
-            raise ConfigError(f"{where}: {prefix}client_ip = {policy!r}; allowed: {allowed}")
+        policy = parse_ip_policy(where, prefix, table.get("client_ip", default_ip.value))
         key_envs: dict[KeyKind, tuple[str, ...]] = {}
         for kind in KeyKind:
             value = table.get(f"{kind.value}_key_env", [])
@@ -175,6 +176,14 @@ def parse_projects(
             project_id, origins or default_origins, quota, IpPolicy(policy), key_envs
         )
     return projects
+
+
+def parse_ip_policy(where: str, prefix: str, value: Any) -> IpPolicy:
+    """A ``client_ip`` setting (``prefix``: ``workspace.`` or ``projects.<id>.``)."""
+    if value not in IpPolicy.__members__.values():
+        allowed = [p.value for p in IpPolicy]
+        raise ConfigError(f"{where}: {prefix}client_ip = {value!r}; allowed: {allowed}")
+    return IpPolicy(value)
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,16 @@ from typing import Any
 from trackstack_wh.config.checks import KeyTypes, domains, only_keys
 from trackstack_wh.config.destinations import DESTINATIONS, LIVE, Destination
 from trackstack_wh.config.freshness import FreshnessThresholds, parse_freshness
-from trackstack_wh.config.ingest import IngestSettings, parse_ingest
+from trackstack_wh.config.ingest import ClientIpPolicy, IngestSettings, parse_ingest
 from trackstack_wh.config.parsing import parse_destination
-from trackstack_wh.config.sink import Project, SinkSettings, parse_projects, parse_sink
+from trackstack_wh.config.privacy import PrivacySettings, parse_privacy
+from trackstack_wh.config.sink import (
+    Project,
+    SinkSettings,
+    parse_ip_policy,
+    parse_projects,
+    parse_sink,
+)
 from trackstack_wh.config.stitching import StitchSettings, parse_stitching
 from trackstack_wh.contract import CURRENCY_CODES
 from trackstack_wh.errors import ConfigError
@@ -38,12 +45,14 @@ SECTIONS: KeyTypes = {
     "freshness": dict,
     "stitching": dict,
     "ingest": dict,
+    "privacy": dict,
 }
 WORKSPACE_KEYS: KeyTypes = {
     "allowed_domains": list,
     "phone_region": str,
     "value_unit": str,
     "default_currency": str,
+    "client_ip": str,
 }
 
 
@@ -67,6 +76,8 @@ class WorkspaceConfig:
     """``[stitching]``: windows and attribution of keys borrowed from a person's events."""
     ingest: IngestSettings = field(default_factory=IngestSettings)
     """``[ingest]``: size limits of file ingest."""
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    """``[privacy]``: default consent answers and limited-data-use regions."""
 
     def enabled(self) -> list[Destination]:
         """The enabled destinations, in ``DESTINATIONS`` order."""
@@ -144,6 +155,16 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Workspace
         raise ConfigError(
             f"{where}: workspace.default_currency = {currency!r}; use an ISO-4217 code like 'USD'"
         )
+    client_ip = parse_ip_policy(where, "workspace.", workspace.get("client_ip", "truncate"))
+    projects = parse_projects(where, data.get("projects", {}), allowed, client_ip)
+    ingest = dataclasses.replace(
+        parse_ingest(where, data.get("ingest", {})),
+        client_ip=ClientIpPolicy(
+            client_ip,
+            tuple((p, s.client_ip) for p, s in projects.items()),
+            tuple((n, p) for p, s in projects.items() for ns in s.key_envs.values() for n in ns),
+        ),
+    )
     raw_destinations = data.get("destinations", {})
     unknown = sorted(set(raw_destinations) - set(DESTINATIONS))
     if unknown:
@@ -161,9 +182,10 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Workspace
         None if region == "none" else region,
         unit,
         parse_sink(where, data.get("sink", {})),
-        parse_projects(where, data.get("projects", {}), allowed),
+        projects,
         default_currency=currency,
         freshness=parse_freshness(where, data.get("freshness", {})),
         stitching=parse_stitching(where, data.get("stitching", {})),
-        ingest=parse_ingest(where, data.get("ingest", {})),
+        ingest=ingest,
+        privacy=parse_privacy(where, data.get("privacy", {})),
     )

@@ -155,7 +155,7 @@ async def verify(
     result = _result(dest, UNREACHABLE, "not checked")
     for attempt in range(1, TRIES + 1):
         try:
-            answer = await sender.send("GET", url, headers, b"", credential=call.style)
+            answer = await sender.send(call.method, url, headers, call.body, credential=call.style)
         except CredentialError as exc:
             return _result(dest, exc.status, exc.message)
         except TransportFailure as exc:

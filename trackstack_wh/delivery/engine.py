@@ -32,12 +32,15 @@ from trackstack_wh.delivery.outbox import (
     Batch,
     candidate_state_sql,
     carriers_delivered,
+    carriers_not_found,
     pending_sql,
     state_table,
     still_open,
     stream_pending,
 )
+from trackstack_wh.delivery.parsers import NOT_FOUND
 from trackstack_wh.delivery.plan import PushOptions, Target, kinds, targets
+from trackstack_wh.delivery.quality_snapshot import add_to_snapshot
 from trackstack_wh.delivery.quota import OrgQuota, limits_url, usage_from_headers
 from trackstack_wh.delivery.ratelimit import TokenBucket, backoff_delay
 from trackstack_wh.delivery.report import DestinationReport
@@ -175,10 +178,11 @@ class DestinationPush:
         for kind in kinds(self.dest):
             params = self._params(kind)
             state = state_table(self.dest.name, kind)
+            state_params = {k: v for k, v in params.items() if k in STATE_PARAMS}
             self.conn.execute(
-                f"create or replace table {state} as {candidate_state_sql(table)}",
-                {k: v for k, v in params.items() if k in STATE_PARAMS},
+                f"create or replace table {state} as {candidate_state_sql(table)}", state_params
             )
+            add_to_snapshot(self.conn, self.dest.name, table, state_params)
             pending += self.conn.execute(
                 f"select count(*) from ({pending_sql(table, upsert=False, state=state)})", params
             ).fetchall()[0][0]
@@ -243,17 +247,29 @@ class DestinationPush:
 
     def _supersede(self, kind: str, rows: Batch, carriers: list[str]) -> None:
         """Rows whose record's state went out with a delivered carrier are ``superseded``;
-        the others stay pending (the next run sends their record again)."""
+        rows whose carrier found no such record (a churn update, ``record_not_found``)
+        are rejected with it, the record is not there for them either; the others stay
+        pending (the next run sends their record again)."""
         self.ledger.writer.flush()
+        unique = sorted(set(carriers))
         delivered = carriers_delivered(
-            self.conn, self.dest.name, self.mode, self.target, kind, sorted(set(carriers))
+            self.conn, self.dest.name, self.mode, self.target, kind, unique
+        )
+        missing = carriers_not_found(
+            self.conn, self.dest.name, self.mode, self.target, kind, unique, NOT_FOUND
         )
         by_request: dict[str | None, list[int]] = {}
+        by_message: dict[str, list[int]] = {}
         for i, carrier in enumerate(carriers):
             if carrier in delivered:
                 by_request.setdefault(delivered[carrier], []).append(i)
+            elif carrier in missing:
+                by_message.setdefault(missing[carrier], []).append(i)
         for request_id, indices in by_request.items():
             self.ledger.supersede(rows.take(indices), request_id)
+        for message, indices in by_message.items():
+            text = f"the record's latest row found no such record: {message}"[:MAX_MESSAGE]
+            self.ledger.final(rows.take(indices), "rejected", Failure(PERMANENT, NOT_FOUND, text))
 
     async def _read_org_usage(self, target: Target) -> None:
         """The org's API usage before the first request (``/limits``); halts when the

@@ -1,6 +1,7 @@
 """The delivery log writer: ``delivery_log`` and ``delivery_requests`` rows buffered as
 answers come in and written in small transactions, so a killed push loses at most the
-last fraction of a second of log (those rows are sent again with the same dedup key)."""
+last fraction of a second of log (those rows are sent again with the same dedup key).
+Each log row carries its event's quality at send time (`quality_snapshot`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pyarrow as pa
 
 from trackstack_wh.db import transaction
 from trackstack_wh.delivery.outbox import Batch
+from trackstack_wh.delivery.quality_snapshot import create_snapshot, drop_snapshot, snapshot_table
 
 LOG_COLUMNS = (
     "attempt_id", "request_id", "run_id", "destination", "request_kind", "event_id", "mode",
@@ -31,7 +33,9 @@ REQUEST_COLUMNS = (
 class LogWriter:
     """Buffers delivery_log and delivery_requests rows; flushes in small transactions.
 
-    Every text column passes through ``mask`` first (credentials a platform echoes)."""
+    Every text column passes through ``mask`` first (credentials a platform echoes). The
+    push's quality snapshot (`quality_snapshot`) is created with the writer and dropped
+    when it closes."""
 
     def __init__(
         self,
@@ -53,6 +57,8 @@ class LogWriter:
         self.requests: dict[str, list[object]] = {c: [] for c in REQUEST_COLUMNS}
         self.pending_rows = 0
         self.last_flush = time.monotonic()
+        create_snapshot(self.conn, destination)
+        self.insert_log = INSERT_LOG.format(snapshot=snapshot_table(destination))
 
     def rows(
         self,
@@ -125,7 +131,7 @@ class LogWriter:
         try:
             with transaction(self.conn):
                 self.conn.execute("insert into delivery_requests by name from request_buffer")
-                self.conn.execute(INSERT_LOG)
+                self.conn.execute(self.insert_log)
         finally:
             self.conn.unregister("log_buffer")
             self.conn.unregister("request_buffer")
@@ -135,8 +141,11 @@ class LogWriter:
         self.pending_rows = 0
 
     def close(self) -> None:
-        self.flush()
-        self.conn.close()
+        try:
+            self.flush()
+        finally:
+            drop_snapshot(self.conn, self.destination)
+            self.conn.close()
 
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -155,13 +164,15 @@ GROUP_SCHEMA = pa.schema(
 """Buffered log: one row per logged group (same outcome, request and time)."""
 INSERT_LOG = """
 insert into delivery_log by name
-select gen_random_uuid()::varchar as attempt_id, *
+select gen_random_uuid()::varchar as attempt_id, b.*, q.quality_score, q.quality_warnings
 from (
     select unnest(event_ids) as event_id, unnest(attempts) as attempt,
         * exclude (event_ids, attempts)
     from log_buffer
-)
+) b
+left join {snapshot} q on q.event_id = b.event_id and q.request_kind = b.request_kind
 """
+"""The buffered rows, each with its event's quality from the push's snapshot."""
 REQUEST_SCHEMA = pa.schema(
     [(c, pa.string()) for c in REQUEST_COLUMNS[:6]]
     + [("sent_at", _TS), ("rows", pa.int32()), ("bytes", pa.int64()),

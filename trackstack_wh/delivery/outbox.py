@@ -244,6 +244,29 @@ def carriers_delivered(
     return {e: row[4] for e, row in state.items() if row[1] == "delivered"}
 
 
+def carriers_not_found(
+    conn: duckdb.DuckDBPyConnection,
+    destination: str,
+    mode: str,
+    target: str,
+    kind: str,
+    carriers: list[str],
+    code: str,
+) -> dict[str, str]:
+    """For each carrier now ``rejected`` with error ``code`` (``record_not_found``: the
+    platform has no such record), the platform's message."""
+    found = conn.execute(
+        "select event_id, arg_max(error_message, attempt) from delivery_log "
+        "where destination = $destination and request_kind = $kind and mode = $mode "
+        "and target = $target and outcome <> 'dry_run' "
+        "and event_id in (select unnest($ids::varchar[])) group by event_id "
+        "having arg_max(outcome, attempt) = 'rejected' and arg_max(error_code, attempt) = $code",
+        {"destination": destination, "kind": kind, "mode": mode, "target": target,
+         "ids": carriers, "code": code},
+    ).fetchall()  # fmt: skip
+    return {event_id: message or "" for event_id, message in found}
+
+
 @dataclass
 class Pending:
     """One streamed slice of pending rows: those to send, those past the age limit at

@@ -2,7 +2,9 @@
 
 Meta, LinkedIn, TikTok, Snapchat, Reddit, HubSpot events and Google's Data Manager reject a
 whole request for one bad row (some name the row, some do not); Google Ads, HubSpot CRM
-upserts and Salesforce report per row; TikTok reports errors inside HTTP 200.
+upserts and updates and Salesforce report per row; TikTok reports errors inside HTTP 200.
+A churn update of a CRM record the platform does not have is rejected ``record_not_found``
+(`NOT_FOUND`), the platform's code and message kept.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from trackstack_wh.delivery.taxonomy import PERMANENT, class_for_status, classify
+from trackstack_wh.delivery.taxonomy import PERMANENT, RETRYABLE, class_for_status, classify
 from trackstack_wh.delivery.verdicts import (
     ROW_FAULTS,
     Failure,
@@ -29,6 +31,10 @@ from trackstack_wh.delivery.verdicts import (
     short_or_none,
     unexpected_answer,
 )
+
+NOT_FOUND = "record_not_found"
+"""The ``error_code`` of a rejected CRM update whose record the platform does not have
+(HubSpot ``OBJECT_NOT_FOUND``, Salesforce ``REQUIRED_FIELD_MISSING`` on a churn)."""
 
 
 def _meta(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[str]) -> Verdict:
@@ -216,14 +222,18 @@ def _hubspot(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[
     code = body.get("errorType") or body.get("category")
     errors = [as_dict(e) for e in as_list(body.get("errors"))]
     if status == 207:
-        position = {orjson.loads(r).get("id"): i for i, r in enumerate(rows)}
+        ids = [orjson.loads(r).get("id") for r in rows]
+        # An ID as sent, or as HubSpot may echo it (an email lowercased).
+        position = {str(k).lower(): i for i, k in enumerate(ids)} | {
+            str(k): i for i, k in enumerate(ids)
+        }
         failures = {}
         for error in errors:
-            for key in as_list(as_dict(error.get("context")).get("id")):
-                if key in position:
-                    failures[position[key]] = failure_of(
-                        "hubspot", 400, error.get("category"), error.get("message"), {}
-                    )
+            context = as_dict(error.get("context"))
+            for key in [*as_list(context.get("id")), *as_list(context.get("ids"))]:
+                index = position.get(str(key), position.get(str(key).lower()))
+                if index is not None:
+                    failures[index] = _hubspot_row_failure(error)
         if errors and not failures:  # refused rows it does not name: resend them all
             return Verdict(request_failure=unexpected_answer(status, body))
         return Verdict(row_failures=failures)
@@ -237,6 +247,33 @@ def _hubspot(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[
     if indices and status == 400:
         return Verdict(batch_invalid=True, row_failures=indices)
     return request_or_batch(failure)
+
+
+def _hubspot_row_failure(error: dict[str, Any]) -> Failure:
+    """One input's error in a 207: ``OBJECT_NOT_FOUND`` (a ``batch/update`` naming an ID the
+    portal has no record for, in ``context.ids``) rejects the row as `NOT_FOUND`."""
+    if error.get("category") == "OBJECT_NOT_FOUND":
+        return not_found("OBJECT_NOT_FOUND", error.get("message"))
+    return failure_of("hubspot", 400, error.get("category"), error.get("message"), {})
+
+
+def not_found(code: str, message: Any) -> Failure:
+    """A row updating a CRM record the platform does not have (a churn only updates):
+    rejected as `NOT_FOUND`, the platform's code and words kept in the message."""
+    return Failure(PERMANENT, NOT_FOUND, platform_text(f"{code}: {message or ''}"))
+
+
+def _salesforce_update(
+    status: int, headers: Mapping[str, str], body: Any, rows: Sequence[str]
+) -> Verdict:
+    """Account and Contact churn updates: they carry no Name / LastName, so an upsert of
+    an external ID the org does not have is refused ``REQUIRED_FIELD_MISSING`` (nothing
+    is created): that row's record was not found."""
+    verdict = _salesforce(status, headers, body, rows)
+    for i, failure in verdict.row_failures.items():
+        if failure.code == "REQUIRED_FIELD_MISSING":
+            verdict.row_failures[i] = not_found(failure.code, failure.message)
+    return verdict
 
 
 def _salesforce(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[str]) -> Verdict:
@@ -262,6 +299,24 @@ def _salesforce(status: int, headers: Mapping[str, str], body: Any, rows: Sequen
     return request_or_batch(failure)
 
 
+def _posthog(status: int, headers: Mapping[str, str], body: Any, rows: Sequence[str]) -> Verdict:
+    """PostHog's capture answers ``{"status": 1}`` (or ``"Ok"``) for a batch it took
+    whole; a ``quota_limited`` list means the project is over its billing limit and
+    dropped the events: failed for a later run, never delivered. A 400 refuses the whole
+    batch without naming a row (split to find it); 413 is a body over 20 MB (split)."""
+    doc = as_dict(body)
+    if 200 <= status < 300:
+        if doc.get("status") not in (1, "Ok", "ok"):
+            return Verdict(request_failure=unexpected_answer(status, body))
+        if as_list(doc.get("quota_limited")):
+            message = "project over its billing quota: events dropped " + body_text(body)
+            return Verdict(request_failure=Failure(RETRYABLE, "quota_limited", message))
+        return Verdict(accepted=len(rows))
+    code = doc.get("code") or doc.get("type")
+    message = doc.get("detail") or doc.get("error") or body_text(body)
+    return request_or_batch(failure_of("posthog", status, code, message, headers))
+
+
 PARSERS: dict[tuple[str, str], Parser] = {
     ("meta", "event"): _meta,
     ("google_ads", "event"): _google_data_manager,
@@ -274,6 +329,11 @@ PARSERS: dict[tuple[str, str], Parser] = {
     ("hubspot", "custom_event"): _hubspot,
     ("hubspot", "deal"): _hubspot,
     ("hubspot", "contact"): _hubspot,
+    ("hubspot", "company"): _hubspot,
     ("salesforce", "opportunity"): _salesforce,
     ("salesforce", "lead"): _salesforce,
+    ("salesforce", "account"): _salesforce_update,
+    ("salesforce", "contact"): _salesforce_update,
+    ("posthog", "identify"): _posthog,
+    ("posthog", "event"): _posthog,
 }

@@ -34,6 +34,9 @@ in ``[destinations.<name>]``: ``token_url``, ``check_url``):
   24 h), so a token is assumed to last 15 minutes and an ``INVALID_SESSION_ID`` 401
   renews it at once. Check: ``GET /services/data/vXX.X/limits`` (the same call that
   reads the org's API usage before a push).
+- PostHog: the project API key is a public write key sent in the body (no grant:
+  ``static``). Check: ``POST {host}/flags/?v=2`` with the key and a throw-away
+  distinct ID (401 ``invalid_api_key`` for a key PostHog does not know).
 - Meta (system-user tokens) and TikTok (Events API long-term tokens) have no refresh
   grant: ``static`` only. Checks: Meta ``GET /{version}/{pixel_id}?fields=id``, TikTok
   ``GET /open_api/{version}/user/info/``.
@@ -70,6 +73,9 @@ class CheckCall:
     """HTTP statuses that mean the credential was accepted."""
     headers: dict[str, str] = field(default_factory=dict)
     developer_token: bool = False
+    method: str = "GET"
+    body: bytes = b""
+    """A POST check's body (PostHog's flags call carries the key in it)."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,11 @@ PLATFORMS: dict[str, PlatformAuth] = {
                      CheckCall("{base}/account-info/v3/details", "https://api.hubapi.com"),
                      scopes=("crm.objects.contacts.write", "crm.objects.deals.write",
                              "analytics.behavioral_events.send")),
+        PlatformAuth("posthog", "", "",
+                     CheckCall("{base}/flags/?v=2", style="body_key",
+                               headers={"Content-Type": "application/json"}, method="POST",
+                               body=b'{"api_key":"***","distinct_id":"trackstack-check"}'),
+                     scopes=("the project API key (phc_...) of the project",)),
         PlatformAuth("salesforce", SALESFORCE_LOGIN + "/services/oauth2/token",
                      "/services/oauth2/token",
                      CheckCall("{base}/services/data/{version}/limits", "", "salesforce_rest"),

@@ -8,9 +8,10 @@ carried its state); ``failed`` (retries exhausted, no run will resend it on its 
 ``awaiting_retry`` (failed in a run, a later run resends it); ``in_flight`` (sent, its
 answer never logged: the push stopped mid-retry); ``never_attempted`` (ready, never
 sent; a dry run does not count); ``skipped`` (ineligible, with a reason); ``duplicate``.
-Everything is accounted for only when every ready row is delivered, rejected, aged out
-or superseded; the counts must add up to the rows built, routed events must all have
-rows, and the delivery log must point at no row that is gone.
+Rows no event drives (PostHog's ``identify`` kind: person and group profiles) count under
+the event name ``identify``. Everything is accounted for only when every ready row is
+delivered, rejected, aged out or superseded; the counts must add up to the rows built,
+routed events must all have rows, and the delivery log must point at no row that is gone.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ state as (
     where mode = $mode and target = $target and outcome <> 'dry_run'
     group by all
 )
-select p.destination, p.request_kind, p.event_id, e.event_name,
+select p.destination, p.request_kind, p.event_id,
+    coalesce(e.event_name, p.request_kind) as event_name,
     p.event_time::date as day, p.status,
     case
         when p.status <> 'ready' then p.status
@@ -62,9 +64,10 @@ select p.destination, p.request_kind, p.event_id, e.event_name,
          when p.status = 'ready' then s.error_class end as reason,
     s.error_code
 from payload p
-join events e using (event_id)
+left join events e using (event_id)
 left join state s using (destination, request_kind, event_id)
-where ($since_s is null or p.event_time >= to_timestamp($since_s))
+where (e.event_id is not null or p.request_kind = 'identify')
+  and ($since_s is null or p.event_time >= to_timestamp($since_s))
   and ($until_s is null or p.event_time < to_timestamp($until_s))
 """
 

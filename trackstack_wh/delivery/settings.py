@@ -19,6 +19,7 @@ REQUESTS_PER_SECOND = {
     "reddit": 20.0,
     "hubspot": 19.0,
     "salesforce": 20.0,
+    "posthog": 20.0,
 }
 """Default request rates. HubSpot allows 190 requests per 10 s per portal and LinkedIn
 600 per minute; the others publish no number, so these stay well below what they take."""

@@ -99,6 +99,10 @@ PLATFORM_RULES: dict[str, tuple[Rule, ...]] = {
         *_codes(CONFIG, "OBJECT_NOT_FOUND"),
         Rule(BAD_IDENTIFIER, pattern=r"(?i)email|utk|objectId"),
     ),
+    "posthog": (
+        *_codes(AUTH, "invalid_api_key", "authentication_error"),
+        *_codes(RETRYABLE, "quota_limited"),
+    ),
     "salesforce": (
         *_codes(AUTH, "INVALID_SESSION_ID", "INVALID_AUTH_HEADER"),
         *_codes(RATE_LIMITED, "REQUEST_LIMIT_EXCEEDED"),

@@ -6,11 +6,17 @@ config (or ``platformParams``) can supply.
 
 from __future__ import annotations
 
-from trackstack_wh.config import AD_DESTINATIONS, CRM_DESTINATIONS, DESTINATIONS
+from trackstack_wh.config import (
+    AD_DESTINATIONS,
+    ANALYTICS_DESTINATIONS,
+    CRM_DESTINATIONS,
+    DESTINATIONS,
+)
 from trackstack_wh.contract import REFUND_EVENTS
 
 __all__ = [
     "AD_DESTINATIONS",
+    "ANALYTICS_DESTINATIONS",
     "CRM_DESTINATIONS",
     "CUSTOM_NAMES_ALLOWED",
     "DEFAULT_EVENT_NAMES",
@@ -50,15 +56,16 @@ DEFAULT_EVENT_NAMES: dict[str, dict[str, str]] = {
     "google_ads": {},
     "hubspot": {},
     "salesforce": {},
+    "posthog": {"PageView": "$pageview"},
 }  # fmt: skip
 """Platform event names per canonical event (Meta: standard events; TikTok: standard or
 custom; Snapchat: v3 names; Reddit: v3 ``tracking_type``). LinkedIn and Google Ads map
 events to configured conversion rule / conversion action IDs instead."""
 
-CUSTOM_NAMES_ALLOWED = frozenset({"meta", "tiktok", "reddit", "hubspot", "salesforce"})
+CUSTOM_NAMES_ALLOWED = frozenset({"meta", "tiktok", "reddit", "hubspot", "salesforce", "posthog"})
 """Destinations where an unmapped event can go out under its canonical name (Reddit as
 ``CUSTOM`` with ``custom_event_name``; HubSpot as a custom behavioral event; Salesforce
-records it on the Lead as the last event seen)."""
+records it on the Lead as the last event seen; PostHog captures any event name)."""
 
 GOOGLE_ADJUSTMENT = "conversion_adjustment"
 """Google Ads name for refunds: they adjust the original conversion's action, so they need
@@ -66,7 +73,8 @@ no conversion action of their own."""
 
 EVENT_PARAMS_KEY = {"google_ads": "conversionActionId", "linkedin": "conversionRuleId"}
 """The ``platformParams.<destination>`` key that overrides one event's mapping (default
-``eventName``), e.g. ``platformParams.linkedin.conversionRuleId``."""
+``eventName``), e.g. ``platformParams.linkedin.conversionRuleId``; routing reads and
+validates it (and the other documented keys) through `trackstack_wh.destinations.overrides`."""
 
 ID_MAPPED = {"google_ads": "conversion_actions", "linkedin": "conversion_rules"}
 """Destinations whose per-event target is an ID from the config table of this name."""

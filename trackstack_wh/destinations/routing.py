@@ -8,11 +8,14 @@ action ID). Policy, from the contract's default routes:
   the rest of the funnel); Refund, Chargeback, Churned and product extensions only when a
   destination lists them in ``events``;
 - CRM destinations take events routed to CRM (all canonical ones by default);
+- analytics destinations (PostHog) take every canonical event;
 - a destination's ``events`` list, when given, is an allowlist;
 - an event whose ``pageUrl`` host is outside ``workspace.allowed_domains`` (when set) goes
   nowhere (``domain_not_allowed``); server-side events without a page URL are not
   affected;
-- an event the destination has no name or ID for is ``no_event_mapping``;
+- an event the destination has no name or ID for is ``no_event_mapping``; a valid
+  ``platformParams`` event name / conversion ID replaces the mapped one (an invalid one is
+  ignored with a warning in ``event_quality``, `overrides`);
 - a non-canonical (extension) event goes only where a destination lists it.
 """
 
@@ -25,10 +28,12 @@ from trackstack_wh.config import WorkspaceConfig
 from trackstack_wh.contract import CANONICAL_EVENTS, Route
 from trackstack_wh.db import has_table, transaction
 from trackstack_wh.destinations.mapping import (
+    ANALYTICS_DESTINATIONS,
     CRM_DESTINATIONS,
     EVENT_PARAMS_KEY,
     platform_event_name,
 )
+from trackstack_wh.destinations.overrides import event_name_override
 from trackstack_wh.sql import in_range
 from trackstack_wh.timewindow import in_window
 
@@ -52,7 +57,9 @@ def _destination_rules(config: WorkspaceConfig) -> pl.DataFrame:
                 {
                     "destination": dest.name,
                     "event_name": event.name,
-                    "by_policy": route in event.default_routes or event.name in listed,
+                    "by_policy": route in event.default_routes
+                    or event.name in listed
+                    or dest.name in ANALYTICS_DESTINATIONS,
                     "allowlisted": dest.events is None or event.name in listed,
                     "platform_event_name": platform_event_name(dest.name, event.name, overrides),
                     "params_key": EVENT_PARAMS_KEY.get(dest.name, "eventName"),
@@ -110,9 +117,7 @@ select * exclude (domain_ok, by_policy, allowlisted),
 from (
     select e.* exclude (page_host), d.destination, {{domain_ok}} as domain_ok,
         coalesce(r.by_policy, false) as by_policy, r.allowlisted,
-        coalesce(
-            case when e.platform_params is not null then json_extract_string(
-                e.platform_params, '$.' || d.destination || '.' || d.params_key) end,
+        coalesce({event_name_override("d.destination", "e.platform_params")},
             r.platform_event_name) as platform_event_name
     from (
         select *, {{host}} as page_host from {{source}}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from trackstack_wh.config import CRM_DESTINATIONS
+from trackstack_wh.config import AD_DESTINATIONS
 from trackstack_wh.config.stitching import CONVERSION_EVENTS
 from trackstack_wh.db import query_frame
 from trackstack_wh.doctor.report import OK, WARN, Check
@@ -93,8 +93,8 @@ def shares(scope: Scope) -> pl.DataFrame:
 
 
 def _judged(destination: str) -> tuple[str, ...]:
-    """The shares that matter for a destination (a CRM matches on email only)."""
-    return ("email",) if destination in CRM_DESTINATIONS else tuple(MIN_SHARE)
+    """The shares that matter for a destination (a CRM or PostHog: email only)."""
+    return ("email",) if destination not in AD_DESTINATIONS else tuple(MIN_SHARE)
 
 
 def match_keys(scope: Scope) -> Check:

@@ -20,6 +20,7 @@ import pandera.polars as pa
 import polars as pl
 
 from trackstack_wh.contract import FIELDS_BY_NAME
+from trackstack_wh.ingest.client_ip import project_rows
 from trackstack_wh.ingest.normalize import converted_sql
 from trackstack_wh.validation import EARLIEST_TS, MAX_FUTURE, PYTHON_MAX_TS, PYTHON_MIN_TS
 
@@ -73,7 +74,7 @@ from texts
 """
 """One typed row per identify record of ``identify_chunk`` (``line_no, raw``)."""
 
-INSERT_SQL = """
+INSERT_SQL = f"""
 insert into identities by name
 select s.identify_id,
     coalesce(s.user_id, s.anonymous_id, s.session_id) as person_key,
@@ -89,7 +90,7 @@ select s.identify_id,
     s.ts is null as ts_inferred,
     s.project_key, s.project_id,
     $batch_id as batch_id, s.line_no, $received_at as received_at
-from kept_identities s
+from ({project_rows("from kept_identities")}) s
 left join lateral (select * from json_each(s.traits)) j on true
 """
 """Every kept identify record's traits, one row each (a record without traits: one row

@@ -35,6 +35,8 @@ from trackstack_wh.contract import (
     known_top_level_keys,
 )
 from trackstack_wh.contract.patterns import EMAIL_PATTERN, SHA256_HEX_PATTERN
+from trackstack_wh.ingest.client_ip import STORED_IP, project_rows
+from trackstack_wh.ingest.sessions import session_sql
 
 NESTED_GROUPS: dict[str, frozenset[Group]] = {
     "userData": frozenset({Group.IDENTITY, Group.CLICK_ID, Group.CLIENT}),
@@ -290,8 +292,11 @@ def insert_events_sql() -> str:
     """INSERT into ``events`` of the records of ``chunk`` marked ``kept`` (they
     passed validation and dedup), every field typed and warnings computed on the way
     (parameters ``$received_at``, ``$batch_id`` and ``$seq_base``, to which the line
-    number is added to give ``event_seq``). A missing ``ts`` is taken from the
-    HTTP sink's receive time when the event came through it, else from ``$received_at``."""
+    number is added to give ``event_seq``, and those of `client_ip.ip_params`). A
+    missing ``ts`` is taken from the HTTP sink's receive time when the event came
+    through it, else from ``$received_at``. Client IPs are stored under their project's
+    policy (`trackstack_wh.ingest.client_ip`, whose macros must be defined on the
+    connection); a record without a session gets one (`trackstack_wh.ingest.sessions`)."""
     page_view = Family.PAGE_VIEW.value
     warnings = [
         "case when s.ts_missing then 'ts_inferred' end",
@@ -302,17 +307,21 @@ def insert_events_sql() -> str:
         f"'{EMAIL_PATTERN}|{SHA256_HEX_PATTERN}') then 'invalid_email' end",
         "case when s.has_unknown_keys then 'unknown_fields' end",
     ]
+    event_time = "coalesce(s.ts, s.edge_received_at, $received_at)"
     return f"""
 insert into events by name
-select s.* exclude (ts, ts_missing, has_unknown_keys, type_errors),
-    coalesce(s.ts, s.edge_received_at, $received_at) as ts,
-    cast(coalesce(s.ts, s.edge_received_at, $received_at) as date) as event_date,
+select s.* exclude (ts, ts_missing, has_unknown_keys, type_errors, session_id),
+    {event_time} as ts,
+    cast({event_time} as date) as event_date,
+    {session_sql(event_time)} as session_id,
+    s.session_id is null as session_id_generated,
     coalesce(c.stage, '{CUSTOM_STAGE}') as stage,
     c.event_name is not null as is_canonical,
     $received_at as received_at, $batch_id as batch_id, s.ts_missing as ts_inferred,
     $seq_base + s.line_no as event_seq,
     list_filter([{", ".join(warnings)}], lambda w: w is not null) as warnings
-from ({staged_sql(only_kept=True)}) s
+from (select * replace ({STORED_IP} as client_ip)
+      from ({project_rows(staged_sql(only_kept=True))}) s) s
 left join canonical_events c on c.event_name = s.event_name"""
 
 

@@ -28,10 +28,11 @@ import orjson
 import polars as pl
 import pyarrow as pa
 
-from trackstack_wh.config.ingest import IngestSettings
+from trackstack_wh.config.ingest import ClientIpPolicy, IngestSettings
 from trackstack_wh.db import transaction
 from trackstack_wh.errors import UnreadableFileError
 from trackstack_wh.ingest.ahead import ChunksAhead
+from trackstack_wh.ingest.client_ip import IP_MACROS, ip_params, key_params
 from trackstack_wh.ingest.detail import quarantine_detail
 from trackstack_wh.ingest.identify import INSERT_SQL as INSERT_IDENTITIES_SQL
 from trackstack_wh.ingest.identify import IS_IDENTIFY, STAGED_SQL, validate_identities
@@ -99,7 +100,7 @@ def ingest_file(
 
     ``source`` is the name the rows record for the file (default: ``path``); landing
     pickup gives the place the segment is moved to once loaded. ``limits``: record and
-    document sizes (``[ingest]``)."""
+    document sizes (``[ingest]``) and the client IP policy (default: truncate)."""
     started = time.perf_counter()
     fmt, _ = file_format(path)
     source = source or str(path)
@@ -116,6 +117,7 @@ def ingest_file(
                 source, previous[0][0], "already_ingested", seconds=time.perf_counter() - started
             )
         batch = _Batch(conn, "b_" + sha[:24], source, received_at or dt.datetime.now(dt.UTC))
+        batch.ip = (limits or IngestSettings()).client_ip
         batch.load(chunks, sha, "landing" if is_segment(path) else fmt.lstrip("."))
     return FileReport(
         source,
@@ -141,12 +143,16 @@ def reload_records(
     batch_id: str,
     source: str,
     received_at: dt.datetime,
+    ip: ClientIpPolicy | None = None,
 ) -> _Batch:
     """Load a chunk of an ingested batch's lines again, in the caller's transaction,
     under a fresh ``event_seq`` base (incremental steps see the events as new); returns
-    its accounting, which the caller books (`trackstack_wh.ingest.replay`)."""
+    its accounting, which the caller books (`trackstack_wh.ingest.replay`). ``ip``: the
+    client IP policy (default: truncate)."""
     conn.execute(OBJECT_FROM_KEYS_MACRO)
+    conn.execute(IP_MACROS)
     batch = _Batch(conn, batch_id, source, received_at)
+    batch.ip = ip or ClientIpPolicy()
     batch.seq_base = conn.execute(SEQ_BASE_SQL).fetchall()[0][0]
     batch.load_chunk(chunk)
     return batch
@@ -169,12 +175,14 @@ class _Batch:
         self.warnings: Counter[str] = Counter()
         self.edge_headers: list[str] = []
         self.seq_base = 0
+        self.ip = ClientIpPolicy()
 
     def load(self, chunks: Iterator[pa.Table], sha: str, fmt: str) -> None:
         """Load every chunk, each committed on its own, then record the batch; a load
         that fails is undone (see the module docstring)."""
         conn = self.conn
         conn.execute(OBJECT_FROM_KEYS_MACRO)
+        conn.execute(IP_MACROS)
         start_load(conn, self.batch_id, self.source, sha)
         self.seq_base = conn.execute(SEQ_BASE_SQL).fetchall()[0][0]
         try:
@@ -251,6 +259,7 @@ class _Batch:
                     "received_at": self.received_at,
                     "batch_id": self.batch_id,
                     "seq_base": self.seq_base,
+                    **ip_params(self.ip),
                 },
             )
         self._write_duplicates(duplicates)
@@ -277,7 +286,11 @@ class _Batch:
             with _registered(conn, "kept_identities", kept):
                 conn.execute(
                     INSERT_IDENTITIES_SQL,
-                    {"received_at": self.received_at, "batch_id": self.batch_id},
+                    {
+                        "received_at": self.received_at,
+                        "batch_id": self.batch_id,
+                        **key_params(self.ip),
+                    },
                 )
         self._write_duplicates(duplicates)
         self.rows_valid += kept.height

@@ -43,6 +43,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from trackstack_wh.config.ingest import ClientIpPolicy
 from trackstack_wh.db import query_frame, transaction
 from trackstack_wh.errors import UsageError
 from trackstack_wh.ingest.chunk import CHUNK_SCHEMA
@@ -153,9 +154,11 @@ def replay_quarantine(
     file: str | None = None,
     fix: RecordFix | None = None,
     default_currency: str | None = None,
+    ip: ClientIpPolicy | None = None,
 ) -> ReplayResult:
     """Validate the selected quarantined records again (see the module docstring) and
-    move those that pass; recorded in ``quarantine_replays`` and ``quarantine_moves``."""
+    move those that pass; recorded in ``quarantine_replays`` and ``quarantine_moves``.
+    ``ip``: the client IP policy moved records are stored under (default: truncate)."""
     if fix is not None and not callable(fix):
         raise UsageError(f"fix must be a callable taking and returning a dict, not {fix!r}")
     started = time.perf_counter()
@@ -180,7 +183,7 @@ def replay_quarantine(
                 break
             after = int(page["line_no"][-1])
             records = prepare(page, source, fix, default_currency)
-            still = _replay_page(conn, result, records, batch_id, source, received_at)
+            still = _replay_page(conn, result, records, (batch_id, source, received_at), ip)
             for code, n in still.items():
                 reasons[code] = reasons.get(code, 0) + n
     with transaction(conn):
@@ -285,11 +288,12 @@ def _replay_page(
     conn: duckdb.DuckDBPyConnection,
     result: ReplayResult,
     records: pl.DataFrame,
-    batch_id: str,
-    source: str,
-    received_at: dt.datetime,
+    batch: tuple[str, str, dt.datetime],
+    ip: ClientIpPolicy | None,
 ) -> dict[str, int]:
-    """Move one page's records in one transaction; returns the still quarantined by reason."""
+    """Move one page's records of ``batch`` (ID, source, received at) in one transaction;
+    returns the still quarantined by reason."""
+    batch_id, source, received_at = batch
     chunk = records.select("line_no", "raw", "pre_reason").to_arrow().cast(CHUNK_SCHEMA)
     lines = records.select("line_no", "quarantined_at", "raw_before", raw=pl.col("original"))
     with _registered(conn, "replayed_lines", lines), transaction(conn):
@@ -298,25 +302,26 @@ def _replay_page(
             "and line_no in (select line_no from replayed_lines)",
             [batch_id],
         )
-        batch = reload_records(
-            conn, chunk, batch_id=batch_id, source=source, received_at=received_at
+        loaded = reload_records(
+            conn, chunk, batch_id=batch_id, source=source, received_at=received_at, ip=ip
         )
-        valid, duplicate, still = batch.rows_valid, batch.rows_duplicate, batch.rows_quarantined
+        valid, duplicate = loaded.rows_valid, loaded.rows_duplicate
+        still = loaded.rows_quarantined
         if valid + duplicate + still != records.height:
             raise RuntimeError(f"replay of {batch_id} did not account for every record (a bug)")
         conn.execute(RESTORE_SQL, {"batch": batch_id})
         conn.execute(
-            MOVES_SQL, {"replay": result.replay_id, "batch": batch_id, "seq_base": batch.seq_base}
+            MOVES_SQL, {"replay": result.replay_id, "batch": batch_id, "seq_base": loaded.seq_base}
         )
         counts = {"valid": valid, "duplicate": duplicate, "batch": batch_id}
-        conn.execute(ACCOUNT_SQL, {**counts, "identify": batch.rows_identify})
+        conn.execute(ACCOUNT_SQL, {**counts, "identify": loaded.rows_identify})
         tally = {"replay": result.replay_id, "examined": records.height, "still": still}
         conn.execute(TALLY_SQL, {**tally, "valid": valid, "duplicate": duplicate})
     result.rows_examined += records.height
     result.rows_moved += valid
     result.rows_duplicate += duplicate
     result.rows_still_quarantined += still
-    return dict(batch.reasons)
+    return dict(loaded.reasons)
 
 
 @contextmanager

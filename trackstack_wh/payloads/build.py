@@ -25,12 +25,13 @@ from functools import cache
 
 import duckdb
 
-from trackstack_wh.config import Destination, WorkspaceConfig
+from trackstack_wh.config import AD_DESTINATIONS, Destination, WorkspaceConfig
 from trackstack_wh.db import create_currency_table, has_table, transaction
+from trackstack_wh.destinations import overrides
 from trackstack_wh.destinations.routing import build_event_routes, in_part
 from trackstack_wh.errors import UsageError
 from trackstack_wh.identity.rules import RULES_VERSION
-from trackstack_wh.payloads import increments, stitched
+from trackstack_wh.payloads import increments, privacy, stitched
 from trackstack_wh.payloads.registry import payload_spec
 from trackstack_wh.payloads.spec import (
     AD_GATES,
@@ -42,7 +43,7 @@ from trackstack_wh.payloads.spec import (
 from trackstack_wh.sql import lit
 from trackstack_wh.timewindow import TimeWindow, in_window, window_params
 
-PAYLOAD_VERSION = "2026-12-v4"
+PAYLOAD_VERSION = "2026-12-v5"
 """Bumped when a builder's output changes, so existing rows are rebuilt."""
 
 TABLE_DDL = """
@@ -67,6 +68,7 @@ create table if not exists {table} (
 alter table {table} add column if not exists event_seq bigint;
 alter table {table} add column if not exists built_seq bigint default nextval('payload_built_seq');
 alter table {table} add column if not exists key_sources json;
+alter table {table} add column if not exists overrides json;
 """
 """One destination's payload table. The IDs and the JSON are stored with ZSTD: FSST and
 dictionary analysis of a million distinct strings cost twice the time and give a file
@@ -77,9 +79,16 @@ the rows in the order they were written (new or rebuilt), so a push can tell the
 written since its last run (`trackstack_wh.delivery.cursor`)."""
 
 
-CURRENCY_OR_DEFAULT = "coalesce(upper(e.currency), $default_currency)"
-"""The event's currency, else ``workspace.default_currency`` (NULL when neither):
-``src.currency`` for every builder and gate, and the exponent of ``value_major``."""
+VALUE_OVERRIDE = overrides.dynamic_override("value", "$destination", "e.platform_params")
+VALUE = f"coalesce({VALUE_OVERRIDE}, e.value)"
+"""The event's value, or its ``platformParams.<destination>.value`` (same unit)."""
+CURRENCY_OR_DEFAULT = (
+    f"coalesce({overrides.dynamic_override('currency', '$destination', 'e.platform_params')}, "
+    "upper(e.currency), $default_currency)"
+)
+"""The event's currency (or its ``platformParams.<destination>.currency``), else
+``workspace.default_currency`` (NULL when none): ``src.currency`` for every builder and
+gate, and the exponent of ``value_major``."""
 
 IN_AGE = " and ".join(f"not coalesce({cond}, false)" for _, cond in AGE_GATES)
 """SQL: an event passes the age gates."""
@@ -98,16 +107,18 @@ where {in_window("ts")}"""
 
 SOURCE_SQL = f"""
 with src as (
-    select e.* exclude (reason, destination, currency, {", ".join(stitched.EVENT_COLUMNS)}),
+    select e.* exclude (reason, destination, currency, value,
+            {", ".join(stitched.EVENT_COLUMNS)}),
         d.duplicate_of,
+        {VALUE} as value,
         {CURRENCY_OR_DEFAULT} as currency,
-        {stitched.source_columns()},
-        s.sources as stitch_sources,
-        cx.exponent, {major_units("e.value")} as value_major,
+        {{source_columns}},
+        {{stitch_sources}} as stitch_sources,
+        cx.exponent, {major_units(VALUE)} as value_major,
         to_timestamp($as_of_s) as as_of
     from {{routed}}($part_lo, $part_hi, $from_s, $to_s) e
     left join ({{identity}}) i on i.event_id = e.event_id
-    left join (from event_stitch where {in_part()}) s on s.event_id = e.event_id
+    {{stitch_join}}
     left join destination_dedup d on d.event_id = e.event_id and d.destination = $destination
     left join currency_exponents cx on cx.code = {CURRENCY_OR_DEFAULT}
     where e.destination = $destination and e.reason is null and {{unbuilt}}
@@ -147,7 +158,8 @@ select event_id, $destination as destination, {lit(kind.name)} as request_kind,
     {duplicate_of} as duplicate_of, {warning_list}::varchar[] as warnings,
     case when status = 'ready' then ({kind.payload})::json end as payload,
     $settings_hash as settings_hash, as_of as built_at, event_seq,
-    case when status = 'ready' then {stitched.key_sources(spec.destination)} end as key_sources
+    case when status = 'ready' then {stitched.key_sources(spec.destination)} end as key_sources,
+    case when status = 'ready' then {overrides.applied_sql(spec.destination)} end as overrides
 from (
     select *, case when {duplicate_of} is not null then 'duplicate'
         when skip_reason is not null then 'skipped' else 'ready' end as status
@@ -155,18 +167,35 @@ from (
 )"""
 
 
-def payload_sql(spec: PayloadSpec, *, kept_identities: bool = False, changed: bool = False) -> str:
-    """The INSERT that builds a destination's missing rows (joining the identity rows of
-    only the events the age gates keep when ``kept_identities``; the rows are the same),
-    or the rows of the events copied aside by `increments.ChangedEvents` when ``changed``
-    (their rows were deleted first)."""
+STITCH_JOIN = f"left join (from event_stitch where {in_part()}) s on s.event_id = e.event_id"
+
+
+def payload_sql(
+    spec: PayloadSpec,
+    *,
+    groups: tuple[str, ...] = (),
+    kept_identities: bool = False,
+    changed: bool = False,
+) -> str:
+    """The INSERT that builds a destination's missing rows, taking the stitched keys of
+    ``groups`` (`stitched.stitched_groups`; none: no stitched keys are joined), joining
+    the identity rows of only the events the age gates keep when ``kept_identities`` (the
+    rows are the same), or the rows of the events copied aside by
+    `increments.ChangedEvents` when ``changed`` (their rows were deleted first)."""
     selects = "\nunion all\n".join(_kind_select(spec, k) for k in spec.kinds)
     identity = KEPT_IDENTITIES if kept_identities else ALL_IDENTITIES
     routed, unbuilt = "routed_events_in", UNBUILT.format(table=spec.table)
     if changed:  # their rows were deleted first
         identity = f"from {increments.CHANGED_IDENTITY} where {in_part()}"
         routed, unbuilt = increments.ROUTED_CHANGED, "true"
-    source = SOURCE_SQL.format(identity=identity, routed=routed, unbuilt=unbuilt)
+    source = SOURCE_SQL.format(
+        identity=identity,
+        routed=routed,
+        unbuilt=unbuilt,
+        source_columns=stitched.source_columns(groups),
+        stitch_sources=stitched.GROUP_SOURCES if groups else "null::json[]",
+        stitch_join=STITCH_JOIN if groups else "",
+    )
     return f"insert into {spec.table} by name\n{source}\n{selects}"
 
 
@@ -184,6 +213,8 @@ def settings_hash(dest: Destination, config: WorkspaceConfig, phone_region: str 
         "rules": RULES_VERSION,
         "payloads": PAYLOAD_VERSION,
     }
+    if dest.name in AD_DESTINATIONS:
+        settings["privacy"] = config.privacy.fingerprint()
     text = json.dumps(settings, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -292,6 +323,7 @@ def _build_destination(
     transaction. After a whole build under the same settings, only the events loaded
     since and the changed ones are read (`increments`)."""
     spec = payload_spec(dest)
+    groups = stitched.stitched_groups(dest)
     started = time.perf_counter()
     digest = settings_hash(dest, config, phone_region)
     max_age = dest.max_event_age_days or spec.max_age_days
@@ -304,6 +336,7 @@ def _build_destination(
         "future_s": spec.future_seconds,
         "settings_hash": digest,
         **stitched.stitch_params(dest),
+        **privacy.privacy_params(config),
         **window_params(window),
         **spec.params,
     }
@@ -326,11 +359,12 @@ def _build_destination(
             rebuilt += increments.delete_rows_of(conn, spec.table, increments.REBUILD)
             lo = increments.lowest_seq(conn, increments.REBUILD)
             steps = [
-                (payload_sql(spec), part) for part in build_parts(conn, None, last.through_seq)
+                (payload_sql(spec, groups=groups), part)
+                for part in build_parts(conn, None, last.through_seq)
             ]
             if lo is not None and lo <= last.through_seq:
                 old: Part = {"part_lo": lo, "part_hi": last.through_seq + 1}
-                steps.append((payload_sql(spec, changed=True), old))
+                steps.append((payload_sql(spec, groups=groups, changed=True), old))
         else:
             stale = "true" if rebuild else "(settings_hash <> $h or event_seq is null)"
             rebuilt = conn.execute(
@@ -341,12 +375,17 @@ def _build_destination(
                 conn, spec.table, increments.CHANGED, in_window("event_time"), window_params(window)
             )
             kept = conn.execute(KEPT_SHARE_SQL, _bind(KEPT_SHARE_SQL, params)).fetchall()[0][0]
-            sql = payload_sql(spec, kept_identities=kept < KEPT_IDENTITIES_BELOW)
+            sql = payload_sql(spec, groups=groups, kept_identities=kept < KEPT_IDENTITIES_BELOW)
             steps = [(sql, part) for part in whole_parts()]
     inserted = 0
     for sql, part in steps:
         with transaction(conn):
             inserted += conn.execute(sql, _bind(sql, {**params, **part})).fetchall()[0][0]
+    after = last.through_seq if incremental and last is not None else None
+    for sql in spec.records:
+        with transaction(conn):
+            bound = _bind(sql, {**params, "records_after": after})
+            inserted += conn.execute(sql, bound).fetchall()[0][0]
     with transaction(conn):
         if whole:
             increments.record_build(conn, dest.name, digest, top, quality_run)

@@ -6,6 +6,7 @@ must carry the row's ``event_time`` in the platform's unit; its dedup field must
 ``dedup_key``; every hashed identifier must be SHA-256 hex (Google's Data Manager also
 takes base64); ad platforms must get no readable email address anywhere. The emulator
 enforces the same rules over HTTP; this runs them on the table before anything is sent.
+Privacy signals (`PRIVACY_RULES`) must have the platforms' documented shapes and values.
 """
 
 from __future__ import annotations
@@ -83,8 +84,63 @@ RULES: dict[tuple[str, str], KindRules] = {
         ("$.user.email", "$.user.phone_number", "$.user.external_id", "$.user.ip_address"),
     ),
     ("hubspot", "custom_event"): KindRules(("$.occurredAt", "timestamp"), "$.uuid"),
+    ("posthog", "event"): KindRules(("$.timestamp", "timestamp"), "$.uuid"),
+    ("posthog", "identify"): KindRules(("$.timestamp", "timestamp"), "$.uuid"),
 }
 AD_PLATFORMS = ("meta", "google_ads", "linkedin", "tiktok", "snapchat", "reddit")
+LDU_ONLY = "coalesce(json_extract({p}, {path})::varchar, '[\"LDU\"]') <> '[\"LDU\"]'"
+PRIVACY_RULES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("meta", "event"): (
+        ("ldu_options", LDU_ONLY.format(p="payload", path="'$.data_processing_options'")),
+        (
+            "ldu_location_without_options",
+            "(json_exists(payload, '$.data_processing_options_country') "
+            "or json_exists(payload, '$.data_processing_options_state')) "
+            "and not json_exists(payload, '$.data_processing_options')",
+        ),
+        (
+            "ldu_location_codes",
+            "json_exists(payload, '$.data_processing_options') and "
+            "(payload->>'$.data_processing_options_country', "
+            "payload->>'$.data_processing_options_state') not in (('0', '0'), ('1', '1000'))",
+        ),
+    ),
+    ("google_ads", "event"): (
+        (
+            "consent_values",
+            "coalesce(payload->>'$.consent.adUserData', 'CONSENT_GRANTED') not in "
+            "('CONSENT_GRANTED', 'CONSENT_DENIED') or coalesce(payload->>"
+            "'$.consent.adPersonalization', 'CONSENT_GRANTED') not in "
+            "('CONSENT_GRANTED', 'CONSENT_DENIED')",
+        ),
+    ),
+    ("google_ads", "click_conversion"): (
+        (
+            "consent_values",
+            "coalesce(payload->>'$.consent.adUserData', 'GRANTED') not in ('GRANTED', 'DENIED') "
+            "or json_exists(payload, '$.consent.adPersonalization')",
+        ),
+    ),
+    ("tiktok", "event"): (
+        (
+            "limited_data_use",
+            "json_exists(payload, '$.limited_data_use') "
+            "and json_type(payload, '$.limited_data_use') <> 'BOOLEAN'",
+        ),
+    ),
+    ("snapchat", "event"): (
+        ("ldu_options", LDU_ONLY.format(p="payload", path="'$.data_processing_options'")),
+    ),
+    ("reddit", "event"): (
+        (
+            "ldu_options",
+            LDU_ONLY.format(p="payload", path="'$.user.data_processing_options.modes'"),
+        ),
+    ),
+}
+"""(destination, kind) -> (rule, SQL true when a ready row breaks it) for the privacy
+signals: LDU is exactly ``["LDU"]``, Meta's location only beside it and as ``0/0`` or
+``1/1000``, Google's consent enums, TikTok's flag a boolean."""
 READY_CTE = f"""
 with ready as (
     select event_id, request_kind, dedup_key, event_time, payload from {{table}}
@@ -126,6 +182,7 @@ def _kind_checks(destination: str, kind: str, rules: KindRules) -> list[tuple[st
             f"and not regexp_full_match(coalesce(x->>'idValue', ''), {pattern}))) > 0"
         )
         checks.append((f"hashed:{rules.typed_ids}", bad))
+    checks += list(PRIVACY_RULES.get((destination, kind), ()))
     if destination in AD_PLATFORMS:
         checks.append(("no_readable_email", f"regexp_matches({p}::varchar, {lit(READABLE_EMAIL)})"))
     return [(name, f"request_kind = {lit(kind)} and ({cond})") for name, cond in checks]
@@ -133,10 +190,10 @@ def _kind_checks(destination: str, kind: str, rules: KindRules) -> list[tuple[st
 
 def conformance_sql(destination: str, table: str) -> str:
     """The query listing every broken rule of ``table``'s ready rows."""
-    kinds = sorted({k for (d, k) in RULES if d == destination})
+    kinds = sorted({k for (d, k) in (*RULES, *PRIVACY_RULES) if d == destination})
     checks = [("json_object", "coalesce(json_type(payload) <> 'OBJECT', true)")]
     for kind in kinds:
-        checks += _kind_checks(destination, kind, RULES[(destination, kind)])
+        checks += _kind_checks(destination, kind, RULES.get((destination, kind), KindRules()))
     selects = "\nunion all\n".join(
         f"select event_id, request_kind, {lit(name)} as rule from ready where {cond}"
         for name, cond in checks

@@ -7,13 +7,16 @@ and E.164 phone with ``+``; the address (names hashed, country and postal code i
 only when complete. ``transactionId``/``orderId`` is the dedup key (transaction ID, else
 order ID, else event ID). A Refund or Chargeback retracts the original conversion (same
 transaction ID) or restates it to the remaining value after a partial refund.
+``consent`` carries the event's ad-user-data and ad-personalization answers, else the
+``[privacy]`` defaults (`privacy`); ``platformParams.google_ads`` may set the conversion
+action (``conversionActionId`` or ``sendTo``), value and currency (`overrides`).
 """
 
 from __future__ import annotations
 
 from trackstack_wh.config import Destination, GoogleAdsDestination
-from trackstack_wh.consent import AD_PERSONALIZATION, AD_USER_DATA, consent_status
 from trackstack_wh.contract import REFUND_EVENTS, REVENUE_EVENTS
+from trackstack_wh.payloads import privacy
 from trackstack_wh.payloads.jsonsql import const, items, obj, val
 from trackstack_wh.payloads.spec import (
     CURRENCY,
@@ -61,16 +64,7 @@ DATA_MANAGER_EVENT = obj(
     ("eventSource", val(f"case when {IS_WEB} then 'WEB' else 'OTHER' end")),
     ("conversionValue", val("value_major")),
     ("currency", val(CURRENCY)),
-    (
-        "consent",
-        obj(
-            ("adUserData", val(consent_status(AD_USER_DATA, "CONSENT_GRANTED", "CONSENT_DENIED"))),
-            (
-                "adPersonalization",
-                val(consent_status(AD_PERSONALIZATION, "CONSENT_GRANTED", "CONSENT_DENIED")),
-            ),
-        ),
-    ),
+    ("consent", privacy.google_consent("CONSENT_GRANTED", "CONSENT_DENIED")),
     (
         "adIdentifiers",
         obj(
@@ -122,13 +116,7 @@ CLICK_CONVERSION = obj(
             obj(("hashedPhoneNumber", val("phone_e164_sha256"))),
         ),
     ),
-    (
-        "consent",
-        obj(
-            ("adUserData", val(consent_status(AD_USER_DATA, "GRANTED", "DENIED"))),
-            ("adPersonalization", val(consent_status(AD_PERSONALIZATION, "GRANTED", "DENIED"))),
-        ),
-    ),
+    ("consent", privacy.google_consent("GRANTED", "DENIED", personalization=False)),
     ("conversionEnvironment", f"case when {IS_WEB} then {const('WEB')} end"),
 )
 

@@ -1,5 +1,5 @@
 """HubSpot: a custom behavioral event per routed event, a deal upsert per revenue or
-refund event, and a contact upsert when a customer churns.
+refund event, and contact and company updates when a customer churns.
 
 - ``custom_event`` (``/events/v3/send/batch`` ``inputs[]``): ``eventName`` fully
   qualified as ``pe<portal>_<snake_name>``, ``occurredAt`` ISO 8601 UTC, the contact by
@@ -13,8 +13,14 @@ refund event, and a contact upsert when a customer churns.
   stage (skipped as ``missing_currency`` when the amount has no currency); a refund or
   chargeback moves the deal to ``refund_stage``. Both copies of a purchase upsert the
   same deal, so deals are not marked ``duplicate``.
-- ``contact`` (``/crm/v3/objects/contacts/batch/upsert``): Churned stamps
-  ``churn_property`` on the contact found by email.
+- ``contact`` (``/crm/v3/objects/contacts/batch/upsert``, ``idProperty`` email) and
+  ``company`` (``/crm/v3/objects/companies/batch/update``): Churned stamps
+  ``churn_property`` with the churn time on the contact of the email (created when the
+  portal has none: a contact is its email) and on the company whose
+  ``company_id_property`` (a unique-value property) holds the event's ``companyId`` (or
+  its company domain, ``company_key``). The company is only updated, never created (an
+  upsert would make a nameless company): HubSpot answers an ID it has no company for
+  with a 207 ``OBJECT_NOT_FOUND`` error, and that row is rejected ``record_not_found``.
 """
 
 from __future__ import annotations
@@ -101,6 +107,17 @@ CONTACT = obj(
     ("properties", obj(("$churn_property", val(ISO_UTC)))),
 )
 
+COMPANY_KEY = (
+    "case when $company_key = 'company_domain' then nullif(lower(trim(company_domain)), '') "
+    "else nullif(trim(company_id), '') end"
+)
+"""The company's ID: the event's company ID (or its domain, per ``company_key``)."""
+COMPANY = obj(
+    ("idProperty", val("$company_id_property")),
+    ("id", val(COMPANY_KEY)),
+    ("properties", obj(("$churn_property", val(ISO_UTC)))),
+)
+
 NO_CONTACT = ("no_contact_identifier", f"({PLAIN_EMAIL}) is null")
 
 
@@ -118,6 +135,8 @@ def spec(dest: Destination) -> PayloadSpec:
             "refund_stage": portal.refund_stage,
             "pipeline": portal.pipeline,
             "churn_property": portal.churn_property,
+            "company_id_property": portal.company_id_property,
+            "company_key": portal.company_key,
         },
         kinds=(
             PayloadKind(
@@ -152,6 +171,14 @@ def spec(dest: Destination) -> PayloadSpec:
                 where="event_name = 'Churned'",
                 event_name="'contact'",
                 gates=(NO_CONTACT,),
+            ),
+            PayloadKind(
+                name="company",
+                payload=COMPANY,
+                dedup_key=COMPANY_KEY,
+                where="event_name = 'Churned'",
+                event_name="'company'",
+                gates=(("missing_company_id", f"({COMPANY_KEY}) is null"),),
             ),
         ),
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 
 import duckdb
 
@@ -63,7 +65,8 @@ def preview_requests(
 ) -> list[HttpRequest]:
     """The requests that sending a destination's ready rows would make, without sending.
 
-    Upsert endpoints (CRM records) carry only the latest row per record key.
+    Upsert endpoints (CRM records) carry only the latest row per record key. Each
+    request's ``overrides`` shows, per event, the fields ``platformParams`` set.
     """
     table = PAYLOAD_TABLES[dest.name]
     requests: list[HttpRequest] = []
@@ -78,7 +81,7 @@ def preview_requests(
         )
         rows = conn.execute(
             f"""
-select event_id, payload::varchar from {table}
+select event_id, payload::varchar, overrides::varchar from {table}
 where status = 'ready' and request_kind = $kind
   and ($since_s is null or event_time >= to_timestamp($since_s))
 {latest_only}
@@ -90,5 +93,13 @@ limit $limit""",
                 "limit": limit if limit is not None else 2**62,
             },
         ).fetchall()
-        requests += plan_requests(dest, kind, rows, reveal_secrets=reveal_secrets)
+        changed = {event_id: json.loads(o) for event_id, _, o in rows if o is not None}
+        planned = plan_requests(
+            dest, kind, [(event_id, payload) for event_id, payload, _ in rows],
+            reveal_secrets=reveal_secrets,
+        )  # fmt: skip
+        requests += [
+            dataclasses.replace(r, overrides={e: changed[e] for e in r.event_ids if e in changed})
+            for r in planned
+        ]
     return requests

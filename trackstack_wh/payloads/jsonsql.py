@@ -40,6 +40,12 @@ def obj(*members: Member) -> str:
     return f"('{{' || {_joined(parts)} || '}}')"
 
 
+def literal_obj(*members: Member) -> str:
+    """`obj` whose keys are all constant text, ``$`` included (PostHog's ``$set``)."""
+    parts = [f"{lit(json.dumps(k) + ':')} || ({v})" for k, v in members if v is not None]
+    return f"('{{' || {_joined(parts)} || '}}')"
+
+
 def items(*elements: str) -> str:
     """SQL for a JSON array of the non-NULL element JSON texts, NULL when empty."""
     return f"('[' || {_joined(list(elements))} || ']')"

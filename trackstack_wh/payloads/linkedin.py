@@ -4,7 +4,9 @@
 string, ``eventId`` the dedup key. ``user.userIds`` holds the SHA-256 email and the
 ``li_fat_id`` click ID in clear (one of them is required); ``userInfo`` (plain first and
 last name, company, country) only when both names are known, as LinkedIn requires.
-The conversion rule comes from the config (or ``platformParams.linkedin.conversionRuleId``).
+The conversion rule comes from the config (or ``platformParams.linkedin.conversionRuleId``);
+``platformParams.linkedin`` may also set the value and currency (`overrides`). LinkedIn
+documents no limited-data-use flag: only our consent gate applies.
 """
 
 from __future__ import annotations

@@ -5,10 +5,15 @@ ln, ge, db, ct, st, zp, country, external_id), client IP / user agent / fbc / fb
 clear. Dedup: ``event_id`` + ``event_name`` (48 h). ``fbc`` is built from ``fbclid`` when
 only the click ID was captured; an ``fbc`` whose click time is after the event is
 dropped with a warning. Website events need a user agent and a source URL.
+Limited data use goes in ``data_processing_options`` (`privacy`); ``platformParams.meta``
+may set the event name, value, currency, ``action_source``, ``opt_out`` and add
+``custom_data`` fields (`overrides`).
 """
 
 from __future__ import annotations
 
+from trackstack_wh.destinations.overrides import merged_object, override
+from trackstack_wh.payloads import privacy
 from trackstack_wh.payloads.jsonsql import obj, val
 from trackstack_wh.payloads.spec import (
     EPOCH_S,
@@ -19,7 +24,7 @@ from trackstack_wh.payloads.spec import (
 )
 
 ACTION_SOURCE = (
-    "coalesce(platform_params->'meta'->>'action_source', "
+    f"coalesce({override('meta', 'actionSource')}, "
     "case when page_url is not null then 'website' else 'system_generated' end)"
 )
 FBC_CANDIDATE = (
@@ -40,6 +45,8 @@ PAYLOAD = obj(
     ("action_source", val(ACTION_SOURCE)),
     ("event_source_url", val("page_url")),
     ("referrer_url", val("referrer")),
+    ("opt_out", val(override("meta", "optOut"))),
+    *privacy.meta_members(),
     (
         "user_data",
         obj(
@@ -52,12 +59,16 @@ PAYLOAD = obj(
     ),
     (
         "custom_data",
-        obj(
-            *ORDER_FIELDS,
-            ("content_ids", val("content_ids")),
-            ("content_name", val("content_name")),
-            ("content_category", val("content_category")),
-            ("num_items", val("num_items")),
+        merged_object(
+            "meta",
+            "customData",
+            obj(
+                *ORDER_FIELDS,
+                ("content_ids", val("content_ids")),
+                ("content_name", val("content_name")),
+                ("content_category", val("content_category")),
+                ("num_items", val("num_items")),
+            ),
         ),
     ),
 )

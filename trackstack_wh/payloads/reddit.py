@@ -4,11 +4,15 @@
 ``tracking_type`` or ``CUSTOM`` with ``custom_event_name``; ``metadata.conversion_id``
 the dedup key (the event ID, as the Pixel sends it); ``user`` with SHA-256 email (Reddit's
 canonical form), phone (E.164), external ID and IP, user agent in clear; ``click_id``
-the ``rdt_cid``.
+the ``rdt_cid``. Limited data use sets ``user.data_processing_options`` (`privacy`);
+``platformParams.reddit`` may set the event name, value, currency and ``action_source``
+(`overrides`).
 """
 
 from __future__ import annotations
 
+from trackstack_wh.destinations.overrides import override
+from trackstack_wh.payloads import privacy
 from trackstack_wh.payloads.jsonsql import obj, val
 from trackstack_wh.payloads.spec import (
     CURRENCY,
@@ -28,7 +32,13 @@ IS_STANDARD = f"platform_event_name in ({', '.join(lit(t) for t in TRACKING_TYPE
 
 PAYLOAD = obj(
     ("event_at", val(EPOCH_MS)),
-    ("action_source", val(f"case when {IS_WEB} then 'WEBSITE' else 'OTHER' end")),
+    (
+        "action_source",
+        val(
+            f"coalesce({override('reddit', 'actionSource')}, "
+            f"case when {IS_WEB} then 'WEBSITE' else 'OTHER' end)"
+        ),
+    ),
     ("event_source_url", val("page_url")),
     ("click_id", val("rdt_cid")),
     (
@@ -52,7 +62,11 @@ PAYLOAD = obj(
     ),
     (
         "user",
-        obj(*user_fields("reddit", as_lists=False), ("user_agent", val("user_agent"))),
+        obj(
+            *user_fields("reddit", as_lists=False),
+            ("user_agent", val("user_agent")),
+            *privacy.reddit_members(),
+        ),
     ),
 )
 

@@ -10,6 +10,7 @@ from trackstack_wh.payloads import (
     hubspot,
     linkedin,
     meta,
+    posthog,
     reddit,
     salesforce,
     snapchat,
@@ -26,6 +27,7 @@ CONFIGURED: dict[str, Callable[[Destination], PayloadSpec]] = {
     "google_ads": google_ads.spec,
     "hubspot": hubspot.spec,
     "salesforce": salesforce.spec,
+    "posthog": posthog.spec,
 }
 """Destinations whose payloads take account IDs, API choice or field names from config."""
 

@@ -20,6 +20,7 @@ from trackstack_wh.config import (
     Destination,
     GoogleAdsDestination,
     MetaDestination,
+    PostHogDestination,
     RedditDestination,
     SalesforceDestination,
     SnapchatDestination,
@@ -44,7 +45,8 @@ class Endpoint:
     batch_size: int
     body: Body
     auth: str = "bearer"
-    """``bearer`` header, ``query`` (``access_token`` parameter) or ``tiktok`` header."""
+    """``bearer`` header, ``query`` (``access_token`` parameter), ``tiktok`` header or
+    ``body_key`` (PostHog: ``api_key`` in the JSON body)."""
     default_base: str = ""
     api: str = ""
     """The versioned API called (``versions.APIS``), whose version fills ``{version}``;
@@ -65,6 +67,9 @@ class HttpRequest:
     headers: dict[str, str]
     body: dict[str, Any]
     event_ids: list[str]
+    overrides: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Event ID -> the ``platformParams`` overrides that set fields of its element (param,
+    payload field, value); filled by the preview, empty when sending."""
 
     def body_bytes(self) -> bytes:
         return orjson.dumps(self.body)
@@ -128,6 +133,13 @@ def _reddit_body(dest: Destination, rows: list[Any]) -> dict[str, Any]:
     return {"data": data}
 
 
+def _posthog_body(dest: Destination, rows: list[Any]) -> dict[str, Any]:
+    """``{"api_key", "batch"}``: the key stays ``***`` here; the delivery's
+    ``PlatformAuth`` writes the real one into the body on the way out (``body_key``)."""
+    del dest
+    return {"api_key": REDACTED, "batch": rows}
+
+
 def _key_body(key: str, **extra: Any) -> Body:
     def body(dest: Destination, rows: list[Any]) -> dict[str, Any]:
         del dest
@@ -172,14 +184,28 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
                  _key_body("inputs"), default_base="https://api.hubapi.com", upsert=True),
         Endpoint("hubspot", "contact", "POST", "{base}/crm/v3/objects/contacts/batch/upsert", 100,
                  _key_body("inputs"), default_base="https://api.hubapi.com", upsert=True),
+        Endpoint("hubspot", "company", "POST", "{base}/crm/v3/objects/companies/batch/update",
+                 100, _key_body("inputs"), default_base="https://api.hubapi.com", upsert=True),
         Endpoint("salesforce", "opportunity", "PATCH",
                  "{base}/services/data/{version}/composite/sobjects/Opportunity/"
                  "{opportunity_external_id_field}", 200, _key_body("records", allOrNone=False),
                  api="salesforce_rest", upsert=True),
+        Endpoint("posthog", "identify", "POST", "{base}/batch/", 1000, _posthog_body,
+                 auth="body_key"),
+        Endpoint("posthog", "event", "POST", "{base}/batch/", 1000, _posthog_body,
+                 auth="body_key"),
         Endpoint("salesforce", "lead", "PATCH",
                  "{base}/services/data/{version}/composite/sobjects/Lead/{lead_external_id_field}",
                  200, _key_body("records", allOrNone=False), api="salesforce_rest",
                  upsert=True),
+        Endpoint("salesforce", "account", "PATCH",
+                 "{base}/services/data/{version}/composite/sobjects/Account/"
+                 "{account_external_id_field}", 200, _key_body("records", allOrNone=False),
+                 api="salesforce_rest", upsert=True),
+        Endpoint("salesforce", "contact", "PATCH",
+                 "{base}/services/data/{version}/composite/sobjects/Contact/"
+                 "{contact_external_id_field}", 200, _key_body("records", allOrNone=False),
+                 api="salesforce_rest", upsert=True),
     )
 }  # fmt: skip
 """Every (destination, request kind) the payload builders produce."""
@@ -195,6 +221,8 @@ def url_params(dest: Destination) -> dict[str, str]:
             | RedditDestination(pixel_id=pixel)
         ):
             return {"pixel_id": pixel}
+        case PostHogDestination(host=host):
+            return {"host": host}
         case GoogleAdsDestination(customer_id=customer):
             return {"customer_id": customer_id(customer)}
         case SalesforceDestination() as org:
@@ -202,6 +230,8 @@ def url_params(dest: Destination) -> dict[str, str]:
                 "instance_url": org.instance_url,
                 "lead_external_id_field": org.lead_external_id_field,
                 "opportunity_external_id_field": org.opportunity_external_id_field,
+                "account_external_id_field": org.account_external_id_field,
+                "contact_external_id_field": org.contact_external_id_field,
             }
     return {}
 
@@ -210,10 +240,11 @@ def platform_url(
     template: str, dest: Destination, *, default_base: str = "", api: str = "", **extra: str
 ) -> str:
     """``template`` filled for a destination: ``{base}`` (its ``base_url``, else
-    ``default_base``, else the Salesforce instance), ``{version}`` of ``api``, the account
-    settings (`url_params`) and ``extra``."""
+    ``default_base``, else the Salesforce instance or the PostHog host), ``{version}`` of
+    ``api``, the account settings (`url_params`) and ``extra``."""
     params = url_params(dest)
-    base = dest.base_url or default_base or params.get("instance_url", "")
+    own = params.get("instance_url") or params.get("host", "")
+    base = dest.base_url or default_base or own
     return template.format(
         base=base.rstrip("/"), version=version_for(dest, api) if api else "", **params, **extra
     )

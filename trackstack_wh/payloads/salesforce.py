@@ -7,6 +7,13 @@
   sets the currency in ``currency_field`` (``CurrencyIsoCode``; ``""`` for a
   single-currency org, which has no such field), and an amount with no currency is
   skipped as ``missing_currency`` while that field is on.
+- ``account`` / ``contact``: a Churned event (``churn_object``: ``account``, ``contact``
+  or ``both``) sets ``churn_status_field`` to ``churn_status`` and ``churn_date_field``
+  to the churn's UTC day on the Account keyed by the event's ``companyId`` (or company
+  domain, ``account_key``) in ``account_external_id_field``, and on the Contact keyed by
+  the normalized email in ``contact_external_id_field``. Neither carries Name or
+  LastName, so a record the org does not have is refused (REQUIRED_FIELD_MISSING), never
+  created: a churn only updates.
 - ``lead``: every other routed event, keyed by the normalized email in
   ``lead_external_id_field``, with the person's names and company and the last event
   seen. Salesforce requires LastName and Company on a Lead: rows without them are skipped.
@@ -34,6 +41,12 @@ COMPANY = "coalesce(nullif(trim(company_name), ''), nullif(trim(company_domain),
 LAST_NAME = "nullif(trim(last_name), '')"
 CURRENCY_ON = f"$currency_field <> '' and {IS_REVENUE}"
 """SQL: the Opportunity carries its currency (the org's field is configured, revenue)."""
+IS_CHURN = "event_name = 'Churned'"
+ACCOUNT_KEY = (
+    "case when $account_key = 'company_domain' then nullif(lower(trim(company_domain)), '') "
+    "else nullif(trim(company_id), '') end"
+)
+"""The Account's external ID: the event's company ID (or its domain, per ``account_key``)."""
 
 OPPORTUNITY = obj(
     ("attributes", obj(("type", const("Opportunity")))),
@@ -64,6 +77,17 @@ LEAD = obj(
 )
 
 
+def churned(sobject: str, id_field: str, key: str) -> str:
+    """A churn update of ``sobject`` keyed by ``key`` in the external ID field ``id_field``
+    (a parameter): the configured status and the churn's day."""
+    return obj(
+        ("attributes", obj(("type", const(sobject)))),
+        (id_field, val(key)),
+        ("$churn_status_field", val("$churn_status")),
+        ("$churn_date_field", val(DATE_ONLY)),
+    )
+
+
 def spec(dest: Destination) -> PayloadSpec:
     """Salesforce's payload spec with the org's field names and stages
     (``SalesforceDestination``, whose defaults an org may override) bound as parameters."""
@@ -78,6 +102,13 @@ def spec(dest: Destination) -> PayloadSpec:
             "won_stage": org.won_stage,
             "refund_stage": org.refund_stage,
             "currency_field": org.currency_field,
+            "account_external_id_field": org.account_external_id_field,
+            "contact_external_id_field": org.contact_external_id_field,
+            "account_key": org.account_key,
+            "churn_object": org.churn_object,
+            "churn_status_field": org.churn_status_field,
+            "churn_status": org.churn_status,
+            "churn_date_field": org.churn_date_field,
         },
         kinds=(
             PayloadKind(
@@ -92,10 +123,26 @@ def spec(dest: Destination) -> PayloadSpec:
                 ),
             ),
             PayloadKind(
+                name="account",
+                payload=churned("Account", "$account_external_id_field", ACCOUNT_KEY),
+                dedup_key=ACCOUNT_KEY,
+                where=f"{IS_CHURN} and $churn_object in ('account', 'both')",
+                event_name="'Account'",
+                gates=(("missing_company_id", f"({ACCOUNT_KEY}) is null"),),
+            ),
+            PayloadKind(
+                name="contact",
+                payload=churned("Contact", "$contact_external_id_field", PLAIN_EMAIL),
+                dedup_key=PLAIN_EMAIL,
+                where=f"{IS_CHURN} and $churn_object in ('contact', 'both')",
+                event_name="'Contact'",
+                gates=(("no_contact_identifier", f"({PLAIN_EMAIL}) is null"),),
+            ),
+            PayloadKind(
                 name="lead",
                 payload=LEAD,
                 dedup_key=PLAIN_EMAIL,
-                where=f"not {money}",
+                where=f"not {money} and not {IS_CHURN}",
                 event_name="'Lead'",
                 gates=(
                     ("no_contact_identifier", f"({PLAIN_EMAIL}) is null"),

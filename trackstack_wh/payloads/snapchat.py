@@ -4,10 +4,15 @@
 the Pixel), ``user_data`` lists of SHA-256 values (phone digits without ``+``; ``db`` a
 single value) plus IP, user agent and ``sc_click_id`` in clear. Events older than 37 days
 are not eligible; a match needs email, phone, or IP together with user agent.
+Limited data use sets ``data_processing_options: ["LDU"]`` (`privacy`);
+``platformParams.snapchat`` may set the event name (a v3 name), value, currency,
+``action_source`` and add ``custom_data`` fields (`overrides`).
 """
 
 from __future__ import annotations
 
+from trackstack_wh.destinations.overrides import merged_object, override
+from trackstack_wh.payloads import privacy
 from trackstack_wh.payloads.jsonsql import obj, val
 from trackstack_wh.payloads.spec import (
     EPOCH_S,
@@ -22,8 +27,15 @@ PAYLOAD = obj(
     ("event_name", val("platform_event_name")),
     ("event_time", val(EPOCH_S)),
     ("event_id", val("event_id")),
-    ("action_source", val(f"case when {IS_WEB} then 'WEB' else 'OFFLINE' end")),
+    (
+        "action_source",
+        val(
+            f"coalesce({override('snapchat', 'actionSource')}, "
+            f"case when {IS_WEB} then 'WEB' else 'OFFLINE' end)"
+        ),
+    ),
     ("event_source_url", val("page_url")),
+    *privacy.snapchat_members(),
     (
         "user_data",
         obj(
@@ -35,10 +47,14 @@ PAYLOAD = obj(
     ),
     (
         "custom_data",
-        obj(
-            *ORDER_FIELDS,
-            ("content_ids", val("content_ids")),
-            ("num_items", val("num_items")),
+        merged_object(
+            "snapchat",
+            "customData",
+            obj(
+                *ORDER_FIELDS,
+                ("content_ids", val("content_ids")),
+                ("num_items", val("num_items")),
+            ),
         ),
     ),
 )

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trackstack_wh.consent import CONSENT_DENIED
 from trackstack_wh.contract import REFUND_EVENTS, REVENUE_EVENTS
 from trackstack_wh.identity.rules import PLATFORMS, Key
 from trackstack_wh.payloads.jsonsql import Member, one_item, val
+from trackstack_wh.payloads.privacy import AD_USE_DENIED
 from trackstack_wh.sql import lit
 
 Gate = tuple[str, str]
@@ -49,6 +49,7 @@ PAYLOAD_TABLES = {
     "reddit": "capi_reddit",
     "hubspot": "crm_hubspot",
     "salesforce": "crm_salesforce",
+    "posthog": "analytics_posthog",
 }
 """Destination -> its payload table."""
 
@@ -63,6 +64,9 @@ class PayloadSpec:
     max_age_days: float | None = None
     future_seconds: int = 300
     params: dict[str, object] = field(default_factory=dict)
+    records: tuple[str, ...] = ()
+    """INSERTs of rows no routed event drives (PostHog's identify records), run after the
+    event rows with the same parameters; each adds only the rows the table lacks."""
 
     @property
     def table(self) -> str:
@@ -137,12 +141,13 @@ AGE_GATES: tuple[Gate, ...] = (
 
 IS_MONEY_EVENT = in_events(REVENUE_EVENTS + REFUND_EVENTS)
 AD_GATES: tuple[Gate, ...] = (
-    ("consent_denied", CONSENT_DENIED),
+    ("consent_denied", AD_USE_DENIED),
     ("missing_value", f"{IS_MONEY_EVENT} and value is null"),
     ("missing_currency", f"({IS_MONEY_EVENT} or value is not null) and currency is null"),
 )
-"""Ad platforms then refuse denied consent, revenue without a value, and revenue or any
-other value without a currency (each of them takes a value only with its currency)."""
+"""Ad platforms then refuse denied consent (the event's, else the ``[privacy]`` default),
+revenue without a value, and revenue or any other value without a currency (each of them
+takes a value only with its currency)."""
 
 
 def identity_column(key: Key, hashed: bool) -> str:

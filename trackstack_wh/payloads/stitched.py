@@ -29,22 +29,33 @@ EVENT_COLUMNS = tuple(
 """``events`` columns a stitched value can stand in for (``e.* exclude`` them)."""
 
 
-def _class_of_column(column: str) -> str:
-    group = next(g for g, columns in GROUPS.items() if column in columns)
-    return GROUP_CLASS[group]
-
-
-def _stitched(own: str, column: str) -> str:
-    return f"coalesce({own}, case when $stitch_{_class_of_column(column)} then s.{column} end)"
-
-
-def source_columns() -> str:
+def source_columns(groups: tuple[str, ...]) -> str:
     """The identity columns (``<key>_sha256``, plain ``n_<key>``) and the event columns of
-    `EVENT_COLUMNS`, each the event's own value else the stitched one."""
-    columns = [f"{_stitched(f'i.{k}_sha256', f'{k}_sha256')} as {k}_sha256" for k in HASHED_KEYS]
-    columns += [f"{_stitched(f'i.{k}', str(k))} as n_{k}" for k in PLAIN_KEYS]
-    columns += [f"{_stitched(f'e.{c}', c)} as {c}" for c in EVENT_COLUMNS]
+    `EVENT_COLUMNS`, each the event's own value, else for the columns of ``groups`` the
+    stitched one (``s``)."""
+    taken = {c for g in groups for c in GROUPS[g]}
+
+    def column(own: str, name: str) -> str:
+        return f"coalesce({own}, s.{name})" if name in taken else own
+
+    columns = [f"{column(f'i.{k}_sha256', f'{k}_sha256')} as {k}_sha256" for k in HASHED_KEYS]
+    columns += [f"{column(f'i.{k}', str(k))} as n_{k}" for k in PLAIN_KEYS]
+    columns += [f"{column(f'e.{c}', c)} as {c}" for c in EVENT_COLUMNS]
     return ",\n        ".join(columns)
+
+
+def stitched_groups(dest: Destination) -> tuple[str, ...]:
+    """The key groups whose stitched values a destination's rows take: those of the
+    classes it takes (``stitching``), of an ad platform only those it matches on (the
+    other columns are read as the event has them, and a build joins no stitched keys
+    when none is left)."""
+    classes, matched = dest.stitch_classes(), key_groups(dest.name)
+    return tuple(g for g in GROUPS if GROUP_CLASS[g] in classes and (not matched or g in matched))
+
+
+GROUP_SOURCES = f"json_extract(s.sources, [{', '.join(lit('$.' + g) for g in GROUPS)}])"
+"""SQL over ``event_stitch`` ``s``: the provenance of each group of `GROUPS`, in order
+(a list of JSON, NULL for a group not stitched), parsed once per row."""
 
 
 def _src_column(column: str) -> str:
@@ -75,10 +86,12 @@ def key_groups(destination: str) -> tuple[str, ...]:
 
 def key_sources(destination: str) -> str:
     """SQL over ``src``: the ``key_sources`` JSON of a destination's row (NULL for a CRM):
-    per key group it matches on, where the row's value came from."""
+    per key group it matches on, where the row's value came from (``stitch_sources``:
+    `GROUP_SOURCES`)."""
+    index = {g: i + 1 for i, g in enumerate(GROUPS)}
     entries = [
         f"{{'k': {lit(g)}, 'v': case when $stitch_{GROUP_CLASS[g]} "
-        f"and (stitch_sources -> {lit(g)}) is not null then stitch_sources -> {lit(g)} "
+        f"and stitch_sources[{index[g]}] is not null then stitch_sources[{index[g]}] "
         f'when {_present(g)} then \'{{"from": "self"}}\'::json end}}'
         for g in key_groups(destination)
     ]

@@ -4,10 +4,14 @@
 external ID, names and zip, and in clear ttclid, ttp, IP, user agent, city, state and
 country. Dedup: ``event`` + ``event_id`` (48 h). The web age limit is unconfirmed:
 28 days by default (the documented offline limit), ``max_event_age_days`` to change it.
+Limited data use sets ``limited_data_use: true`` (`privacy`); ``platformParams.tiktok``
+may set the event name, value, currency and add ``properties`` fields (`overrides`).
 """
 
 from __future__ import annotations
 
+from trackstack_wh.destinations.overrides import merged_object
+from trackstack_wh.payloads import privacy
 from trackstack_wh.payloads.jsonsql import obj, val
 from trackstack_wh.payloads.spec import (
     EPOCH_S,
@@ -21,6 +25,7 @@ PAYLOAD = obj(
     ("event", val("platform_event_name")),
     ("event_time", val(EPOCH_S)),
     ("event_id", val("event_id")),
+    *privacy.tiktok_members(),
     (
         "user",
         obj(
@@ -33,10 +38,14 @@ PAYLOAD = obj(
     ),
     (
         "properties",
-        obj(
-            *ORDER_FIELDS,
-            ("num_items", val("num_items")),
-            ("description", val("content_name")),
+        merged_object(
+            "tiktok",
+            "customData",
+            obj(
+                *ORDER_FIELDS,
+                ("num_items", val("num_items")),
+                ("description", val("content_name")),
+            ),
         ),
     ),
     ("page", obj(("url", val("page_url")), ("referrer", val("referrer")))),

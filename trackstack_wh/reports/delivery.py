@@ -13,6 +13,7 @@ import duckdb
 import polars as pl
 
 from trackstack_wh.config.freshness import FreshnessThresholds
+from trackstack_wh.db import query_frame
 from trackstack_wh.delivery.reconcile import BUCKETS, reconcile
 from trackstack_wh.reports.base import ChartBuilder, Report
 from trackstack_wh.reports.charts import HEIGHT, WIDTH, altair, chart_of, outcome_scale
@@ -38,6 +39,18 @@ order by destination, target <> 'live', target, mode
 """
 """Latest outcomes per destination and target: live and test deliveries, labelled."""
 
+WITH_WARNINGS_SQL = """
+select s.destination, s.request_kind, s.event_id, e.event_name, e.ts as event_time,
+    s.last_sent_at, s.quality_score, s.quality_warnings
+from delivery_status s
+join events e using (event_id)
+where s.outcome = 'delivered' and len(s.quality_warnings) > 0
+  and s.mode = $mode and s.target = $target
+  and ($since is null or e.ts >= $since) and ($until is null or e.ts < $until)
+order by s.destination, e.ts, s.event_id, s.request_kind
+"""
+"""Rows delivered with warnings: their event's quality when they were sent (seed 003)."""
+
 
 def delivery_report(
     conn: duckdb.DuckDBPyConnection,
@@ -48,6 +61,7 @@ def delivery_report(
     thresholds: FreshnessThresholds | None = None,
     landing: str | os.PathLike[str] | None = None,
     as_of: dt.datetime | None = None,
+    with_warnings: bool = False,
 ) -> DeliveryReport:
     """Outcomes of every payload row whose event falls in ``window`` (default all), as
     delivered to ``target``; ``by_target`` counts every target's deliveries apart.
@@ -56,7 +70,10 @@ def delivery_report(
     ready rows waiting, and ``ok`` / ``warn`` against ``thresholds`` (default 60 min for
     ad platforms, 24 h for CRMs); with ``landing`` (the sink's directory), ``landing``
     shows the events held there before ingest, and they count in the verdicts. ``as_of``
-    (default now) is the clock for waiting ages."""
+    (default now) is the clock for waiting ages. ``with_warnings``: the report leads with
+    ``with_warnings``, the rows delivered with warnings (their event's quality score and
+    warnings when sent), and ``warnings_delivered`` counts them per destination and
+    warning."""
     rec = reconcile(
         conn, since=window.start if window else None, until=window.end if window else None,
         mode=mode, target=target,
@@ -97,9 +114,30 @@ def delivery_report(
               "reasons_by_day": over_time, "by_target": by_target}  # fmt: skip
     if held is not None:
         tables["landing"] = landing_table(held)
+    if with_warnings:
+        tables = {**delivered_with_warnings(conn, window, mode, target), **tables}
     label = mode if target == "live" else f"{mode} -> {target}"
     stale = [f"Freshness: {v.explanation}" for v in verdicts if not v.passed]
     return DeliveryReport(tables, window, label, rec.problems, stale)
+
+
+def delivered_with_warnings(
+    conn: duckdb.DuckDBPyConnection, window: TimeWindow | None, mode: str, target: str
+) -> dict[str, pl.DataFrame]:
+    """``with_warnings`` (one row per delivered payload row that had warnings, listed
+    as text so every format can show them) and ``warnings_delivered`` (rows per
+    destination and warning)."""
+    params = {"mode": mode, "target": target, "since": window.start if window else None,
+              "until": window.end if window else None}  # fmt: skip
+    rows = query_frame(conn, WITH_WARNINGS_SQL, params)
+    counts = (
+        rows.explode("quality_warnings")
+        .group_by("destination", pl.col("quality_warnings").alias("warning"))
+        .agg(pl.len().cast(pl.Int64).alias("rows"))
+        .sort(["destination", "rows", "warning"], descending=[False, True, False])
+    )
+    listed = rows.with_columns(pl.col("quality_warnings").list.join(", "))
+    return {"with_warnings": listed, "warnings_delivered": counts}
 
 
 class DeliveryReport(Report):

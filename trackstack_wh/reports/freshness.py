@@ -8,7 +8,9 @@ mode and target), p50 / p95 / max of:
   counts as delivered then): what the platform sees;
 - ``lag_to_send`` / ``lag_to_delivery``: the same from when the event reached us, the
   later of its time and its landing (the sink's ``receivedAt``, else the file's ingest
-  time): our own delay, with late-arriving and backfilled events told apart;
+  time): our own delay, with late-arriving and backfilled events told apart (rows no
+  event drives, PostHog's ``identify`` kind, count as sent and delivered, but have no
+  landing time: no lag, and no age while they wait);
 
 plus ``pending``, the ready rows still waiting for a send or an answer (never attempted,
 in flight, failed with a later run due) and the age of the oldest of them (from the
@@ -50,14 +52,16 @@ sends as (
 ),
 timed as (
     select p.destination, p.event_time,
-        greatest(p.event_time, coalesce(e.edge_received_at, e.received_at)) as reached_at,
+        case when e.event_id is not null
+            then greatest(p.event_time, coalesce(e.edge_received_at, e.received_at)) end
+            as reached_at,
         s.first_sent_at, s.delivered_at,
         p.status = 'ready' and (s.outcome is null or s.outcome = 'retry_scheduled'
             or (s.outcome = 'failed' and s.retry_at is not null)) as pending
     from payload p
-    join events e using (event_id)
+    left join events e using (event_id)
     left join sends s using (destination, request_kind, event_id)
-    where {window}
+    where (e.event_id is not null or p.request_kind = 'identify') and {window}
 ),
 spans as (
     select destination, pending, reached_at,

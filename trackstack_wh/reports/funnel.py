@@ -1,5 +1,7 @@
-"""Funnel-stage reports: people, companies and events per stage and period, conversion,
-time to sign-up and to revenue, revenue net of refunds, and weekly sign-up cohorts.
+"""Funnel-stage reports: people, companies and events per stage and period, the ratio
+of people at each stage to the previous stage in the same period (not a conversion
+rate: see ``trackstack_wh.funnels`` for ordered conversion), time to sign-up and to
+revenue, revenue net of refunds, and weekly sign-up cohorts.
 
 The SQL lives in ``sql/reports/``: ``report_events`` gives each funnel event its person
 (the ``event_people`` view: externalId, else the externalId its email carries elsewhere,
@@ -92,8 +94,11 @@ class FunnelReport(Report):
             title=f"Funnel by {period}{split}",
             description=(
                 f"People (externalId or email, stitched across email and session), companies "
-                f"and events reaching each stage per {period}; {scope}. Revenue is in major "
-                "currency units, net of refunds and chargebacks, per currency."
+                f"and events reaching each stage per {period}; {scope}. The ratios compare "
+                "people at a stage with people at the previous stage in the same period "
+                "(different people, so they can exceed 1; wh.conversion_funnel() follows "
+                "people in order). Revenue is in major currency units, net of refunds and "
+                "chargebacks, per currency."
             ),
             tables=tables,
         )
@@ -102,7 +107,7 @@ class FunnelReport(Report):
         self.window = window
 
     def headline(self) -> dict[str, Any]:
-        """Whole-window numbers: people per stage, conversion, medians, revenue."""
+        """Whole-window numbers: people per stage, sign-ups, revenue, losses."""
         totals = self.tables["totals"]
         if self.by is not None:
             totals = totals.group_by("stage_order", "stage").agg(pl.col("people").sum())

@@ -1,6 +1,7 @@
 """The static HTML report: one self-contained file (inline CSS and SVG charts, no
-scripts, no external requests) with the funnel, quality and delivery sections (the
-delivery section with its freshness table: durations in minutes, hours and days)."""
+scripts, no external requests) with the funnel, conversion funnel (with its per-step
+delivery panel), quality and delivery sections (the delivery section with its freshness
+table: durations in minutes, hours and days)."""
 
 from __future__ import annotations
 

@@ -45,6 +45,7 @@ SKIP_REASONS = {
     "no_contact_identifier": "no email or other contact identifier",
     "missing_last_name": "the CRM record needs a last name",
     "missing_company": "a Salesforce Lead needs a company",
+    "missing_company_id": "a churn names no company (companyId, or its domain) to update",
 }
 """What each payload skip reason means (README, Destinations and payloads)."""
 

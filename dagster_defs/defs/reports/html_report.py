@@ -1,5 +1,6 @@
-"""The static HTML report (funnel by week, quality, delivery) as a file asset, rebuilt
-daily after reconciliation; analysts open ``<export>/report.html`` in any browser."""
+"""The static HTML report (funnel by week, conversion funnel beside delivery, quality,
+delivery) as a file asset, rebuilt daily after reconciliation; analysts open
+``<export>/report.html`` in any browser."""
 
 import dagster as dg
 
@@ -23,7 +24,8 @@ def html_report(
     warehouse: WarehouseResource, workspace: WorkspaceResource, folders: FoldersResource
 ) -> dg.MaterializeResult:
     """One self-contained HTML file (charts as inline SVG, no scripts, no external
-    requests) with the funnel, quality and delivery reports over every event."""
+    requests) with the funnel, conversion funnel (with what the ad platforms received per
+    step), quality and delivery reports over every event."""
     with warehouse.open(workspace.load()) as wh:
         written = wh.write_html_report(folders.export_path() / REPORT_NAME)
     return dg.MaterializeResult(

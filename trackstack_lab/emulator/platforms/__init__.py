@@ -7,6 +7,7 @@ from trackstack_lab.emulator.platforms import (
     hubspot,
     linkedin,
     meta,
+    posthog,
     reddit,
     salesforce,
     snapchat,
@@ -25,5 +26,6 @@ PLATFORMS: dict[str, Platform] = {
         reddit.PLATFORM,
         hubspot.PLATFORM,
         salesforce.PLATFORM,
+        posthog.PLATFORM,
     )
 }

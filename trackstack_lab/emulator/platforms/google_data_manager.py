@@ -12,7 +12,7 @@ import binascii
 from collections.abc import Callable
 from typing import Any
 
-from trackstack_lab.emulator import identity
+from trackstack_lab.emulator import identity, privacy
 from trackstack_lab.emulator.checks import (
     DAY,
     FUTURE_SKEW,
@@ -30,6 +30,7 @@ from trackstack_lab.emulator.checks import (
     take_digest,
 )
 from trackstack_lab.emulator.platforms.google_rpc import auth_problem, bad_request
+from trackstack_lab.emulator.privacy import DATA_MANAGER_CONSENT
 from trackstack_lab.emulator.readback import remember_request
 from trackstack_lab.emulator.wire import Call, Reply
 
@@ -125,6 +126,9 @@ def event_check(encoding: str, references: frozenset[str]) -> Check:
             return Problem("event_source", f"must be one of {', '.join(sorted(EVENT_SOURCES))}")
         if "conversionValue" in e and not is_number(e["conversionValue"]):
             return Problem("conversion_value", "must be a number")
+        bad_consent = privacy.google_consent_problem(e.get("consent"), DATA_MANAGER_CONSENT)
+        if bad_consent is not None:
+            return Problem("consent", bad_consent)
         currency = e.get("currency")
         if currency is not None and not (type(currency) is str and len(currency) == 3):
             return Problem("currency", "must be an ISO 4217 code")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from trackstack_lab.emulator import identity
+from trackstack_lab.emulator import identity, privacy
 from trackstack_lab.emulator.checks import (
     DAY,
     FUTURE_SKEW,
@@ -30,6 +30,7 @@ from trackstack_lab.emulator.checks import (
     take_digest,
 )
 from trackstack_lab.emulator.platforms.google_rpc import auth_problem, bad_request, rpc_error
+from trackstack_lab.emulator.privacy import GOOGLE_ADS_CONSENT
 from trackstack_lab.emulator.wire import Call, Handler, Reply
 
 MAX_ROWS = 2000
@@ -143,6 +144,11 @@ def check_click_conversion(row: Any, now: float, sink: Sink, customer: str) -> P
         return Problem("conversion_value", "must be a number", "INVALID_CONVERSION_VALUE")
     if "orderId" in row and not is_text(row["orderId"]):
         return Problem("order_id", "must be a non-empty string", "INVALID_ORDER_ID")
+    bad_consent = privacy.google_consent_problem(
+        row.get("consent"), GOOGLE_ADS_CONSENT, privacy.CLICK_CONVERSION_CONSENT_KEYS
+    )
+    if bad_consent is not None:
+        return Problem("consent", bad_consent, "INVALID_CONSENT")
     return None
 
 

@@ -1,9 +1,15 @@
-"""HubSpot: custom behavioral events (``/events/{version}/send/batch``) and CRM batch
-upserts of deals and contacts (``/crm/v3/objects/{deals|contacts}/batch/upsert``).
+"""HubSpot: custom behavioral events (``/events/{version}/send/batch``), CRM batch
+upserts and batch updates of deals, contacts and companies
+(``/crm/v3/objects/{deals|contacts|companies}/batch/{upsert|update}``).
 
-Event batches are all-or-nothing (204 with no body when accepted). Upserts are per
-record: 200 ``COMPLETE`` when every record is good, 207 with ``errors`` naming the bad
-inputs' IDs otherwise; duplicate IDs in one batch refuse the whole batch.
+Event batches are all-or-nothing (204 with no body when accepted). Upserts and updates
+are per record: 200 ``COMPLETE`` when every record is good, 207 with ``errors`` naming
+the bad inputs' IDs otherwise; duplicate IDs in one batch refuse the whole batch. An
+upsert creates the record its ``idProperty`` value does not find; an update never does:
+it names the record by its internal ID, or by a unique property value with
+``idProperty``, and every ID with no record is listed in one ``OBJECT_NOT_FOUND`` error
+(``context.ids``), as HubSpot answers. Records a portal already has are seeded in the
+state's ``objects`` as ``(kind, "<idProperty>=<value>")``.
 """
 
 from __future__ import annotations
@@ -28,12 +34,13 @@ from trackstack_lab.emulator.checks import (
     scan,
     token_ok,
 )
+from trackstack_lab.emulator.state import DestinationState
 from trackstack_lab.emulator.wire import Call, Platform, Reply, refused, route
 
 MAX_EVENTS = 500
 MAX_UPSERTS = 100
 EVENT_NAME = re.compile(r"pe\d+_.+")
-OBJECT_KINDS = {"deals": "deal", "contacts": "contact"}
+OBJECT_KINDS = {"deals": "deal", "contacts": "contact", "companies": "company"}
 SCALARS = (str, int, float, bool, type(None))
 DECIMAL = re.compile(r"-?\d+(\.\d+)?")
 VALIDATION = "VALIDATION_ERROR"
@@ -134,11 +141,16 @@ def handle_send_batch(call: Call) -> Reply:
     return Reply(204)
 
 
-def check_record(e: Any, kind: str) -> Problem | None:
-    """The first problem of one upsert input, if any (its ``id`` is already checked)."""
-    if not is_text(e.get("idProperty")):
+def check_record(e: Any, kind: str, *, upsert: bool = True) -> Problem | None:
+    """The first problem of one upsert (or update) input, if any (its ``id`` is already
+    checked). An update may leave out ``idProperty`` (its ``id`` is then the record ID)."""
+    if (upsert or "idProperty" in e) and not is_text(e.get("idProperty")):
         return Problem("idProperty", "idProperty is required")
-    if kind == "contact" and e["idProperty"] == "email" and EMAIL_SHAPE.fullmatch(e["id"]) is None:
+    if (
+        kind == "contact"
+        and e.get("idProperty") == "email"
+        and EMAIL_SHAPE.fullmatch(e["id"]) is None
+    ):
         return Problem("id", f"Email address {e['id']} is invalid")
     properties = e.get("properties")
     if type(properties) is not dict:
@@ -149,6 +161,29 @@ def check_record(e: Any, kind: str) -> Problem | None:
     ):
         return Problem("properties", f"Property values were not valid: amount {amount!r}")
     return _properties_problem(properties)
+
+
+def _ids_refusal(inputs: list[Any]) -> Reply | None:
+    """The whole-batch refusal for inputs without an ``id`` or with one ID twice."""
+    if not all(type(e) is dict and is_text(e.get("id")) for e in inputs):
+        return error(400, "Every input needs an id (a non-empty string)", VALIDATION, len(inputs))
+    duplicates = sorted(i for i, n in Counter(e["id"] for e in inputs).items() if n > 1)
+    if duplicates:
+        message = f"Duplicate IDs found in batch input: {duplicates}. IDs must be unique"
+        return error(400, message, VALIDATION, len(inputs))
+    return None
+
+
+def _validation_errors(inputs: list[Any], bad: dict[int, Problem]) -> list[dict[str, Any]]:
+    return [
+        {
+            "status": "error",
+            "category": VALIDATION,
+            "message": p.message,
+            "context": {"id": [inputs[i]["id"]]},
+        }
+        for i, p in bad.items()
+    ]
 
 
 def object_id(kind: str, id_property: str, value: str) -> str:
@@ -164,12 +199,9 @@ def handle_upsert(call: Call) -> Reply:
     inputs = _inputs(call, MAX_UPSERTS)
     if isinstance(inputs, Reply):
         return inputs
-    if not all(type(e) is dict and is_text(e.get("id")) for e in inputs):
-        return error(400, "Every input needs an id (a non-empty string)", VALIDATION, len(inputs))
-    duplicates = sorted(i for i, n in Counter(e["id"] for e in inputs).items() if n > 1)
-    if duplicates:
-        message = f"Duplicate IDs found in batch input: {duplicates}. IDs must be unique"
-        return error(400, message, VALIDATION, len(inputs))
+    refusal = _ids_refusal(inputs)
+    if refusal is not None:
+        return refusal
 
     def check(e: Any, now: float, sink: Sink) -> Problem | None:
         return check_record(e, kind)
@@ -178,6 +210,10 @@ def handle_upsert(call: Call) -> Reply:
     good = [e for i, e in enumerate(inputs) if i not in bad]
     key = identity.hubspot_record(kind)
     call.state.record([key(e) for e in good])
+    for e in good:
+        stored = (kind, f"{e['idProperty']}={e['id']}")
+        call.state.objects.add(stored)
+        call.state.records[stored] = {**call.state.records.get(stored, {}), **e["properties"]}
     results = [
         {
             "id": object_id(kind, e["idProperty"], e["id"]),
@@ -188,25 +224,94 @@ def handle_upsert(call: Call) -> Reply:
     answer: dict[str, Any] = {"status": "COMPLETE", "results": results}
     if bad:
         answer["numErrors"] = len(bad)
-        answer["errors"] = [
-            {
-                "status": "error",
-                "category": VALIDATION,
-                "message": p.message,
-                "context": {"id": [inputs[i]["id"]]},
-            }
-            for i, p in bad.items()
-        ]
+        answer["errors"] = _validation_errors(inputs, bad)
     answer["startedAt"] = started
     answer["completedAt"] = iso(call.now)
     return Reply(207 if bad else 200, answer, rejected_events=len(bad))
+
+
+def _existing(state: DestinationState, kind: str, e: dict[str, Any]) -> tuple[str, str] | None:
+    """The state key of the record an update input names (by its unique property value
+    with ``idProperty``, else by its record ID), or None when the portal has none."""
+    if "idProperty" in e:
+        key = (kind, f"{e['idProperty']}={e['id']}")
+        return key if key in state.objects else None
+    return next(
+        (
+            (k, ref)
+            for k, ref in state.objects
+            if k == kind and object_id(kind, *ref.split("=", 1)) == e["id"]
+        ),
+        None,
+    )
+
+
+def handle_update(call: Call) -> Reply:
+    """Update existing records one by one: an input whose record the portal does not have
+    is never created, its ID goes in the ``OBJECT_NOT_FOUND`` error (``context.ids``)."""
+    kind = OBJECT_KINDS[call.match["object"]]
+    started = iso(call.now)
+    inputs = _inputs(call, MAX_UPSERTS)
+    if isinstance(inputs, Reply):
+        return inputs
+    refusal = _ids_refusal(inputs)
+    if refusal is not None:
+        return refusal
+
+    def check(e: Any, now: float, sink: Sink) -> Problem | None:
+        return check_record(e, kind, upsert=False)
+
+    bad = dict(scan(inputs, check, call.now, call.reject, REJECTED))
+    found = {i: _existing(call.state, kind, e) for i, e in enumerate(inputs) if i not in bad}
+    missing = [inputs[i]["id"] for i, key in found.items() if key is None]
+    updated = [(inputs[i], key) for i, key in found.items() if key is not None]
+    call.state.record([identity.hubspot_record(kind)(e) for e, _ in updated])
+    results = []
+    for e, key in updated:
+        fields = {**call.state.records.get(key, {}), **e["properties"]}
+        call.state.records[key] = fields
+        id_property, value = key[1].split("=", 1)
+        results.append(
+            {
+                "id": object_id(kind, id_property, value),
+                "properties": {**fields, id_property: value},
+            }
+        )
+    errors = _validation_errors(inputs, bad)
+    if missing:
+        message = (
+            f"Could not get some {kind.upper()} objects, they may be deleted or not exist. "
+            "Check that ids are valid."
+        )
+        errors.append(
+            {
+                "status": "error",
+                "category": "OBJECT_NOT_FOUND",
+                "message": message,
+                "context": {"ids": missing},
+            }
+        )
+    answer: dict[str, Any] = {"status": "COMPLETE", "results": results}
+    if errors:
+        answer["numErrors"] = len(errors)
+        answer["errors"] = errors
+    answer["startedAt"] = started
+    answer["completedAt"] = iso(call.now)
+    return Reply(207 if errors else 200, answer, rejected_events=len(bad) + len(missing))
 
 
 PLATFORM = Platform(
     name="hubspot",
     routes=(
         route(r"/events/(?P<version>[^/]+)/send/batch", post=handle_send_batch),
-        route(r"/crm/v3/objects/(?P<object>deals|contacts)/batch/upsert", post=handle_upsert),
+        route(
+            r"/crm/v3/objects/(?P<object>deals|contacts|companies)/batch/upsert",
+            post=handle_upsert,
+        ),
+        route(
+            r"/crm/v3/objects/(?P<object>deals|contacts|companies)/batch/update",
+            post=handle_update,
+        ),
     ),
     auth_error=auth_error,
     rate_limited=rate_limited,

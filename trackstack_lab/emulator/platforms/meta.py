@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trackstack_lab.emulator import identity
+from trackstack_lab.emulator import identity, privacy
 from trackstack_lab.emulator.checks import (
     DAY,
     INJECTED,
@@ -160,6 +160,9 @@ def check_event(e: Any, now: float, sink: Sink) -> Problem | None:
     website = source == "website"
     if website and not is_text(e.get("event_source_url")):
         return Problem("event_source_url", "is required for website events")
+    bad_privacy = privacy.meta_problem(e)
+    if bad_privacy is not None:
+        return Problem(*bad_privacy)
     user = e.get("user_data")
     if type(user) is not dict:
         return Problem("user_data", "is required")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trackstack_lab.emulator import identity
+from trackstack_lab.emulator import identity, privacy
 from trackstack_lab.emulator.checks import (
     DAY,
     INJECTED,
@@ -105,6 +105,10 @@ def check_event(e: Any, now: float, sink: Sink) -> Problem | None:
             return Problem("metadata", "metadata.conversion_id must be a non-empty string")
         if "value" in metadata and not is_number(metadata["value"]):
             return Problem("metadata", "metadata.value must be a number")
+    user = e.get("user")
+    bad_privacy = privacy.reddit_problem(user) if type(user) is dict else None
+    if bad_privacy is not None:
+        return Problem("user", bad_privacy)
     return _user_problem(e, sink)
 
 

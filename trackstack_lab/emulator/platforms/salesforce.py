@@ -3,8 +3,11 @@
 
 Body ``{"allOrNone": false, "records": [...]}``; the answer is one UpsertResult per
 record, in order (good rows recorded, ``created`` true the first time an external ID is
-seen). With ``allOrNone`` one bad record rolls every record back. A malformed request
-or more than 200 records is a 400 error list.
+seen; every written record's fields kept in the state's ``records``, so an update such
+as a churn on an existing Account shows there). A record whose external ID is new must
+carry the SObject's required fields (an Account its Name), else it is refused
+(REQUIRED_FIELD_MISSING). With ``allOrNone`` one bad record rolls every record back. A
+malformed request or more than 200 records is a 400 error list.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ REQUIRED_ON_CREATE = {
     "Account": ("Name",),
 }
 DATE_FIELDS = {"Opportunity": ("CloseDate",)}
+DATE_SUFFIX = "_Date__c"
+"""Custom fields named ``*_Date__c`` are Date fields: ``YYYY-MM-DD`` or refused."""
 ID_PREFIXES = {"Account": "001", "Contact": "003", "Opportunity": "006", "Lead": "00Q"}
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -110,7 +115,8 @@ def _malformed(records: list[Any], sobject: str) -> str | None:
     for record in records:
         if type(record) is not dict:
             continue
-        for name in DATE_FIELDS.get(sobject, ()):
+        dated = [*DATE_FIELDS.get(sobject, ()), *(k for k in record if k.endswith(DATE_SUFFIX))]
+        for name in dated:
             value = record.get(name)
             if value is not None and (type(value) is not str or DATE.fullmatch(value) is None):
                 return f"Cannot deserialize instance of date from VALUE_STRING value {value}"
@@ -162,6 +168,8 @@ def handle_upsert(call: Call) -> Reply:
         key = (sobject, str(record[field]))
         created = key not in call.state.objects
         call.state.objects.add(key)
+        fields = {k: v for k, v in record.items() if k != "attributes"}
+        call.state.records[key] = {**call.state.records.get(key, {}), **fields}
         results.append({"id": record_id(*key), "success": True, "errors": [], "created": created})
         identities.append(identity.salesforce_record(kind, record, field))
     call.state.record(identities)

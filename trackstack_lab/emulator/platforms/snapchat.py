@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trackstack_lab.emulator import identity
+from trackstack_lab.emulator import identity, privacy
 from trackstack_lab.emulator.checks import (
     DAY,
     INJECTED,
@@ -79,6 +79,10 @@ def check_event(e: Any, now: float, sink: Sink) -> Problem | None:
         )
     if source.upper() in ("WEB", "WEBSITE") and not is_text(e.get("event_source_url")):
         return Problem("event_source_url", "is required for web events", "MISSING_EVENT_SOURCE_URL")
+    if "data_processing_options" in e:
+        bad = privacy.options_problem(e["data_processing_options"])
+        if bad is not None:
+            return Problem("data_processing_options", bad, "INVALID_DATA_PROCESSING_OPTIONS")
     user = e.get("user_data")
     if type(user) is not dict:
         return Problem("user_data", "is required", "MISSING_USER_DATA")

@@ -70,6 +70,8 @@ def check_event(e: Any, now: float, sink: Sink) -> Problem | None:
         return Problem("event_time", f"The event time {bad_time[1]}.")
     if "event_id" in e and not is_text(e["event_id"]):
         return Problem("event_id", "Not a valid string.")
+    if "limited_data_use" in e and type(e["limited_data_use"]) is not bool:
+        return Problem("limited_data_use", "Not a valid boolean.")
     user = e.get("user")
     if user is not None:
         if type(user) is not dict:
