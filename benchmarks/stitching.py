@@ -45,10 +45,14 @@ def _base(events: int, work: Path) -> Path:
     return base
 
 
-def _measure(base: Path, work: Path, enabled: bool) -> dict[str, float]:
+def _measure(base: Path, work: Path, enabled: bool, without: list[str]) -> dict[str, float]:
     db = work / "round.duckdb"
     shutil.copyfile(base, db)
-    config = dataclasses.replace(load_config(CONFIG), stitching=StitchSettings(enabled=enabled))
+    config = load_config(CONFIG)
+    kept = {n: d for n, d in config.destinations.items() if n not in without}
+    config = dataclasses.replace(
+        config, destinations=kept, stitching=StitchSettings(enabled=enabled)
+    )
     with tw.connect(db, config=config) as wh:
         clock = wh.replay_clock()
         started = time.perf_counter()
@@ -68,15 +72,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--without", default="", help="destinations left out, comma-separated (e.g. posthog)"
+    )
     args = parser.parse_args()
     work = OUT / "stitching"
     work.mkdir(parents=True, exist_ok=True)
     base = _base(args.events, work)
+    without = [n for n in args.without.split(",") if n]
     runs: dict[str, list[dict[str, float]]] = {"off": [], "on": []}
     for n in range(args.rounds):
         order = ("off", "on") if n % 2 == 0 else ("on", "off")
         for mode in order:
-            result = _measure(base, work, enabled=mode == "on")
+            result = _measure(base, work, enabled=mode == "on", without=without)
             runs[mode].append(result)
             print(f"round {n + 1} stitching {mode}: {json.dumps(result)}", flush=True)
     median = {

@@ -48,12 +48,12 @@ from trackstack_wh.quality import (
 from trackstack_wh.stitch import CHANGED as STITCH_CHANGED
 from trackstack_wh.stitch import update_event_stitch
 
-TABLES_VERSION = 6
+TABLES_VERSION = 7
 """Bumped when the derived tables' columns or content change (2: ``event_seq``; 3:
 ``event_seq`` in ``event_quality``; 4: the person graph, stitched keys and
 ``score_stitched``; 5: the person graph's count tables; 6: ``platformParams`` warnings in
-``event_quality``), so the next refresh rebuilds them even when the events did not
-change."""
+``event_quality``; 7: generated sessions left out of the person graph), so the next
+refresh rebuilds them even when the events did not change."""
 
 KEY_FILTER_THRESHOLD = 10_000
 """Up to how many keys a join passes down to the scan of the other table as a filter

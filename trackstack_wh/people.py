@@ -6,7 +6,9 @@ else the user ID its email carries on other rows (when the email belongs to exac
 user ID); else the email itself (trimmed, lower case); else the one person identified in
 the same session (``sessionId``, or an identify record's ``anonymousId``), so the
 anonymous page views before a sign-up join that person. A session in which two different
-people identified (a shared device) is ambiguous and links nobody.
+people identified (a shared device) is ambiguous and links nobody. A session ingest
+generated (``session_id_generated``) holds one visitor's rows by construction, links
+nobody, and is left out.
 
 ``person_rows`` is kept up to date incrementally (`trackstack_wh.people_update`), from
 counts of user IDs per email and of persons per session.
@@ -21,7 +23,8 @@ create or replace view person_inputs as
 select 'event' as row_kind, event_id as row_id, event_seq as row_seq, ts,
     nullif(trim(coalesce(external_id, user_id)), '') as uid,
     nullif(lower(trim(email)), '') as email,
-    nullif(trim(session_id), '') as device
+    case when not coalesce(session_id_generated, false) then nullif(trim(session_id), '') end
+        as device
 from events
 union all
 select 'identify', identify_id, null::bigint, min(seen_at),

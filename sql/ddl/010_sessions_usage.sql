@@ -1,7 +1,3 @@
--- Seed 002 rules (trackstack_wh/ingest/sessions.py): a record without sessionId gets a
--- generated one; session_id_generated says which (NULL on rows loaded before it existed).
-alter table events add column if not exists session_id_generated boolean;
-
 -- Per-project daily usage (UTC days of receipt), for billing and quota: every stored
 -- event, whether it came through the HTTP sink or from a file, by its project (projectId,
 -- set by the sink or resolved from the record's projectKey at ingest; a key of no
