@@ -12,8 +12,9 @@
 
 Each row is built once (rows already in the table are not read again), set-based; an
 incremental build aggregates only the sessions and companies its new events name
-(`NEW_ONLY`); a build under other settings rebuilds them like the event rows. Their ``event_seq`` is a
-negative number derived from the ID, so they never meet an event's rows.
+(`NEW_ONLY`); a build under other settings rebuilds them like the event rows. Their
+``event_seq`` is a negative number derived from the ID, so they never meet an event's
+rows.
 """
 
 from __future__ import annotations
