@@ -209,3 +209,26 @@ def test_late_identities_and_events_give_what_a_rebuild_gives(tmp_path: Path) ->
         assert payload_state(wh) == incremental
     purchase = next(r for r in incremental["meta"] if r[0] == "purchase_2")
     assert json.loads(purchase[5])["fbc"]["id"] == "land_2"
+
+
+@pytest.mark.parametrize(("default", "lends"), [(None, True), ("granted", True), ("denied", False)])
+def test_a_row_without_consent_lends_keys_only_if_the_workspace_default_allows(
+    tmp_path: Path, default: str | None, lends: bool
+) -> None:
+    from tests.helpers import WEB, event_line
+
+    granted = {"ad_user_data": "granted"}
+    lines = [
+        event_line("SignUp", "signup", START, externalId="u1", email="pat@acme.example", **WEB),
+        event_line("Purchase", "buy", START + dt.timedelta(hours=2), externalId="u1",
+                   value=900, currency="USD", transactionId="t1", consent=granted),
+    ]  # fmt: skip
+    privacy = {"privacy": {"default_ad_user_data": default}} if default else {}
+    config = parse_config({"destinations": {"meta": {"enabled": True, "pixel_id": "1"}},
+                           **privacy})  # fmt: skip
+    with tw.connect(tmp_path / "wh.duckdb", config=config) as wh:
+        wh.ingest(write_lines(tmp_path / "e.ndjson", lines))
+        wh.refresh_quality()
+        stitched = wh.sql("select email_sha256 from event_stitch where event_id = 'buy'")
+    expected = [sha("pat@acme.example")] if lends else []
+    assert stitched["email_sha256"].to_list() == expected

@@ -47,6 +47,11 @@ create table if not exists delivery_log (
 alter table delivery_requests add column if not exists target varchar;
 alter table delivery_log add column if not exists target varchar;
 alter table delivery_log add column if not exists retry_at timestamptz;
+-- Quality beside deliveries (trackstack_wh/delivery/quality_snapshot.py): each attempt
+-- carries its event's event_quality score and warnings (with the payload row's own
+-- warnings) as they were when the push started; NULL on rows logged before.
+alter table delivery_log add column if not exists quality_score double;
+alter table delivery_log add column if not exists quality_warnings varchar[];
 update delivery_requests set target = 'unrecorded' where target is null;
 update delivery_log set target = 'unrecorded' where target is null;
 
@@ -58,6 +63,8 @@ select destination, request_kind, event_id, mode, target,
     arg_max_null(error_message, attempt) as error_message,
     max(attempt) as attempts,
     min(sent_at) as first_sent_at,
-    max(sent_at) as last_sent_at
+    max(sent_at) as last_sent_at,
+    arg_max_null(quality_score, attempt) as quality_score,
+    arg_max_null(quality_warnings, attempt) as quality_warnings
 from delivery_log
 group by all;

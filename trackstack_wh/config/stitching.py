@@ -75,10 +75,14 @@ class StitchSettings:
     browser_window_days: float = 7.0
     click_attribution: str = "last"
     click_window_days: Mapping[str, float] = field(default_factory=lambda: dict(CLICK_WINDOW_DAYS))
+    default_ad_use: str | None = None
+    """``[privacy] default_ad_user_data``: the ad-use answer of a row whose consent gives
+    none (``denied``: such a row lends no keys, as it is sent to no ad platform)."""
 
     def fingerprint(self) -> dict[str, object]:
         """What the stitched rows depend on (stored with each quality run)."""
         return {
+            "default_ad_use": self.default_ad_use,
             "enabled": self.enabled,
             "events": list(self.events),
             "browser_window_days": self.browser_window_days,

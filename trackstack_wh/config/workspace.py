@@ -165,6 +165,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Workspace
             tuple((n, p) for p, s in projects.items() for ns in s.key_envs.values() for n in ns),
         ),
     )
+    privacy = parse_privacy(where, data.get("privacy", {}))
     raw_destinations = data.get("destinations", {})
     unknown = sorted(set(raw_destinations) - set(DESTINATIONS))
     if unknown:
@@ -185,7 +186,10 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Workspace
         projects,
         default_currency=currency,
         freshness=parse_freshness(where, data.get("freshness", {})),
-        stitching=parse_stitching(where, data.get("stitching", {})),
+        stitching=dataclasses.replace(
+            parse_stitching(where, data.get("stitching", {})),
+            default_ad_use=privacy.default_ad_user_data,
+        ),
         ingest=ingest,
-        privacy=parse_privacy(where, data.get("privacy", {})),
+        privacy=privacy,
     )

@@ -77,7 +77,7 @@ def _donor(group: str, settings: StitchSettings) -> str:
     """Window expression: the ``stitch_rows`` rowid of the group's donor for each row
     (the latest row at or before it with the group and consent; first-click attribution:
     the first such click within the platform's window)."""
-    donor = f"case when has_{group} and {DONOR_OK} then rowid end"
+    donor = f"case when has_{group} and {DONOR_OK.format('')} then rowid end"
     if group in CLICK_GROUPS and settings.click_attribution == "first":
         seconds = int((max_age_days(group, settings) or 0) * 86400)
         return (
@@ -183,10 +183,9 @@ def update_event_stitch(
     else:
         conn.execute(NEW_FLAGS, {"through": through})
     prepare, rows = stitch_sql(settings, full)
+    params = {"events": list(settings.events), "default_ad_use": settings.default_ad_use}
     for statement in prepare:
-        conn.execute(
-            statement, {"events": list(settings.events)} if "$events" in statement else None
-        )
+        conn.execute(statement, {k: v for k, v in params.items() if f"${k}" in statement} or None)
     if full and not conn.execute("select count(*) from event_stitch").fetchall()[0][0]:
         conn.execute(f"create or replace temp table {CHANGED} (event_id varchar, event_seq bigint)")
         conn.execute(f"insert into event_stitch {rows}")

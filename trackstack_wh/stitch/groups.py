@@ -145,8 +145,10 @@ def flags_ddl(enabled: bool) -> str:
 NEW_FLAGS = f"insert into stitch_flags {flags_sql('e.event_seq > $through')}"
 
 
-DONOR_OK = "consent_answer is distinct from 'denied'"
-"""A row may lend keys: its consent does not deny ad use."""
+DONOR_OK = "coalesce({}consent_answer, $default_ad_use) is distinct from 'denied'"
+"""A row (of the table alias prefix ``{}``, e.g. ``x.``) may lend keys: its consent
+(else ``[privacy] default_ad_user_data``, parameter ``$default_ad_use``) does not deny
+ad use."""
 MASK = " + ".join(f"(has_{g}::bigint << {i})" for i, g in enumerate(GROUPS))
 """The key groups a row carries, one bit each."""
 CLICK_BITS = sum(1 << i for i, g in enumerate(GROUPS) if g in CLICK_GROUPS)

@@ -83,8 +83,8 @@ def rows_sql(settings: StitchSettings) -> str:
     the latest donor per key group and the latest consent answer before each such run
     (and with first-click attribution, every click within the platform's window)."""
     first_click = settings.click_attribution == "first"
-    lends = f"case when {DONOR_OK} then {MASK} else 0 end"
-    marks = [f"max(x.ord) filter (where x.has_{g} and x.{DONOR_OK})" for g in GROUPS]
+    lends = f"case when {DONOR_OK.format('')} then {MASK} else 0 end"
+    marks = [f"max(x.ord) filter (where x.has_{g} and {DONOR_OK.format('x.')})" for g in GROUPS]
     marks.append("max(x.ord) filter (where x.consent_answer is not null)")
     windows = [
         f"(has_{g} and s.ts >= s.since - to_seconds({max_age_days(g, settings)} * 86400))"

@@ -192,10 +192,10 @@ def object_id(kind: str, id_property: str, value: str) -> str:
     return str(10_000_000_000 + int.from_bytes(raw, "big") % 90_000_000_000)
 
 
-def handle_upsert(call: Call) -> Reply:
-    """Upsert records one by one: good ones recorded, bad ones listed in ``errors``."""
+def _checked(call: Call, *, upsert: bool) -> Reply | tuple[str, list[Any], dict[int, Any]]:
+    """A batch upsert's or update's object kind, inputs and the inputs refused by the
+    record checks (index -> problem), or the Reply refusing the whole request."""
     kind = OBJECT_KINDS[call.match["object"]]
-    started = iso(call.now)
     inputs = _inputs(call, MAX_UPSERTS)
     if isinstance(inputs, Reply):
         return inputs
@@ -204,9 +204,18 @@ def handle_upsert(call: Call) -> Reply:
         return refusal
 
     def check(e: Any, now: float, sink: Sink) -> Problem | None:
-        return check_record(e, kind)
+        return check_record(e, kind, upsert=upsert)
 
-    bad = dict(scan(inputs, check, call.now, call.reject, REJECTED))
+    return kind, inputs, dict(scan(inputs, check, call.now, call.reject, REJECTED))
+
+
+def handle_upsert(call: Call) -> Reply:
+    """Upsert records one by one: good ones recorded, bad ones listed in ``errors``."""
+    started = iso(call.now)
+    checked = _checked(call, upsert=True)
+    if isinstance(checked, Reply):
+        return checked
+    kind, inputs, bad = checked
     good = [e for i, e in enumerate(inputs) if i not in bad]
     key = identity.hubspot_record(kind)
     call.state.record([key(e) for e in good])
@@ -249,19 +258,11 @@ def _existing(state: DestinationState, kind: str, e: dict[str, Any]) -> tuple[st
 def handle_update(call: Call) -> Reply:
     """Update existing records one by one: an input whose record the portal does not have
     is never created, its ID goes in the ``OBJECT_NOT_FOUND`` error (``context.ids``)."""
-    kind = OBJECT_KINDS[call.match["object"]]
     started = iso(call.now)
-    inputs = _inputs(call, MAX_UPSERTS)
-    if isinstance(inputs, Reply):
-        return inputs
-    refusal = _ids_refusal(inputs)
-    if refusal is not None:
-        return refusal
-
-    def check(e: Any, now: float, sink: Sink) -> Problem | None:
-        return check_record(e, kind, upsert=False)
-
-    bad = dict(scan(inputs, check, call.now, call.reject, REJECTED))
+    checked = _checked(call, upsert=False)
+    if isinstance(checked, Reply):
+        return checked
+    kind, inputs, bad = checked
     found = {i: _existing(call.state, kind, e) for i, e in enumerate(inputs) if i not in bad}
     missing = [inputs[i]["id"] for i, key in found.items() if key is None]
     updated = [(inputs[i], key) for i, key in found.items() if key is not None]
