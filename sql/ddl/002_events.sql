@@ -89,7 +89,5 @@ alter table events add column if not exists project_id varchar;
 alter table events add column if not exists edge_batch_id varchar;
 alter table events add column if not exists edge_received_at timestamptz;
 alter table events add column if not exists event_seq bigint;
--- Seed 002 rules (trackstack_wh/ingest/sessions.py): a record without sessionId gets a
--- generated one; session_id_generated says which (NULL on rows loaded before it existed).
-alter table events add column if not exists session_id_generated boolean;
 update events set event_seq = rowid where event_seq is null;
+alter table events add column if not exists session_id_generated boolean;

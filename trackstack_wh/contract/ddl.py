@@ -43,6 +43,12 @@ update events set event_seq = rowid where event_seq is null;
 """Older files gain ``event_seq`` (load order: the ingest batch's number times 2**32 plus
 the line number), numbered in their storage order; new batches number after them."""
 
+GENERATED_SESSION_COLUMN = (
+    "alter table events add column if not exists session_id_generated boolean;\n"
+)
+"""Seed 002 (`trackstack_wh.ingest.sessions`): a record without ``sessionId`` gets a
+generated one, and ``session_id_generated`` says which (NULL on rows loaded before)."""
+
 
 def events_ddl() -> str:
     """CREATE TABLE statement for `events` (one row per event_id), then the ALTERs that
@@ -58,6 +64,7 @@ def events_ddl() -> str:
     return (
         "-- Generated from the contract by trackstack_wh.contract.ddl; do not edit by hand.\n"
         f"create table if not exists events (\n{cols}\n);\n{alters}{EVENT_SEQ_MIGRATION}"
+        f"{GENERATED_SESSION_COLUMN}"
     )
 
 
