@@ -15,18 +15,10 @@ final as (
         upper(e.currency) as currency, e.plan,
         case when $value_unit = 'minor' then e.value / pow(10, coalesce(cx.exponent, 2))
             else e.value end as value,
-        case
-            when coalesce(e.gclid, e.gbraid, e.wbraid) is not null then 'google_ads'
-            when coalesce(e.fbclid, e.fbc) is not null then 'meta'
-            when e.li_fat_id is not null then 'linkedin'
-            when e.ttclid is not null then 'tiktok'
-            when e.sc_cid is not null then 'snapchat'
-            when e.rdt_cid is not null then 'reddit'
-            when e.msclkid is not null then 'microsoft_ads'
-            when e.twclid is not null then 'x_ads'
-            when nullif(trim(e.referrer), '') is not null then 'referral'
-            else 'direct'
-        end as channel,
+        coalesce(
+            /* click_source: sql/reports/click_source.sql */ null,
+            case when nullif(trim(e.referrer), '') is not null then 'referral' else 'direct' end
+        ) as channel,
         coalesce(
             nullif(regexp_extract(lower(e.referrer), '^[a-z][a-z0-9+.-]*://(?:www\.)?([^/:?#]+)', 1), ''),
             '(direct)'

@@ -11,6 +11,7 @@ import duckdb
 
 from trackstack_wh.consent import AD_USE_ANSWER
 from trackstack_wh.errors import UsageError
+from trackstack_wh.reports.funnel import click_source_sql
 from trackstack_wh.stitch.groups import PII_SOURCES
 
 PERSON_BREAKDOWNS = ("channel", "referrer", "plan", "company", "click_source")
@@ -23,17 +24,8 @@ PERSONAL_COLUMNS = frozenset(
 """``events`` columns holding personal data (email, phone, names, address, gender, birth
 date, IP, user agent): never a breakdown, whose values label the funnel's rows."""
 
-CLICK_SOURCE = """case
-    when coalesce(e.gclid, e.gbraid, e.wbraid) is not null then 'google_ads'
-    when coalesce(e.fbclid, e.fbc) is not null then 'meta'
-    when e.li_fat_id is not null then 'linkedin'
-    when e.ttclid is not null then 'tiktok'
-    when e.sc_cid is not null then 'snapchat'
-    when e.rdt_cid is not null then 'reddit'
-    when e.msclkid is not null then 'microsoft_ads'
-    when e.twclid is not null then 'x_ads'
-end"""
-"""The ad platform of an event's click ID (as in ``sql/reports/report_events.sql``)."""
+CLICK_SOURCE = click_source_sql()
+"""The ad platform of an event's click ID (``sql/reports/click_source.sql``)."""
 CHANNEL = f"""coalesce({CLICK_SOURCE},
     case when nullif(trim(e.referrer), '') is not null then 'referral' else 'direct' end)"""
 REFERRER = r"""coalesce(nullif(regexp_extract(lower(e.referrer),

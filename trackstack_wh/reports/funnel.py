@@ -31,6 +31,23 @@ BREAKDOWNS = ("channel", "referrer", "plan")
 STAGE_ORDER = [s.value for s in FUNNEL_STAGES]
 
 
+CLICK_SOURCE_MARK = "/* click_source: sql/reports/click_source.sql */ null"
+"""Where sql/reports/report_events.sql takes the click-source expression."""
+
+
+def click_source_sql() -> str:
+    """The ad platform of an event's click ID, as SQL over events ``e``
+    (sql/reports/click_source.sql without its comments): one definition for the period
+    report and the conversion funnels."""
+    lines = sql.load("reports/click_source").splitlines()
+    return "\n".join(line for line in lines if not line.startswith("--")).strip()
+
+
+def report_events_sql() -> str:
+    """sql/reports/report_events.sql with the click-source expression in its place."""
+    return sql.load("reports/report_events").replace(CLICK_SOURCE_MARK, click_source_sql())
+
+
 def funnel_report(
     conn: duckdb.DuckDBPyConnection,
     *,
@@ -47,7 +64,7 @@ def funnel_report(
     create_currency_table(conn)
     base = {**window_params(window), "value_unit": value_unit}
     conn.execute(
-        f"create or replace temp table report_events as {sql.load('reports/report_events')}",
+        f"create or replace temp table report_events as {report_events_sql()}",
         base,
     )
     conn.execute(
