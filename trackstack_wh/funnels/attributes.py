@@ -6,6 +6,7 @@ where the person's consent, else the workspace default, allows ad use)."""
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 
 import duckdb
 
@@ -24,24 +25,22 @@ PERSONAL_COLUMNS = frozenset(
 """``events`` columns holding personal data (email, phone, names, address, gender, birth
 date, IP, user agent): never a breakdown, whose values label the funnel's rows."""
 
-CLICK_SOURCE = click_source_sql()
-"""The ad platform of an event's click ID (``sql/reports/click_source.sql``)."""
-CHANNEL = f"""coalesce({CLICK_SOURCE},
-    case when nullif(trim(e.referrer), '') is not null then 'referral' else 'direct' end)"""
 REFERRER = r"""coalesce(nullif(regexp_extract(lower(e.referrer),
     '^[a-z][a-z0-9+.-]*://(?:www\.)?([^/:?#]+)', 1), ''), '(direct)')"""
 
-ATTRIBUTES_SQL = f"""
+ATTRIBUTES_TEMPLATE = f"""
 with ev as (
-    select p.person, e.ts, e.event_name, {CHANNEL} as channel, {REFERRER} as referrer,
-        {CLICK_SOURCE} as click_source, e.plan,
+    select p.person, e.ts, e.event_name,
+        coalesce({{click_source}}, case when nullif(trim(e.referrer), '') is not null
+            then 'referral' else 'direct' end) as channel,
+        {REFERRER} as referrer, {{click_source}} as click_source, e.plan,
         nullif(lower(trim(e.company_domain)), '') as company,
         nullif(lower(trim(e.email)), '') as email, {AD_USE_ANSWER} as ad_use,
         ($since_s is null or e.ts >= to_timestamp($since_s))
             and ($until_s is null or e.ts < to_timestamp($until_s)) as in_range
     from events e
-    join {{people}} p using (event_id)
-    where p.person in (select person from {{paths}})
+    join {{{{people}}}} p using (event_id)
+    where p.person in (select person from {{{{paths}}}})
 )
 select person,
     arg_min(channel, ts) filter (in_range) as channel,
@@ -58,11 +57,21 @@ select person,
 from ev
 group by person
 """
-"""Per person of ``{paths}``: breakdown attributes, latest email and their last event,
+"""Per person of ``{paths}`` (the click source, sql/reports/click_source.sql, is filled in
+by `attributes_sql`): breakdown attributes, latest email and their last event,
 over their events in ``[since, until)``; and their latest consent answer about ad use
 (``ad_use``: granted, denied or NULL) over all their events, so a later refusal counts."""
+
+
+@cache
+def attributes_sql() -> str:
+    """`ATTRIBUTES_TEMPLATE` with the click source in place; ``{people}`` and ``{paths}``
+    are left to fill (read on first use: loading the package reads no file)."""
+    return ATTRIBUTES_TEMPLATE.format(click_source=click_source_sql())
+
+
 PERSON_AD_USE = "coalesce(a.ad_use, $default_ad_user_data)"
-"""A person's ad-use answer (over ``ATTRIBUTES_SQL a``): their latest, else the workspace
+"""A person's ad-use answer (over `attributes_sql` ``a``): their latest, else the workspace
 default (``[privacy].default_ad_user_data``, the parameter ``AD_USE`` in
 ``trackstack_wh.payloads.privacy`` falls back to)."""
 
@@ -106,7 +115,7 @@ def add_segments(
     if by is None:
         return
     if by in PERSON_BREAKDOWNS:
-        source = ATTRIBUTES_SQL.format(people=people, paths=paths)
+        source = attributes_sql().format(people=people, paths=paths)
         conn.execute(
             f"update {paths} set segment = a.{by} from ({source}) a "
             f"where a.person = {paths}.person",

@@ -17,9 +17,9 @@ from trackstack_wh.db import query_frame
 from trackstack_wh.errors import UsageError
 from trackstack_wh.funnels import charts
 from trackstack_wh.funnels.attributes import (
-    ATTRIBUTES_SQL,
     PERSON_AD_USE,
     add_segments,
+    attributes_sql,
     check_breakdown,
     range_params,
 )
@@ -145,7 +145,7 @@ class ConversionFunnel(Report):
         }[status]
         extra = ", p.segment as segment" if self.by else ""
         with self._registered() as rel:
-            attrs = ATTRIBUTES_SQL.format(people=self.people_source, paths=rel)
+            attrs = attributes_sql().format(people=self.people_source, paths=rel)
             frame = query_frame(
                 self.conn,
                 f"""
