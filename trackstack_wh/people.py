@@ -18,13 +18,19 @@ from __future__ import annotations
 
 import duckdb
 
-PERSON_INPUTS = """
+LINKING_SESSION = (
+    "case when not coalesce(session_id_generated, false) then nullif(trim(session_id), '') end"
+)
+"""SQL over ``events``: the row's session when it can link rows of different IDs (one the
+record carried; a generated one, `trackstack_wh.ingest.sessions`, holds one visitor's
+rows and links nobody), else NULL."""
+
+PERSON_INPUTS = f"""
 create or replace view person_inputs as
 select 'event' as row_kind, event_id as row_id, event_seq as row_seq, ts,
     nullif(trim(coalesce(external_id, user_id)), '') as uid,
     nullif(lower(trim(email)), '') as email,
-    case when not coalesce(session_id_generated, false) then nullif(trim(session_id), '') end
-        as device
+    {LINKING_SESSION} as device
 from events
 union all
 select 'identify', identify_id, null::bigint, min(seen_at),

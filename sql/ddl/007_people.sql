@@ -3,8 +3,7 @@ create or replace view person_inputs as
 select 'event' as row_kind, event_id as row_id, event_seq as row_seq, ts,
     nullif(trim(coalesce(external_id, user_id)), '') as uid,
     nullif(lower(trim(email)), '') as email,
-    case when not coalesce(session_id_generated, false) then nullif(trim(session_id), '') end
-        as device
+    case when not coalesce(session_id_generated, false) then nullif(trim(session_id), '') end as device
 from events
 union all
 select 'identify', identify_id, null::bigint, min(seen_at),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from trackstack_wh.payloads.jsonsql import literal_obj, val
 from trackstack_wh.payloads.spec import ISO_UTC
+from trackstack_wh.people import LINKING_SESSION
 from trackstack_wh.timewindow import in_window
 
 LIB = "trackstack_wh"
@@ -85,7 +86,7 @@ a row, not the warehouse."""
 
 MERGE_SOURCE = f"""
 with sessions as (
-    select nullif(trim(session_id), '') as anon_id,
+    select {LINKING_SESSION} as anon_id,
         min(nullif(trim(coalesce(external_id, user_id)), '')) as user_id,
         count(distinct nullif(trim(coalesce(external_id, user_id)), '')) as users,
         count(*) filter (where nullif(trim(coalesce(external_id, user_id)), '') is null)
@@ -93,8 +94,8 @@ with sessions as (
         min(ts) filter (where nullif(trim(coalesce(external_id, user_id)), '') is not null)
             as ts
     from events
-    where nullif(trim(session_id), '') is not null and {in_window("ts")}
-      and {NEW_ONLY.format(key="nullif(trim(session_id), '')")}
+    where {LINKING_SESSION} is not null and {in_window("ts")}
+      and {NEW_ONLY.format(key=LINKING_SESSION)}
     group by 1
 )
 select 'merge:' || anon_id as event_id, '$identify' as platform_event_name, user_id, anon_id,
